@@ -1,0 +1,25 @@
+//! Over-the-air updates that cannot brick a device.
+//!
+//! `ota-core` is the device side (and, with the `std` feature, the release side) of a secure
+//! firmware update: signed manifests, a trust store with key rotation, streamed image digests,
+//! segmented AES-GCM payloads, anti-rollback, and a power-loss-safe A/B slot state machine over
+//! [`embedded-storage`](https://docs.rs/embedded-storage) flash.
+//!
+//! The default build is `no_std` without `alloc`; every buffer has a fixed, documented size.
+//!
+//! # Example
+//!
+//! The image digest is computed over bytes read back from flash, in chunks of any size:
+//!
+//! ```
+//! use ota_core::digest::ImageDigest;
+//!
+//! let mut digest = ImageDigest::new();
+//! digest.update(b"firmware ");
+//! digest.update(b"image");
+//! assert_eq!(digest.finalize(), ImageDigest::of(b"firmware image"));
+//! ```
+#![cfg_attr(not(test), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod digest;
