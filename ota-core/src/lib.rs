@@ -23,3 +23,4 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod digest;
+pub mod manifest;
