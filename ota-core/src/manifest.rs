@@ -1,10 +1,27 @@
 //! The update manifest: what an update is, for whom, and what it replaces.
 //!
-//! Issue 3 owns this file and completes it (wire format, limits, docs). The accessors on
-//! [`VerifiedManifest`] are the contract the slot state machine (issue 4) builds on: keep them.
+//! A [`Manifest`] is the signed statement a release pipeline makes about one image. It travels as
+//! postcard bytes inside an [`Envelope`](crate::envelope::Envelope); the byte layout is on the
+//! [`format`](crate::format) page. The accessors on [`VerifiedManifest`] are the contract the slot
+//! state machine builds on: only the verifier ([`crate::verify::verify`]) makes a
+//! `VerifiedManifest`, so holding one proves every check ran.
 
 use crate::digest::Sha256Digest;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// The manifest format version this crate writes and accepts (the first byte of a manifest).
+pub const MANIFEST_FORMAT_VERSION: u8 = 1;
+
+/// Longest release-notes text, in bytes of UTF-8.
+pub const MAX_RELEASE_NOTES: usize = 128;
+
+/// Longest encoded manifest, in bytes. A worst-case manifest (every option present, notes full,
+/// every varint at its widest) is 249 bytes; a test checks it fits.
+pub const MAX_MANIFEST_LEN: usize = 320;
+
+/// Bytes of the AES-GCM nonce prefix; the nonce is `prefix (7) || counter (4, BE) || last (1)`.
+pub const NONCE_PREFIX_LEN: usize = 7;
 
 /// A display version: `major.minor.patch`, with an optional build number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -22,9 +39,45 @@ pub struct Version {
 impl Version {
     /// `major.minor.patch` without a build number.
     pub const fn new(major: u16, minor: u16, patch: u16) -> Self {
-        Self { major, minor, patch, build: None }
+        Self {
+            major,
+            minor,
+            patch,
+            build: None,
+        }
+    }
+
+    /// Parses `major.minor.patch` or `major.minor.patch+build`.
+    pub fn parse(text: &str) -> Result<Self, ParseVersionError> {
+        let (core, build) = match text.split_once('+') {
+            Some((c, b)) => (c, Some(b.parse::<u32>().map_err(|_| ParseVersionError)?)),
+            None => (text, None),
+        };
+        let mut parts = core.split('.');
+        let mut next = || -> Result<u16, ParseVersionError> {
+            parts
+                .next()
+                .ok_or(ParseVersionError)?
+                .parse::<u16>()
+                .map_err(|_| ParseVersionError)
+        };
+        let (major, minor, patch) = (next()?, next()?, next()?);
+        if parts.next().is_some() {
+            return Err(ParseVersionError);
+        }
+        Ok(Self {
+            major,
+            minor,
+            patch,
+            build,
+        })
     }
 }
+
+/// A version string was not `major.minor.patch[+build]` with numbers in range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("version is not `major.minor.patch[+build]` (u16 parts, u32 build)")]
+pub struct ParseVersionError;
 
 impl core::fmt::Display for Version {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -33,6 +86,175 @@ impl core::fmt::Display for Version {
             write!(f, "+{b}")?;
         }
         Ok(())
+    }
+}
+
+/// A 16-byte product identifier (vendor or hardware class), as SUIT uses.
+///
+/// From text, [`ProductId::from_text`] takes a UUID in its usual 36-character hyphenated form
+/// (any case) as its 16 bytes; any other text becomes the first 16 bytes of the SHA-256 of its
+/// UTF-8 bytes (`printf %s TEXT | sha256sum | cut -c1-32` gives the same id in hex).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ProductId(pub [u8; 16]);
+
+impl ProductId {
+    /// A UUID's bytes, or the truncated SHA-256 of any other text (see the type docs).
+    pub fn from_text(text: &str) -> Self {
+        if let Some(id) = Self::parse_uuid(text) {
+            return id;
+        }
+        let d = Sha256::digest(text.as_bytes());
+        let mut id = [0u8; 16];
+        id.copy_from_slice(d.get(..16).unwrap_or(&[0u8; 16]));
+        Self(id)
+    }
+
+    /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in hex, or `None`.
+    pub fn parse_uuid(text: &str) -> Option<Self> {
+        let b = text.as_bytes();
+        if b.len() != 36 {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        let mut n = 0usize;
+        let mut hi: Option<u8> = None;
+        for (i, &c) in b.iter().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                if c != b'-' {
+                    return None;
+                }
+                continue;
+            }
+            let v = (c as char).to_digit(16)? as u8;
+            match hi.take() {
+                None => hi = Some(v),
+                Some(h) => {
+                    *out.get_mut(n)? = (h << 4) | v;
+                    n += 1;
+                }
+            }
+        }
+        (n == 16).then_some(Self(out))
+    }
+}
+
+impl core::fmt::Display for ProductId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                f.write_str("-")?;
+            }
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How the image payload is encrypted (segmented AES-256-GCM, see [`crate::segment`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EncryptionInfo {
+    /// Which device AES key decrypts it ([`crate::segment::aes_key_id`]).
+    pub key_id: [u8; 8],
+    /// The per-release random nonce prefix.
+    pub nonce_prefix: [u8; NONCE_PREFIX_LEN],
+    /// Plaintext bytes per segment (the last may be shorter); `1..=MAX_SEGMENT_SIZE`.
+    pub segment_size: u32,
+}
+
+/// A firmware update manifest (format version 1). Field order is the wire order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`MANIFEST_FORMAT_VERSION`]; first on the wire.
+    pub format_version: u8,
+    /// Monotonic sequence: a device accepts only a sequence above the last it accepted.
+    pub sequence: u64,
+    /// Vendor the image is for.
+    pub vendor_id: ProductId,
+    /// Hardware class the image is for.
+    pub class_id: ProductId,
+    /// Display version.
+    pub version: Version,
+    /// Anti-rollback counter: must be at least the device's floor.
+    pub security_version: u32,
+    /// Plaintext image size in bytes.
+    pub image_size: u32,
+    /// SHA-256 of the plaintext image.
+    pub image_digest: Sha256Digest,
+    /// Present when the payload is encrypted.
+    pub encryption: Option<EncryptionInfo>,
+    /// Unix seconds from which on the manifest is stale (freeze protection).
+    pub expires_at: Option<u64>,
+    /// The installed version must be at least this one (for staged migrations).
+    pub min_installed_version: Option<Version>,
+    /// Short human text; at most [`MAX_RELEASE_NOTES`] bytes.
+    pub release_notes: heapless::String<MAX_RELEASE_NOTES>,
+}
+
+/// A manifest could not be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestDecodeError {
+    /// The first byte is not a known format version.
+    #[error(
+        "manifest format version {found} is not supported (expected {MANIFEST_FORMAT_VERSION})"
+    )]
+    UnsupportedVersion {
+        /// The version byte found (0 for an empty manifest).
+        found: u8,
+    },
+    /// The bytes do not parse as a version-1 manifest.
+    #[error("manifest bytes do not decode as a version-{MANIFEST_FORMAT_VERSION} manifest")]
+    Malformed,
+    /// Bytes were left after the manifest.
+    #[error("manifest has {0} trailing bytes after its last field (expected none)")]
+    TrailingBytes(usize),
+    /// A varint was longer than needed, so the bytes are not the one canonical encoding.
+    #[error("manifest encoding is not canonical (an over-long varint)")]
+    NonCanonical,
+}
+
+impl Manifest {
+    /// Decodes exactly one canonical version-1 manifest from `bytes`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ManifestDecodeError> {
+        let found = bytes.first().copied().unwrap_or(0);
+        if found != MANIFEST_FORMAT_VERSION {
+            return Err(ManifestDecodeError::UnsupportedVersion { found });
+        }
+        let (m, rest): (Self, _) =
+            postcard::take_from_bytes(bytes).map_err(|_| ManifestDecodeError::Malformed)?;
+        if !rest.is_empty() {
+            return Err(ManifestDecodeError::TrailingBytes(rest.len()));
+        }
+        let canonical_len =
+            crate::envelope::encoded_len(&m).map_err(|_| ManifestDecodeError::Malformed)?;
+        if canonical_len != bytes.len() {
+            return Err(ManifestDecodeError::NonCanonical);
+        }
+        Ok(m)
+    }
+
+    /// Encodes into `buf`, returning the used prefix.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], postcard::Error> {
+        postcard::to_slice(self, buf)
+    }
+
+    /// Encodes into a new vector.
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn to_vec(&self) -> Result<std::vec::Vec<u8>, postcard::Error> {
+        postcard::to_stdvec(self)
+    }
+
+    /// The facts the slot state machine needs, given the digest of the signed bytes.
+    pub fn image_info(&self, manifest_digest: Sha256Digest) -> ImageInfo {
+        ImageInfo {
+            sequence: self.sequence,
+            version: self.version,
+            security_version: self.security_version,
+            image_size: self.image_size,
+            image_digest: self.image_digest,
+            manifest_digest,
+        }
     }
 }
 
@@ -58,6 +280,7 @@ pub struct ImageInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedManifest {
     info: ImageInfo,
+    encryption: Option<EncryptionInfo>,
 }
 
 impl VerifiedManifest {
@@ -65,11 +288,68 @@ impl VerifiedManifest {
     /// simulator's proof harness calls it for synthetic images.
     #[allow(dead_code)]
     pub(crate) const fn new_unchecked(info: ImageInfo) -> Self {
-        Self { info }
+        Self {
+            info,
+            encryption: None,
+        }
+    }
+
+    /// Crate-internal: the verifier's constructor, with the payload's encryption parameters.
+    pub(crate) const fn from_checked(info: ImageInfo, encryption: Option<EncryptionInfo>) -> Self {
+        Self { info, encryption }
     }
 
     /// What the slot state machine needs to know about the image.
     pub const fn image(&self) -> &ImageInfo {
         &self.info
+    }
+
+    /// How the payload is encrypted, if it is.
+    pub const fn encryption(&self) -> Option<&EncryptionInfo> {
+        self.encryption.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_and_print() {
+        let v = Version::parse("1.2.3+45").unwrap();
+        assert_eq!(
+            v,
+            Version {
+                major: 1,
+                minor: 2,
+                patch: 3,
+                build: Some(45)
+            }
+        );
+        assert_eq!(std::format!("{v}"), "1.2.3+45");
+        assert_eq!(Version::parse("1.2.3").unwrap(), Version::new(1, 2, 3));
+        for bad in ["1.2", "1.2.3.4", "a.b.c", "1.2.70000", "1.2.3+x", ""] {
+            assert_eq!(Version::parse(bad), Err(ParseVersionError), "{bad}");
+        }
+    }
+
+    #[test]
+    fn product_ids_from_uuid_and_text() {
+        let id = ProductId::from_text("0123ABCD-4567-89ab-cdef-0123456789AB");
+        assert_eq!(
+            id.0,
+            [
+                0x01, 0x23, 0xab, 0xcd, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67,
+                0x89, 0xab
+            ]
+        );
+        assert_eq!(std::format!("{id}"), "0123abcd-4567-89ab-cdef-0123456789ab");
+        // sha256("acme") = 2f5a2d2d... truncated to 16 bytes.
+        let acme = ProductId::from_text("acme");
+        assert_eq!(acme.0, Sha256::digest(b"acme")[..16]);
+        assert_ne!(
+            ProductId::from_text("0123ABCD-4567-89ab-cdef-0123456789AX"),
+            id
+        );
     }
 }

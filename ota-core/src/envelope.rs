@@ -1,0 +1,252 @@
+//! The signed container: payload bytes plus up to [`MAX_SIGNATURES`] Ed25519 signatures.
+//!
+//! The same envelope carries a [`Manifest`](crate::manifest::Manifest) or a
+//! [`DelegationRecord`](crate::trust::DelegationRecord); what it holds is fixed by the signing
+//! domain ([`MANIFEST_DOMAIN`], [`DELEGATION_DOMAIN`]), so a signature over one kind can never
+//! pass as the other. Signatures cover the payload bytes exactly as received, never a
+//! re-encoding. Decoding is zero-copy (the payload borrows the input) and accepts exactly one
+//! canonical encoding: trailing bytes and over-long varints are rejected.
+
+use crate::trust::KeyId;
+use serde::{Deserialize, Serialize};
+
+/// The envelope format version this crate writes and accepts (the envelope's first byte).
+pub const ENVELOPE_FORMAT_VERSION: u8 = 1;
+
+/// Most signatures one envelope may carry.
+pub const MAX_SIGNATURES: usize = 4;
+
+/// Longest payload, in bytes (the manifest bound; delegation records are smaller).
+pub const MAX_PAYLOAD_LEN: usize = crate::manifest::MAX_MANIFEST_LEN;
+
+/// Longest envelope, in bytes: version, payload length varint, payload, count, signatures.
+pub const MAX_ENVELOPE_LEN: usize = 1 + 2 + MAX_PAYLOAD_LEN + 1 + MAX_SIGNATURES * (8 + 64);
+
+/// Domain separation prefix of the message a manifest signature covers.
+pub const MANIFEST_DOMAIN: &[u8] = b"fleet-ops/ota/manifest/v1\0";
+
+/// Domain separation prefix of the message a delegation signature covers.
+pub const DELEGATION_DOMAIN: &[u8] = b"fleet-ops/ota/delegation/v1\0";
+
+/// Longest domain prefix.
+const MAX_DOMAIN_LEN: usize = 32;
+
+/// An Ed25519 signature as its two 32-byte halves (`R`, then `s`), as RFC 8032 lays it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SignatureBytes {
+    /// The encoded point `R`.
+    pub r: [u8; 32],
+    /// The scalar `s`.
+    pub s: [u8; 32],
+}
+
+impl SignatureBytes {
+    /// Splits a 64-byte signature.
+    pub fn from_array(sig: &[u8; 64]) -> Self {
+        let mut r = [0u8; 32];
+        let mut s = [0u8; 32];
+        let (a, b) = sig.split_at(32);
+        r.copy_from_slice(a);
+        s.copy_from_slice(b);
+        Self { r, s }
+    }
+
+    /// The 64-byte form.
+    pub fn to_array(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        let (a, b) = out.split_at_mut(32);
+        a.copy_from_slice(&self.r);
+        b.copy_from_slice(&self.s);
+        out
+    }
+}
+
+/// One signature and the id of the key that made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SignatureEntry {
+    /// [`KeyId`] of the signing key.
+    pub key_id: KeyId,
+    /// The signature over `domain || payload`.
+    pub signature: SignatureBytes,
+}
+
+/// A decoded envelope borrowing its payload from the input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope<'a> {
+    /// Always [`ENVELOPE_FORMAT_VERSION`].
+    pub format_version: u8,
+    /// The signed bytes (a manifest or a delegation record).
+    #[serde(borrow)]
+    pub payload: &'a [u8],
+    /// Signatures, each tagged with its key id.
+    pub signatures: heapless::Vec<SignatureEntry, MAX_SIGNATURES>,
+}
+
+/// An envelope could not be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// Longer than [`MAX_ENVELOPE_LEN`].
+    #[error("envelope is {len} bytes, more than the {MAX_ENVELOPE_LEN}-byte limit")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+    },
+    /// The first byte is not a known envelope format.
+    #[error(
+        "envelope format version {found} is not supported (expected {ENVELOPE_FORMAT_VERSION})"
+    )]
+    UnsupportedVersion {
+        /// The byte found (0 for empty input).
+        found: u8,
+    },
+    /// Not a version-1 envelope (truncated, too many signatures, bad lengths).
+    #[error(
+        "envelope bytes do not decode as a version-{ENVELOPE_FORMAT_VERSION} envelope \
+         (truncated, or more than {MAX_SIGNATURES} signatures)"
+    )]
+    Malformed,
+    /// The payload is longer than [`MAX_PAYLOAD_LEN`].
+    #[error("envelope payload is {len} bytes, more than the {MAX_PAYLOAD_LEN}-byte limit")]
+    PayloadTooLarge {
+        /// The payload length.
+        len: usize,
+    },
+    /// Bytes were left after the last signature.
+    #[error("envelope has {0} trailing bytes after its last signature (expected none)")]
+    TrailingBytes(usize),
+    /// An over-long varint: not the one canonical encoding.
+    #[error("envelope encoding is not canonical (an over-long varint)")]
+    NonCanonical,
+}
+
+impl<'a> Envelope<'a> {
+    /// Decodes exactly one canonical envelope from `bytes`.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
+        if bytes.len() > MAX_ENVELOPE_LEN {
+            return Err(EnvelopeError::TooLarge { len: bytes.len() });
+        }
+        let found = bytes.first().copied().unwrap_or(0);
+        if found != ENVELOPE_FORMAT_VERSION {
+            return Err(EnvelopeError::UnsupportedVersion { found });
+        }
+        let (env, rest): (Self, _) =
+            postcard::take_from_bytes(bytes).map_err(|_| EnvelopeError::Malformed)?;
+        if !rest.is_empty() {
+            return Err(EnvelopeError::TrailingBytes(rest.len()));
+        }
+        if env.payload.len() > MAX_PAYLOAD_LEN {
+            return Err(EnvelopeError::PayloadTooLarge {
+                len: env.payload.len(),
+            });
+        }
+        if crate::envelope::encoded_len(&env).map_err(|_| EnvelopeError::Malformed)? != bytes.len()
+        {
+            return Err(EnvelopeError::NonCanonical);
+        }
+        Ok(env)
+    }
+
+    /// Encodes into `buf`, returning the used prefix.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], postcard::Error> {
+        postcard::to_slice(self, buf)
+    }
+
+    /// Encodes into a new vector.
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn to_vec(&self) -> Result<std::vec::Vec<u8>, postcard::Error> {
+        postcard::to_stdvec(self)
+    }
+}
+
+/// Length of `value`'s postcard encoding (the canonical one): a decoded value whose input was
+/// longer than this held an over-long varint.
+pub(crate) fn encoded_len<T: Serialize>(value: &T) -> Result<usize, postcard::Error> {
+    postcard::serialize_with_flavor::<T, _, usize>(value, postcard::ser_flavors::Size::default())
+}
+
+/// The exact message a signature covers: `domain || payload`, built on the stack.
+pub(crate) struct SignedMessage {
+    buf: [u8; MAX_DOMAIN_LEN + MAX_PAYLOAD_LEN],
+    len: usize,
+}
+
+impl SignedMessage {
+    /// `None` if the payload or domain is over its bound (the decoder already enforces both).
+    pub(crate) fn new(domain: &[u8], payload: &[u8]) -> Option<Self> {
+        let len = domain.len().checked_add(payload.len())?;
+        let mut buf = [0u8; MAX_DOMAIN_LEN + MAX_PAYLOAD_LEN];
+        buf.get_mut(..domain.len())?.copy_from_slice(domain);
+        buf.get_mut(domain.len()..len)?.copy_from_slice(payload);
+        Some(Self { buf, len })
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> std::vec::Vec<u8> {
+        let mut signatures = heapless::Vec::new();
+        signatures
+            .push(SignatureEntry {
+                key_id: KeyId([7; 8]),
+                signature: SignatureBytes {
+                    r: [1; 32],
+                    s: [2; 32],
+                },
+            })
+            .unwrap();
+        let env = Envelope {
+            format_version: 1,
+            payload: &[1, 2, 3],
+            signatures,
+        };
+        let mut buf = [0u8; MAX_ENVELOPE_LEN];
+        env.encode(&mut buf).unwrap().to_vec()
+    }
+
+    #[test]
+    fn round_trips_and_rejects_trailing_and_noncanonical() {
+        let bytes = sample();
+        assert_eq!(bytes.len(), 1 + 1 + 3 + 1 + 72);
+        let env = Envelope::decode(&bytes).unwrap();
+        assert_eq!(env.payload, &[1, 2, 3]);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(
+            Envelope::decode(&longer),
+            Err(EnvelopeError::TrailingBytes(1))
+        );
+        // Payload length 3 as the over-long varint [0x83, 0x00].
+        let mut noncanon = std::vec![1u8, 0x83, 0x00];
+        noncanon.extend_from_slice(&bytes[2..]);
+        assert_eq!(
+            Envelope::decode(&noncanon),
+            Err(EnvelopeError::NonCanonical)
+        );
+        assert_eq!(
+            Envelope::decode(&[2, 0, 0]),
+            Err(EnvelopeError::UnsupportedVersion { found: 2 })
+        );
+        // Five signatures is one more than allowed.
+        let mut five = std::vec![1u8, 0, 5];
+        five.extend(core::iter::repeat_n(0u8, 5 * 72));
+        assert_eq!(Envelope::decode(&five), Err(EnvelopeError::Malformed));
+    }
+
+    #[test]
+    fn signed_message_is_domain_then_payload() {
+        let m = SignedMessage::new(MANIFEST_DOMAIN, b"abc").unwrap();
+        assert_eq!(&m.as_bytes()[..MANIFEST_DOMAIN.len()], MANIFEST_DOMAIN);
+        assert_eq!(&m.as_bytes()[MANIFEST_DOMAIN.len()..], b"abc");
+        assert!(
+            DELEGATION_DOMAIN.len() <= MAX_DOMAIN_LEN && MANIFEST_DOMAIN.len() <= MAX_DOMAIN_LEN
+        );
+    }
+}
