@@ -1,0 +1,938 @@
+//! Encoder and decoder for the frames described in [`crate::frame`].
+//!
+//! The API a receiver uses:
+//!
+//! - [`decode`]`(bytes, reference)` decodes exactly one frame and rejects trailing bytes;
+//!   `reference` is the previous heartbeat of the same device, needed only for delta frames.
+//! - [`decode_prefix`] decodes the first frame of a packet and returns the rest (frames are
+//!   self-delimiting, so a packet is frames back to back).
+//! - [`Decoder`] keeps the reference for one device and feeds it in.
+//!
+//! On the device, [`Encoder`] writes a key frame every `K` frames and delta frames in between;
+//! [`encode_key`], [`encode_delta`] and [`encode_key_fitting`] are the stateless forms.
+//! Nothing here allocates; decoding untrusted bytes never panics and fails with a
+//! [`DecodeError`] saying what was wrong.
+
+use crate::diag::{DIAG_CONTEXT_WORDS, DIAG_EVENTS, DiagTrigger, Diagnostics, Event};
+use crate::error::{DecodeError, EncodeError};
+use crate::frame::{
+    FLAG_COMPLETE, FLAG_CONTIGUOUS, FLAG_CONTINUED, FLAG_CRASH, FLAG_SAME_LAYOUT, FLAG_WALL,
+    FORMAT_VERSION, Frame, KIND_ANCHOR, KIND_DELTA, KIND_DIAG, KIND_KEY, first_byte,
+};
+use crate::heartbeat::{Gauge, Heartbeat, Interval, Sample, Value};
+use crate::metric::{GaugeFields, MetricId, MetricKind, RebootReason, standard, vitals};
+use crate::time::TimeAnchor;
+use crate::varint::{Reader, Writer};
+
+// ---------------------------------------------------------------- shapes and slots
+
+const SHAPE_COUNTER: u8 = 0;
+const SHAPE_STATE: u8 = 1;
+const SHAPE_TIMER: u8 = 2;
+const SHAPE_GAUGE: u8 = 16;
+
+fn shape_code(k: MetricKind) -> u8 {
+    match k {
+        MetricKind::Counter => SHAPE_COUNTER,
+        MetricKind::State => SHAPE_STATE,
+        MetricKind::Timer => SHAPE_TIMER,
+        MetricKind::Gauge(f) => SHAPE_GAUGE | f.bits(),
+    }
+}
+
+fn shape_from_code(c: u8) -> Option<MetricKind> {
+    match c {
+        SHAPE_COUNTER => Some(MetricKind::Counter),
+        SHAPE_STATE => Some(MetricKind::State),
+        SHAPE_TIMER => Some(MetricKind::Timer),
+        16..=31 => Some(MetricKind::Gauge(GaugeFields::from_bits(c))),
+        _ => None,
+    }
+}
+
+fn is_standard_shape(id: MetricId, k: MetricKind) -> bool {
+    standard(id).is_some_and(|d| d.kind == k)
+}
+
+/// Gauge aggregates in slot order: the base (first of mean, min, max, last present), then the
+/// rest in the order min, max, mean, last.
+fn gauge_order(f: GaugeFields) -> ([GaugeFields; 4], usize) {
+    let mut out = [GaugeFields::LAST; 4];
+    let mut n = 0;
+    let base = [
+        GaugeFields::MEAN,
+        GaugeFields::MIN,
+        GaugeFields::MAX,
+        GaugeFields::LAST,
+    ]
+    .into_iter()
+    .find(|b| f.contains(*b));
+    if let Some(b) = base {
+        out[0] = b;
+        n = 1;
+        for g in [
+            GaugeFields::MIN,
+            GaugeFields::MAX,
+            GaugeFields::MEAN,
+            GaugeFields::LAST,
+        ] {
+            if g != b && f.contains(g) {
+                out[n] = g;
+                n += 1;
+            }
+        }
+    }
+    (out, n)
+}
+
+fn gauge_field(g: &Gauge, f: GaugeFields) -> i64 {
+    let v = if f == GaugeFields::MIN {
+        g.min
+    } else if f == GaugeFields::MAX {
+        g.max
+    } else if f == GaugeFields::MEAN {
+        g.mean
+    } else {
+        g.last
+    };
+    v.unwrap_or(0)
+}
+
+fn set_gauge_field(g: &mut Gauge, f: GaugeFields, v: i64) {
+    if f == GaugeFields::MIN {
+        g.min = Some(v);
+    } else if f == GaugeFields::MAX {
+        g.max = Some(v);
+    } else if f == GaugeFields::MEAN {
+        g.mean = Some(v);
+    } else {
+        g.last = Some(v);
+    }
+}
+
+/// The value slots of a value, in wire order.
+fn slots(v: &Value) -> ([i64; 4], usize) {
+    match v {
+        Value::Counter(x) | Value::State(x) => ([*x, 0, 0, 0], 1),
+        Value::Timer { total, count } => ([*total, *count, 0, 0], 2),
+        Value::Gauge(g) => {
+            let (order, n) = gauge_order(g.fields());
+            let mut s = [0; 4];
+            for (dst, f) in s.iter_mut().zip(order.iter()).take(n) {
+                *dst = gauge_field(g, *f);
+            }
+            (s, n)
+        }
+    }
+}
+
+fn slot_count(k: MetricKind) -> usize {
+    match k {
+        MetricKind::Counter | MetricKind::State => 1,
+        MetricKind::Timer => 2,
+        MetricKind::Gauge(f) => f.bits().count_ones() as usize,
+    }
+}
+
+fn value_from_slots(k: MetricKind, s: &[i64; 4]) -> Value {
+    match k {
+        MetricKind::Counter => Value::Counter(s[0]),
+        MetricKind::State => Value::State(s[0]),
+        MetricKind::Timer => Value::Timer {
+            total: s[0],
+            count: s[1],
+        },
+        MetricKind::Gauge(f) => {
+            let (order, n) = gauge_order(f);
+            let mut g = Gauge::default();
+            for (f, v) in order.iter().zip(s.iter()).take(n) {
+                set_gauge_field(&mut g, *f, *v);
+            }
+            Value::Gauge(g)
+        }
+    }
+}
+
+/// Prediction for slot `i` of a metric; `base` is this frame's slot 0 (valid for `i > 0`).
+fn predict(
+    id: MetricId,
+    kind: MetricKind,
+    i: usize,
+    base: i64,
+    reference: Option<&[i64; 4]>,
+    interval: &Interval,
+) -> i64 {
+    let gauge = matches!(kind, MetricKind::Gauge(_));
+    if i == 0 {
+        if gauge && id == vitals::UPTIME_S.id {
+            return i64::from(interval.start_uptime_s).wrapping_add(i64::from(interval.len_s));
+        }
+        return reference.map_or(0, |r| r[0]);
+    }
+    if gauge {
+        match reference {
+            Some(r) => base.wrapping_add(r[i].wrapping_sub(r[0])),
+            None => base,
+        }
+    } else {
+        reference.map_or(0, |r| r[i])
+    }
+}
+
+/// The reference's slots for `id`, if it holds `id` with the same shape.
+fn reference_slots<const N: usize>(
+    reference: Option<&Heartbeat<N>>,
+    id: MetricId,
+    kind: MetricKind,
+) -> Option<[i64; 4]> {
+    let v = reference?.get(id)?;
+    (v.kind() == kind).then(|| slots(v).0)
+}
+
+// ---------------------------------------------------------------- layout
+
+fn check_sorted(samples: &[Sample]) -> Result<(), EncodeError> {
+    for w in samples.windows(2) {
+        if let [a, b] = w
+            && a.id >= b.id
+        {
+            return Err(EncodeError::UnsortedIds {
+                id: b.id,
+                previous: a.id,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Calls `f(first_index, count, explicit)` for each maximal run.
+fn for_each_run(
+    samples: &[Sample],
+    mut f: impl FnMut(usize, usize, bool) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    let mut start = 0;
+    while start < samples.len() {
+        let explicit = samples
+            .get(start)
+            .is_some_and(|s| !is_standard_shape(s.id, s.value.kind()));
+        let mut end = start + 1;
+        while let (Some(p), Some(s)) = (samples.get(end - 1), samples.get(end)) {
+            let next_explicit = !is_standard_shape(s.id, s.value.kind());
+            if u32::from(s.id.0) != u32::from(p.id.0) + 1 || next_explicit != explicit {
+                break;
+            }
+            end += 1;
+        }
+        f(start, end - start, explicit)?;
+        start = end;
+    }
+    Ok(())
+}
+
+fn write_layout(w: &mut Writer<'_>, samples: &[Sample]) -> Result<(), EncodeError> {
+    let mut runs = 0u64;
+    for_each_run(samples, |_, _, _| {
+        runs += 1;
+        Ok(())
+    })?;
+    w.uint(runs)?;
+    let mut next_id: u32 = 0;
+    for_each_run(samples, |start, count, explicit| {
+        let run = samples.get(start..start + count).unwrap_or(&[]);
+        let first = run.first().map_or(0, |s| u32::from(s.id.0));
+        let gap = first.saturating_sub(next_id);
+        w.uint((u64::from(gap) << 1) | u64::from(explicit))?;
+        w.uint(count as u64 - 1)?;
+        if explicit {
+            for s in run {
+                w.byte(shape_code(s.value.kind()))?;
+            }
+        }
+        next_id = first + count as u32;
+        Ok(())
+    })
+}
+
+/// Reads a layout into `(id, kind)` pairs.
+fn read_layout<const N: usize>(
+    r: &mut Reader<'_>,
+) -> Result<heapless::Vec<(MetricId, MetricKind), N>, DecodeError> {
+    let mut out = heapless::Vec::new();
+    let runs = r.uint()?;
+    if runs > N as u64 {
+        return Err(DecodeError::CapacityExceeded {
+            what: "metric run",
+            found: runs,
+            capacity: N,
+        });
+    }
+    let mut next_id: u32 = 0;
+    let mut prev_explicit: Option<bool> = None;
+    for _ in 0..runs {
+        let at = r.position();
+        let h = r.uint()?;
+        let explicit = h & 1 == 1;
+        let gap = h >> 1;
+        if gap == 0 && prev_explicit == Some(explicit) {
+            return Err(DecodeError::NonCanonical {
+                offset: at,
+                what: "adjacent runs of the same kind must be one run",
+            });
+        }
+        let count = r.uint()?.saturating_add(1);
+        let first = u64::from(next_id).saturating_add(gap);
+        let last = first.saturating_add(count - 1);
+        if last > u64::from(u16::MAX) {
+            return Err(DecodeError::MetricIdOverflow { offset: at });
+        }
+        if out.len() as u64 + count > N as u64 {
+            return Err(DecodeError::TooManyMetrics { capacity: N });
+        }
+        for k in 0..count {
+            let id = MetricId((first + k) as u16);
+            let kind = if explicit {
+                let at = r.position();
+                let code = r.byte()?;
+                let kind =
+                    shape_from_code(code).ok_or(DecodeError::UnknownShape { code, offset: at })?;
+                if is_standard_shape(id, kind) {
+                    return Err(DecodeError::NonCanonical {
+                        offset: at,
+                        what: "a standard vital in its standard shape must not be spelled out",
+                    });
+                }
+                kind
+            } else {
+                standard(id)
+                    .map(|d| d.kind)
+                    .ok_or(DecodeError::NoStandardShape { id })?
+            };
+            out.push((id, kind))
+                .map_err(|_| DecodeError::TooManyMetrics { capacity: N })?;
+        }
+        next_id = (last + 1) as u32;
+        prev_explicit = Some(explicit);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- key frames
+
+fn write_key(
+    w: &mut Writer<'_>,
+    boot_id: u32,
+    seq: u32,
+    interval: &Interval,
+    continued: bool,
+    samples: &[Sample],
+) -> Result<(), EncodeError> {
+    let mut flags = 0;
+    if interval.complete {
+        flags |= FLAG_COMPLETE;
+    }
+    if interval.wall_start_unix_s.is_some() {
+        flags |= FLAG_WALL;
+    }
+    if continued {
+        flags |= FLAG_CONTINUED;
+    }
+    w.byte(first_byte(KIND_KEY, flags))?;
+    w.uint(u64::from(boot_id))?;
+    w.uint(u64::from(seq))?;
+    w.uint(u64::from(interval.start_uptime_s))?;
+    w.uint(u64::from(interval.len_s))?;
+    if let Some(t) = interval.wall_start_unix_s {
+        w.uint(t)?;
+    }
+    write_layout(w, samples)?;
+    for s in samples {
+        let kind = s.value.kind();
+        let (v, n) = slots(&s.value);
+        for i in 0..n {
+            let p = predict(s.id, kind, i, v[0], None, interval);
+            w.int(v[i].wrapping_sub(p))?;
+        }
+    }
+    Ok(())
+}
+
+/// Encodes `hb` as a self-contained key frame into `out`; returns the length.
+pub fn encode_key<const N: usize>(hb: &Heartbeat<N>, out: &mut [u8]) -> Result<usize, EncodeError> {
+    check_sorted(hb.samples())?;
+    let mut w = Writer::new(out);
+    write_key(
+        &mut w,
+        hb.boot_id,
+        hb.seq,
+        &hb.interval,
+        hb.continued,
+        hb.samples(),
+    )?;
+    Ok(w.len())
+}
+
+/// What [`encode_key_fitting`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fitted {
+    /// Frame length in bytes.
+    pub len: usize,
+    /// Index of the first sample not written; equal to `hb.len()` when all fit.
+    pub next: usize,
+}
+
+/// Encodes as many samples of `hb` from index `from` as fit in `out` as one valid key frame
+/// with sequence `seq`, marked continued when samples remain.
+///
+/// A full buffer never loses the heartbeat: the caller sends this frame and encodes the rest
+/// (from `next`) into the next frame with `seq + 1`. Fails only when not even the header and
+/// one sample fit.
+pub fn encode_key_fitting<const N: usize>(
+    hb: &Heartbeat<N>,
+    from: usize,
+    seq: u32,
+    out: &mut [u8],
+) -> Result<Fitted, EncodeError> {
+    check_sorted(hb.samples())?;
+    let all = hb.samples().get(from..).unwrap_or(&[]);
+    let attempt = |k: usize, out: &mut [u8]| -> Result<usize, EncodeError> {
+        let part = all.get(..k).unwrap_or(&[]);
+        let mut w = Writer::new(out);
+        let continued = k < all.len() || hb.continued;
+        write_key(&mut w, hb.boot_id, seq, &hb.interval, continued, part)?;
+        Ok(w.len())
+    };
+    if let Ok(len) = attempt(all.len(), out) {
+        return Ok(Fitted {
+            len,
+            next: hb.len(),
+        });
+    }
+    // Binary search for the largest prefix that fits (sizes grow with the prefix).
+    let (mut lo, mut hi) = (0usize, all.len());
+    while lo + 1 < hi {
+        let mid = (lo + hi) / 2;
+        if attempt(mid, out).is_ok() {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    if lo == 0 {
+        return Err(EncodeError::NothingFits {
+            capacity: out.len(),
+        });
+    }
+    let len = attempt(lo, out)?;
+    Ok(Fitted {
+        len,
+        next: from + lo,
+    })
+}
+
+// ---------------------------------------------------------------- delta frames
+
+fn same_layout<const N: usize>(hb: &Heartbeat<N>, reference: &Heartbeat<N>) -> bool {
+    hb.len() == reference.len()
+        && hb
+            .samples()
+            .iter()
+            .zip(reference.samples())
+            .all(|(a, b)| a.id == b.id && a.value.kind() == b.value.kind())
+}
+
+/// Encodes `hb` relative to `reference`, the heartbeat frame just before it (same boot,
+/// sequence one less); returns the length.
+pub fn encode_delta<const N: usize>(
+    hb: &Heartbeat<N>,
+    reference: &Heartbeat<N>,
+    out: &mut [u8],
+) -> Result<usize, EncodeError> {
+    check_sorted(hb.samples())?;
+    if hb.boot_id != reference.boot_id || hb.seq != reference.seq.wrapping_add(1) {
+        return Err(EncodeError::NotConsecutive {
+            ref_boot: reference.boot_id,
+            ref_seq: reference.seq,
+            boot: hb.boot_id,
+            seq: hb.seq,
+        });
+    }
+    let iv = &hb.interval;
+    let riv = &reference.interval;
+    let start_res = i64::from(iv.start_uptime_s)
+        .wrapping_sub(i64::from(riv.start_uptime_s) + i64::from(riv.len_s));
+    let len_res = i64::from(iv.len_s) - i64::from(riv.len_s);
+    let contiguous = start_res == 0 && len_res == 0;
+    let same = same_layout(hb, reference);
+    let mut flags = 0;
+    if iv.complete {
+        flags |= FLAG_COMPLETE;
+    }
+    if iv.wall_start_unix_s.is_some() {
+        flags |= FLAG_WALL;
+    }
+    if contiguous {
+        flags |= FLAG_CONTIGUOUS;
+    }
+    if same {
+        flags |= FLAG_SAME_LAYOUT;
+    }
+    let mut w = Writer::new(out);
+    w.byte(first_byte(KIND_DELTA, flags))?;
+    w.byte(hb.seq as u8)?;
+    if !contiguous {
+        w.int(start_res)?;
+        w.int(len_res)?;
+    }
+    if let Some(t) = iv.wall_start_unix_s {
+        match riv.wall_start_unix_s {
+            Some(rt) => {
+                let elapsed =
+                    i64::from(iv.start_uptime_s).wrapping_sub(i64::from(riv.start_uptime_s));
+                w.int((t as i64).wrapping_sub(rt as i64).wrapping_sub(elapsed))?;
+            }
+            None => w.uint(t)?,
+        }
+    }
+    if !same {
+        write_layout(&mut w, hb.samples())?;
+    }
+    // Change bitmap, then the non-zero residuals.
+    let mut total_slots = 0usize;
+    for s in hb.samples() {
+        total_slots += slot_count(s.value.kind());
+    }
+    let bitmap_at = w.len();
+    for _ in 0..total_slots.div_ceil(8) {
+        w.byte(0)?;
+    }
+    let mut bitmap_byte = 0u8;
+    let mut slot = 0usize;
+    for s in hb.samples() {
+        let kind = s.value.kind();
+        let rs = reference_slots(Some(reference), s.id, kind);
+        let (v, n) = slots(&s.value);
+        for i in 0..n {
+            let p = predict(s.id, kind, i, v[0], rs.as_ref(), iv);
+            let r = v[i].wrapping_sub(p);
+            if r != 0 {
+                bitmap_byte |= 1 << (slot % 8);
+                w.int(r)?;
+            }
+            slot += 1;
+            if slot % 8 == 0 {
+                w.patch(bitmap_at + slot / 8 - 1, bitmap_byte);
+                bitmap_byte = 0;
+            }
+        }
+    }
+    if slot % 8 != 0 {
+        w.patch(bitmap_at + slot / 8, bitmap_byte);
+    }
+    Ok(w.len())
+}
+
+// ---------------------------------------------------------------- other frames
+
+/// Encodes a time anchor frame; returns the length.
+pub fn encode_time_anchor(a: &TimeAnchor, out: &mut [u8]) -> Result<usize, EncodeError> {
+    let mut w = Writer::new(out);
+    w.byte(first_byte(KIND_ANCHOR, 0))?;
+    w.uint(u64::from(a.boot_id))?;
+    w.uint(u64::from(a.uptime_s))?;
+    w.uint(a.unix_s)?;
+    Ok(w.len())
+}
+
+/// Encodes a diagnostics frame; returns the length.
+pub fn encode_diagnostics(d: &Diagnostics, out: &mut [u8]) -> Result<usize, EncodeError> {
+    let mut w = Writer::new(out);
+    let flags = match d.trigger {
+        DiagTrigger::Crash => FLAG_CRASH,
+        DiagTrigger::SupportRequest => 0,
+    };
+    w.byte(first_byte(KIND_DIAG, flags))?;
+    w.uint(u64::from(d.boot_id))?;
+    w.byte(d.reboot_reason.code() as u8)?;
+    w.uint(u64::from(d.fault_code))?;
+    w.uint(d.context.len() as u64)?;
+    for c in &d.context {
+        w.uint(u64::from(*c))?;
+    }
+    w.uint(d.events.len() as u64)?;
+    for e in &d.events {
+        w.uint(u64::from(e.code))?;
+        w.uint(u64::from(e.uptime_s))?;
+    }
+    Ok(w.len())
+}
+
+// ---------------------------------------------------------------- decoding
+
+/// Decodes exactly one frame from `bytes`; trailing bytes are an error.
+///
+/// `reference` is the heartbeat decoded from the same device's previous frame; only delta
+/// frames need it.
+pub fn decode<const N: usize>(
+    bytes: &[u8],
+    reference: Option<&Heartbeat<N>>,
+) -> Result<Frame<N>, DecodeError> {
+    let (frame, rest) = decode_prefix(bytes, reference)?;
+    if !rest.is_empty() {
+        return Err(DecodeError::TrailingBytes {
+            len: bytes.len() - rest.len(),
+            extra: rest.len(),
+        });
+    }
+    Ok(frame)
+}
+
+/// Decodes the first frame of `bytes` and returns it with the bytes after it.
+pub fn decode_prefix<'a, const N: usize>(
+    bytes: &'a [u8],
+    reference: Option<&Heartbeat<N>>,
+) -> Result<(Frame<N>, &'a [u8]), DecodeError> {
+    let mut r = Reader::new(bytes);
+    let b0 = r.byte()?;
+    let version = b0 >> 6;
+    if version != FORMAT_VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            found: version,
+            expected: FORMAT_VERSION,
+        });
+    }
+    let kind = (b0 >> 4) & 3;
+    let flags = b0 & 15;
+    let frame = match kind {
+        KIND_KEY => Frame::Key(read_key(&mut r, flags)?),
+        KIND_DELTA => Frame::Delta(read_delta(&mut r, flags, reference)?),
+        KIND_ANCHOR => Frame::TimeAnchor(read_anchor(&mut r, flags)?),
+        _ => Frame::Diagnostics(read_diag(&mut r, flags)?),
+    };
+    Ok((frame, r.rest()))
+}
+
+fn read_key<const N: usize>(r: &mut Reader<'_>, flags: u8) -> Result<Heartbeat<N>, DecodeError> {
+    if flags & 8 != 0 {
+        return Err(DecodeError::ReservedFlags { flags, kind: "key" });
+    }
+    let boot_id = r.u32()?;
+    let seq = r.u32()?;
+    let start_uptime_s = r.u32()?;
+    let len_s = r.u32()?;
+    let wall_start_unix_s = if flags & FLAG_WALL != 0 {
+        Some(r.uint()?)
+    } else {
+        None
+    };
+    let interval = Interval {
+        start_uptime_s,
+        len_s,
+        wall_start_unix_s,
+        complete: flags & FLAG_COMPLETE != 0,
+    };
+    let layout = read_layout::<N>(r)?;
+    let mut hb = Heartbeat::new(boot_id, seq, interval);
+    hb.continued = flags & FLAG_CONTINUED != 0;
+    for (id, kind) in layout {
+        let mut v = [0i64; 4];
+        for i in 0..slot_count(kind) {
+            let p = predict(id, kind, i, v[0], None, &interval);
+            let x = r.int()?.wrapping_add(p);
+            if let Some(s) = v.get_mut(i) {
+                *s = x;
+            }
+        }
+        hb.push(id, value_from_slots(kind, &v))
+            .map_err(|_| DecodeError::TooManyMetrics { capacity: N })?;
+    }
+    Ok(hb)
+}
+
+fn read_delta<const N: usize>(
+    r: &mut Reader<'_>,
+    flags: u8,
+    reference: Option<&Heartbeat<N>>,
+) -> Result<Heartbeat<N>, DecodeError> {
+    let reference = reference.ok_or(DecodeError::MissingReference)?;
+    let check = r.byte()?;
+    let seq = reference.seq.wrapping_add(1);
+    if check != seq as u8 {
+        return Err(DecodeError::ReferenceMismatch {
+            found: check,
+            expected: seq as u8,
+            reference: reference.seq,
+        });
+    }
+    let riv = &reference.interval;
+    let ref_end = i64::from(riv.start_uptime_s) + i64::from(riv.len_s);
+    let (start, len) = if flags & FLAG_CONTIGUOUS != 0 {
+        (ref_end, i64::from(riv.len_s))
+    } else {
+        let at = r.position();
+        let s = r.int()?;
+        let l = r.int()?;
+        if s == 0 && l == 0 {
+            return Err(DecodeError::NonCanonical {
+                offset: at,
+                what: "a contiguous interval must use the contiguous flag",
+            });
+        }
+        (
+            ref_end.wrapping_add(s),
+            i64::from(riv.len_s).wrapping_add(l),
+        )
+    };
+    let at = r.position();
+    let start_uptime_s = u32::try_from(start).map_err(|_| DecodeError::OutOfRange {
+        offset: at,
+        value: start as u64,
+        max: u64::from(u32::MAX),
+    })?;
+    let len_s = u32::try_from(len).map_err(|_| DecodeError::OutOfRange {
+        offset: at,
+        value: len as u64,
+        max: u64::from(u32::MAX),
+    })?;
+    let wall_start_unix_s = if flags & FLAG_WALL != 0 {
+        Some(match riv.wall_start_unix_s {
+            Some(rt) => {
+                let elapsed = start.wrapping_sub(i64::from(riv.start_uptime_s));
+                (rt as i64).wrapping_add(elapsed).wrapping_add(r.int()?) as u64
+            }
+            None => r.uint()?,
+        })
+    } else {
+        None
+    };
+    let interval = Interval {
+        start_uptime_s,
+        len_s,
+        wall_start_unix_s,
+        complete: flags & FLAG_COMPLETE != 0,
+    };
+    let layout: heapless::Vec<(MetricId, MetricKind), N> = if flags & FLAG_SAME_LAYOUT != 0 {
+        reference
+            .samples()
+            .iter()
+            .map(|s| (s.id, s.value.kind()))
+            .collect()
+    } else {
+        let at = r.position();
+        let l = read_layout::<N>(r)?;
+        let same = l.len() == reference.len()
+            && l.iter()
+                .zip(reference.samples())
+                .all(|(a, s)| a.0 == s.id && a.1 == s.value.kind());
+        if same {
+            return Err(DecodeError::NonCanonical {
+                offset: at,
+                what: "the reference's layout must use the same-layout flag",
+            });
+        }
+        l
+    };
+    let total_slots: usize = layout.iter().map(|(_, k)| slot_count(*k)).sum();
+    let bitmap_len = total_slots.div_ceil(8);
+    let bitmap_at = r.position();
+    let bitmap = r.take(bitmap_len)?;
+    if total_slots % 8 != 0
+        && let Some(last) = bitmap.last()
+        && last >> (total_slots % 8) != 0
+    {
+        return Err(DecodeError::NonCanonical {
+            offset: bitmap_at + bitmap_len - 1,
+            what: "change bitmap bits past the last slot must be zero",
+        });
+    }
+    let mut hb = Heartbeat::new(reference.boot_id, seq, interval);
+    let mut slot = 0usize;
+    for (id, kind) in layout {
+        let rs = reference_slots(Some(reference), id, kind);
+        let mut v = [0i64; 4];
+        for i in 0..slot_count(kind) {
+            let p = predict(id, kind, i, v[0], rs.as_ref(), &interval);
+            let changed = bitmap
+                .get(slot / 8)
+                .is_some_and(|b| b & (1 << (slot % 8)) != 0);
+            let res = if changed {
+                let at = r.position();
+                let x = r.int()?;
+                if x == 0 {
+                    return Err(DecodeError::NonCanonical {
+                        offset: at,
+                        what: "a residual flagged as changed must not be zero",
+                    });
+                }
+                x
+            } else {
+                0
+            };
+            if let Some(s) = v.get_mut(i) {
+                *s = p.wrapping_add(res);
+            }
+            slot += 1;
+        }
+        hb.push(id, value_from_slots(kind, &v))
+            .map_err(|_| DecodeError::TooManyMetrics { capacity: N })?;
+    }
+    Ok(hb)
+}
+
+fn read_anchor(r: &mut Reader<'_>, flags: u8) -> Result<TimeAnchor, DecodeError> {
+    if flags != 0 {
+        return Err(DecodeError::ReservedFlags {
+            flags,
+            kind: "time anchor",
+        });
+    }
+    Ok(TimeAnchor {
+        boot_id: r.u32()?,
+        uptime_s: r.u32()?,
+        unix_s: r.uint()?,
+    })
+}
+
+fn read_diag(r: &mut Reader<'_>, flags: u8) -> Result<Diagnostics, DecodeError> {
+    if flags & !FLAG_CRASH != 0 {
+        return Err(DecodeError::ReservedFlags {
+            flags,
+            kind: "diagnostics",
+        });
+    }
+    let trigger = if flags & FLAG_CRASH != 0 {
+        DiagTrigger::Crash
+    } else {
+        DiagTrigger::SupportRequest
+    };
+    let boot_id = r.u32()?;
+    let at = r.position();
+    let code = r.byte()?;
+    let reboot_reason = RebootReason::from_code(i64::from(code));
+    if reboot_reason.code() != i64::from(code) {
+        return Err(DecodeError::OutOfRange {
+            offset: at,
+            value: u64::from(code),
+            max: RebootReason::Other.code() as u64,
+        });
+    }
+    let fault_code = r.u32()?;
+    let n = r.uint()?;
+    if n > DIAG_CONTEXT_WORDS as u64 {
+        return Err(DecodeError::CapacityExceeded {
+            what: "context word",
+            found: n,
+            capacity: DIAG_CONTEXT_WORDS,
+        });
+    }
+    let mut context = heapless::Vec::new();
+    for _ in 0..n {
+        let _ = context.push(r.u32()?);
+    }
+    let n = r.uint()?;
+    if n > DIAG_EVENTS as u64 {
+        return Err(DecodeError::CapacityExceeded {
+            what: "event",
+            found: n,
+            capacity: DIAG_EVENTS,
+        });
+    }
+    let mut events = heapless::Vec::new();
+    for _ in 0..n {
+        let at = r.position();
+        let c = r.uint()?;
+        let code = u16::try_from(c).map_err(|_| DecodeError::OutOfRange {
+            offset: at,
+            value: c,
+            max: u64::from(u16::MAX),
+        })?;
+        let uptime_s = r.u32()?;
+        let _ = events.push(Event { code, uptime_s });
+    }
+    Ok(Diagnostics {
+        boot_id,
+        trigger,
+        reboot_reason,
+        fault_code,
+        context,
+        events,
+    })
+}
+
+// ---------------------------------------------------------------- stateful ends
+
+/// Device-side encoder: a key frame every `key_every` frames, delta frames in between.
+#[derive(Debug, Clone)]
+pub struct Encoder<const N: usize> {
+    key_every: u32,
+    since_key: u32,
+    reference: Option<Heartbeat<N>>,
+}
+
+impl<const N: usize> Encoder<N> {
+    /// An encoder writing a key frame every `key_every` frames (`1` or `0`: key frames only).
+    pub const fn new(key_every: u32) -> Self {
+        Self {
+            key_every,
+            since_key: 0,
+            reference: None,
+        }
+    }
+
+    /// Makes the next frame a key frame (after frames were dropped, or on a new session).
+    pub fn force_key(&mut self) {
+        self.reference = None;
+    }
+
+    /// Encodes the next heartbeat; a delta frame when the previous frame was the reference
+    /// (same boot, `seq - 1`) and the key interval allows it.
+    pub fn encode(&mut self, hb: &Heartbeat<N>, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let use_delta = self.key_every > 1
+            && self.since_key + 1 < self.key_every
+            && !hb.continued
+            && self
+                .reference
+                .as_ref()
+                .is_some_and(|r| r.boot_id == hb.boot_id && r.seq.wrapping_add(1) == hb.seq);
+        let len = match (&self.reference, use_delta) {
+            (Some(r), true) => {
+                let len = encode_delta(hb, r, out)?;
+                self.since_key += 1;
+                len
+            }
+            _ => {
+                let len = encode_key(hb, out)?;
+                self.since_key = 0;
+                len
+            }
+        };
+        self.reference = Some(hb.clone());
+        Ok(len)
+    }
+}
+
+/// Receiver-side decoder for one device: holds the previous heartbeat as the delta reference.
+#[derive(Debug, Clone, Default)]
+pub struct Decoder<const N: usize> {
+    reference: Option<Heartbeat<N>>,
+}
+
+impl<const N: usize> Decoder<N> {
+    /// A decoder with no reference yet (the first heartbeat must be a key frame).
+    pub const fn new() -> Self {
+        Self { reference: None }
+    }
+
+    /// Decodes one frame; a heartbeat becomes the reference for the next delta frame.
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<Frame<N>, DecodeError> {
+        let f = decode(bytes, self.reference.as_ref())?;
+        if let Some(h) = f.heartbeat() {
+            self.reference = Some(h.clone());
+        }
+        Ok(f)
+    }
+
+    /// The current reference.
+    pub fn reference(&self) -> Option<&Heartbeat<N>> {
+        self.reference.as_ref()
+    }
+}

@@ -1,0 +1,159 @@
+//! Frame format, version 1: what goes on the air, byte by byte.
+//!
+//! Every byte on a battery device's radio costs energy, so a heartbeat frame carries no field
+//! names, no per-metric type tags for the standard vitals, and no value that the receiver can
+//! predict. All integers are LEB128 varints (see [`crate::varint`]); "zz" means a signed value
+//! mapped by zigzag first. Decoders accept only the canonical form the encoder writes, so
+//! `encode(decode(bytes)) == bytes` for every accepted frame.
+//!
+//! # Byte 0: version, kind, flags
+//!
+//! ```text
+//! bit  7 6 | 5 4  | 3 2 1 0
+//!      ver | kind | flags
+//! ```
+//! - `ver` = `01` for this version (`00` is rejected, so zeroed or erased buffers never decode;
+//!   `10` and `11` are for later versions).
+//! - `kind`: `00` key heartbeat, `01` delta heartbeat, `10` time anchor, `11` diagnostics.
+//!
+//! # Key heartbeat (kind 0)
+//!
+//! Flags: bit 0 interval complete, bit 1 wall time present, bit 2 continued (more metrics of
+//! this interval follow in frame `seq + 1`), bit 3 reserved (0).
+//!
+//! | field | encoding |
+//! |---|---|
+//! | boot id | varint u32 |
+//! | sequence | varint u32 |
+//! | interval start (uptime s) | varint u32 |
+//! | interval length (s) | varint u32 |
+//! | wall-clock start (Unix s) | varint u64, only with flag bit 1 |
+//! | layout | see below |
+//! | values | one zz varint per value slot, see below |
+//!
+//! # Delta heartbeat (kind 1)
+//!
+//! Relative to the previous heartbeat frame of the same boot (the *reference*, sequence
+//! `seq - 1`), which the receiver must hold. Flags: bit 0 complete, bit 1 wall time present,
+//! bit 2 contiguous (this interval starts where the reference ended and has its length), bit 3
+//! same layout (same metric ids and shapes as the reference).
+//!
+//! | field | encoding |
+//! |---|---|
+//! | sequence check | 1 byte: low 8 bits of `seq`; `seq` is the reference's + 1, boot id the reference's |
+//! | interval start | zz(start - reference end), only without flag bit 2 |
+//! | interval length | zz(length - reference length), only without flag bit 2 |
+//! | wall-clock start | with flag bit 1: zz(wall - reference wall - (start - reference start)) if the reference has a wall time, else varint u64 |
+//! | layout | only without flag bit 3 |
+//! | change bitmap | `ceil(slots / 8)` bytes; bit `i % 8` of byte `i / 8` is set when slot `i`'s residual is not zero |
+//! | residuals | zz(value - prediction) for each set bit, never zero |
+//!
+//! # Layout: which metrics, with which shapes
+//!
+//! Ids are grouped in *runs* of consecutive ids: `varint runs`, then per run `varint (gap << 1 |
+//! explicit)`, `varint (count - 1)` and, when `explicit` is 1, one shape byte per metric. `gap` is
+//! the first id minus (the previous run's last id + 1), or the first id for the first run.
+//! A run without `explicit` holds only standard vitals ([`crate::metric::vitals`]) in their
+//! standard shape; every other metric (product metrics, a standard vital with other
+//! aggregates, a vital newer than the decoder) travels in an explicit run, so an old decoder
+//! can read past ids it does not know. Runs are maximal: two adjacent runs with gap 0 differ
+//! in `explicit`.
+//!
+//! Shape codes: `0` counter, `1` state, `2` timer (total, count), `16 + m` gauge with aggregate
+//! mask `m` (`1` min, `2` max, `4` mean, `8` last).
+//!
+//! # Value slots and predictions
+//!
+//! Each metric contributes value slots in this order: counter and state one value; timer total,
+//! count; gauge: first its *base*, the first present of mean, min, max, last; then the other
+//! present aggregates in the order min, max, mean, last. A frame stores `value - prediction`:
+//!
+//! - the base of [`crate::metric::vitals::UPTIME_S`] is predicted as the interval end
+//!   (start + length), in key and delta frames;
+//! - in a key frame every other base, counter, state and timer value is predicted as 0, and the
+//!   other gauge aggregates as the base;
+//! - in a delta frame, for a metric the reference holds with the same shape, the base and
+//!   single values are predicted as the reference's, and the other aggregates as this base plus
+//!   the reference's offset from its base (a trending temperature keeps its spread); a metric
+//!   new in this frame is predicted as in a key frame.
+//!
+//! Arithmetic is two's-complement wrapping on `i64`, so every `i64` survives the round trip.
+//!
+//! # Time anchor (kind 2)
+//!
+//! Flags 0. `varint u32 boot id`, `varint u32 uptime s`, `varint u64 Unix s`
+//! (see [`crate::time::TimeAnchor`]).
+//!
+//! # Diagnostics (kind 3)
+//!
+//! Flags: bit 0 sent after a crash (else on a support request), bits 1-3 reserved (0).
+//! `varint u32 boot id`, `1 byte reboot reason` ([`crate::metric::RebootReason`] code),
+//! `varint u32 fault code`, `varint context count (<= 4)` and as many `varint u32` words,
+//! `varint event count (<= 16)` and per event `varint u16 code`, `varint u32 uptime s`.
+//!
+//! # Test vector
+//!
+//! The typical heartbeat (line 1 of `examples/data/heartbeats-day.jsonl`, boot id 12,
+//! sequence 0) is a 56-byte key frame; the bytes are pinned in `tests/vectors.rs`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::diag::{DIAG_CONTEXT_WORDS, DIAG_EVENTS, Diagnostics};
+use crate::heartbeat::Heartbeat;
+use crate::time::TimeAnchor;
+use crate::varint::MAX_VARINT_LEN;
+
+/// The format version this crate writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Largest encoded frame (of any kind) for a heartbeat holding up to `n` metrics.
+///
+/// Worst case per part: byte 0, five header varints (the wall time a `u64`), three bytes of run
+/// count, per metric a run header of six bytes, a shape byte and four ten-byte values, and half a
+/// byte of change bitmap. A test checks it against worst-case encodings.
+pub const fn max_frame_len(n: usize) -> usize {
+    let header = 1 + 4 * 5 + MAX_VARINT_LEN;
+    let per_metric = 6 + 1 + 4 * MAX_VARINT_LEN + 1;
+    let diag = 1 + 5 + 1 + 5 + 1 + DIAG_CONTEXT_WORDS * 5 + 1 + DIAG_EVENTS * (3 + 5);
+    let hb = header + 3 + n * per_metric;
+    if hb > diag { hb } else { diag }
+}
+
+/// A decoded frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Frame<const N: usize> {
+    /// A self-contained heartbeat.
+    Key(Heartbeat<N>),
+    /// A heartbeat that was coded against the previous one.
+    Delta(Heartbeat<N>),
+    /// Ties a boot's uptime to UTC.
+    TimeAnchor(TimeAnchor),
+    /// A diagnostics record.
+    Diagnostics(Diagnostics),
+}
+
+impl<const N: usize> Frame<N> {
+    /// The heartbeat, for key and delta frames.
+    pub fn heartbeat(&self) -> Option<&Heartbeat<N>> {
+        match self {
+            Self::Key(h) | Self::Delta(h) => Some(h),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) const KIND_KEY: u8 = 0;
+pub(crate) const KIND_DELTA: u8 = 1;
+pub(crate) const KIND_ANCHOR: u8 = 2;
+pub(crate) const KIND_DIAG: u8 = 3;
+
+pub(crate) const FLAG_COMPLETE: u8 = 1;
+pub(crate) const FLAG_WALL: u8 = 2;
+pub(crate) const FLAG_CONTINUED: u8 = 4;
+pub(crate) const FLAG_CONTIGUOUS: u8 = 4;
+pub(crate) const FLAG_SAME_LAYOUT: u8 = 8;
+pub(crate) const FLAG_CRASH: u8 = 1;
+
+pub(crate) const fn first_byte(kind: u8, flags: u8) -> u8 {
+    (FORMAT_VERSION << 6) | (kind << 4) | (flags & 15)
+}
