@@ -6,6 +6,7 @@
 //! - AES-256 payload keys: 64 hex digits, optionally followed by a newline, as
 //!   `openssl rand -hex 32` writes them.
 
+use ed25519_dalek::pkcs8::KeypairBytes;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -46,11 +47,16 @@ pub fn signing_key_from_pem(pem: &str) -> Result<SigningKey, KeyError> {
     SigningKey::from_pkcs8_pem(pem).map_err(|e| KeyError::PrivatePem(std::format!("{e}")))
 }
 
-/// Writes a PKCS#8 PEM private key.
+/// Writes a PKCS#8 v1 PEM private key (RFC 8410, the form OpenSSL writes and every OpenSSL 3
+/// release reads; the v2 form with the public key embedded is refused by OpenSSL 3.0).
 pub fn signing_key_to_pem(key: &SigningKey) -> Result<String, KeyError> {
-    key.to_pkcs8_pem(LineEnding::LF)
-        .map(|z| String::from(z.as_str()))
-        .map_err(|e| KeyError::PrivatePem(std::format!("{e}")))
+    KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(LineEnding::LF)
+    .map(|z| String::from(z.as_str()))
+    .map_err(|e| KeyError::PrivatePem(std::format!("{e}")))
 }
 
 /// Parses an SPKI PEM public key.

@@ -17,7 +17,7 @@ pub const MANIFEST_FORMAT_VERSION: u8 = 1;
 pub const MAX_RELEASE_NOTES: usize = 128;
 
 /// Longest encoded manifest, in bytes. A worst-case manifest (every option present, notes full,
-/// every varint at its widest) is 249 bytes; a test checks it fits.
+/// every varint at its widest) is 278 bytes; a test checks it.
 pub const MAX_MANIFEST_LEN: usize = 320;
 
 /// Bytes of the AES-GCM nonce prefix; the nonce is `prefix (7) || counter (4, BE) || last (1)`.
