@@ -113,7 +113,9 @@ impl CapabilitySet {
 
     /// The capabilities in the set, in bit order.
     pub fn iter(self) -> impl Iterator<Item = Capability> {
-        Capability::ALL.into_iter().filter(move |c| self.contains(*c))
+        Capability::ALL
+            .into_iter()
+            .filter(move |c| self.contains(*c))
     }
 }
 
@@ -121,7 +123,10 @@ impl CapabilitySet {
 /// (`keeps_local`; [`CapabilitySet::LOCAL`] when no notice said otherwise). See the module table.
 pub fn gate(state: Lifecycle, keeps_local: CapabilitySet) -> CapabilitySet {
     let local = keeps_local
-        .intersect(CapabilitySet::of(&[Capability::LocalApi, Capability::DataExport]))
+        .intersect(CapabilitySet::of(&[
+            Capability::LocalApi,
+            Capability::DataExport,
+        ]))
         .with(Capability::LocalControl);
     match state {
         Lifecycle::Supported | Lifecycle::SecurityOnly => CapabilitySet::ALL,
@@ -137,14 +142,23 @@ mod tests {
 
     #[test]
     fn supported_and_security_only_keep_everything() {
-        assert_eq!(gate(Lifecycle::Supported, CapabilitySet::EMPTY), CapabilitySet::ALL);
-        assert_eq!(gate(Lifecycle::SecurityOnly, CapabilitySet::EMPTY), CapabilitySet::ALL);
+        assert_eq!(
+            gate(Lifecycle::Supported, CapabilitySet::EMPTY),
+            CapabilitySet::ALL
+        );
+        assert_eq!(
+            gate(Lifecycle::SecurityOnly, CapabilitySet::EMPTY),
+            CapabilitySet::ALL
+        );
     }
 
     #[test]
     fn local_only_drops_cloud_and_ota_keeps_local() {
         let caps = gate(Lifecycle::LocalOnly, CapabilitySet::LOCAL);
-        assert_eq!(caps, CapabilitySet::of(&[LocalControl, LocalApi, DataExport]));
+        assert_eq!(
+            caps,
+            CapabilitySet::of(&[LocalControl, LocalApi, DataExport])
+        );
         for c in [CloudSync, RemoteControl, Ota] {
             assert!(!caps.contains(c), "{c:?} must be off after the cloud ends");
         }

@@ -78,7 +78,11 @@ impl Day {
         let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
         let month_from_march = (5 * day_of_year + 2) / 153;
         let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-        let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
+        let month = if month_from_march < 10 {
+            month_from_march + 3
+        } else {
+            month_from_march - 9
+        };
         let year = year_of_era + era * 400 + u64::from(month <= 2);
         // Bounded by u32::MAX days: the year fits in u32.
         (year as u32, month as u32, day as u32)
@@ -124,7 +128,7 @@ impl Day {
 
 /// Whether `year` is a Gregorian leap year.
 pub fn is_leap_year(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 /// Days in `month` (1..=12) of `year`; 0 for an invalid month.
@@ -155,8 +159,14 @@ mod tests {
         assert_eq!(Day::from_ymd(1970, 1, 1).unwrap(), Day(0));
         assert_eq!(Day::from_ymd(2000, 3, 1).unwrap(), Day(11_017));
         assert_eq!(Day::from_ymd(2024, 2, 29).unwrap(), Day(19_782));
-        assert_eq!(Day::from_ymd(2027, 12, 11).unwrap().to_unix(), 1_828_483_200);
-        assert_eq!(Day::from_unix(1_828_483_200 + 86_399).to_string(), "2027-12-11");
+        assert_eq!(
+            Day::from_ymd(2027, 12, 11).unwrap().to_unix(),
+            1_828_483_200
+        );
+        assert_eq!(
+            Day::from_unix(1_828_483_200 + 86_399).to_string(),
+            "2027-12-11"
+        );
         assert_eq!(Day(19_782).to_ymd(), (2024, 2, 29));
         assert_eq!(Day(19_782).to_string(), "2024-02-29");
     }
@@ -175,7 +185,13 @@ mod tests {
         let d = Day::from_ymd(2025, 3, 31).unwrap();
         assert_eq!(d.minus_months(1).to_string(), "2025-02-28");
         assert_eq!(d.minus_months(12).to_string(), "2024-03-31");
-        assert_eq!(Day::from_ymd(2024, 2, 29).unwrap().plus_months(12).to_string(), "2025-02-28");
+        assert_eq!(
+            Day::from_ymd(2024, 2, 29)
+                .unwrap()
+                .plus_months(12)
+                .to_string(),
+            "2025-02-28"
+        );
         assert_eq!(Day(10).minus_months(5), Day(0));
     }
 

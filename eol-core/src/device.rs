@@ -99,7 +99,11 @@ impl DeviceEol {
     /// Rejects replays (sequence not above the accepted one) and regular notices that shorten
     /// the published end of security updates or of cloud service. Extensions are accepted but
     /// never bring back a state the device has left.
-    pub fn apply(&mut self, notice: &VerifiedNotice, now: u64) -> Result<Lifecycle, LifecycleError> {
+    pub fn apply(
+        &mut self,
+        notice: &VerifiedNotice,
+        now: u64,
+    ) -> Result<Lifecycle, LifecycleError> {
         let body = notice.body();
         if body.sequence <= self.accepted_sequence {
             return Err(LifecycleError::Replayed {
@@ -158,7 +162,9 @@ impl DeviceEol {
         now: u64,
     ) -> Result<Lifecycle, LifecycleError> {
         self.tick(now);
-        let opens = self.owner_release.ok_or(LifecycleError::OwnerReleaseNotOffered)?;
+        let opens = self
+            .owner_release
+            .ok_or(LifecycleError::OwnerReleaseNotOffered)?;
         let today = self.today();
         if today < opens {
             return Err(LifecycleError::OwnerReleaseNotYet { opens, today });

@@ -67,11 +67,14 @@ pub fn check_expiry<'a>(
     inventory: &'a [Dependency],
     support_ends: Day,
 ) -> impl Iterator<Item = ExpiryFinding> + 'a {
-    inventory.iter().filter(move |d| d.expires < support_ends).map(move |d| ExpiryFinding {
-        dependency: d.clone(),
-        support_ends,
-        short_by_days: support_ends.0 - d.expires.0,
-    })
+    inventory
+        .iter()
+        .filter(move |d| d.expires < support_ends)
+        .map(move |d| ExpiryFinding {
+            dependency: d.clone(),
+            support_ends,
+            short_by_days: support_ends.0 - d.expires.0,
+        })
 }
 
 #[cfg(test)]
@@ -90,14 +93,21 @@ mod tests {
     fn flags_only_what_runs_out_before_support_ends() {
         let inv = [
             dep(DependencyKind::Certificate, "device CA root", 2040),
-            dep(DependencyKind::Certificate, "api.example.com leaf pin", 2029),
+            dep(
+                DependencyKind::Certificate,
+                "api.example.com leaf pin",
+                2029,
+            ),
             dep(DependencyKind::Key, "firmware signing key", 2031),
             dep(DependencyKind::PinnedEndpoint, "mqtt v1 endpoint", 2030),
         ];
         let ends = Day::from_ymd(2031, 6, 30).unwrap();
         let found: Vec<_> = check_expiry(&inv, ends).collect();
         assert_eq!(found.len(), 2);
-        assert_eq!(found[0].dependency.name.as_str(), "api.example.com leaf pin");
+        assert_eq!(
+            found[0].dependency.name.as_str(),
+            "api.example.com leaf pin"
+        );
         assert_eq!(found[0].short_by_days, 730);
         assert_eq!(found[1].dependency.kind, DependencyKind::PinnedEndpoint);
         assert_eq!(
@@ -109,6 +119,9 @@ mod tests {
     #[test]
     fn expiring_on_the_last_day_is_enough() {
         let inv = [dep(DependencyKind::Key, "k", 2031)];
-        assert_eq!(check_expiry(&inv, Day::from_ymd(2031, 6, 30).unwrap()).count(), 0);
+        assert_eq!(
+            check_expiry(&inv, Day::from_ymd(2031, 6, 30).unwrap()).count(),
+            0
+        );
     }
 }

@@ -85,8 +85,38 @@
 pub mod capability;
 pub mod date;
 pub mod device;
+pub mod expiry;
 pub mod lifecycle;
 pub mod notice;
-pub mod expiry;
 pub mod policy;
 pub mod schedule;
+
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod export;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod obsolescence;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod openeox;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod recycling;
+
+/// The names the end-of-life flow needs, in one import.
+pub mod prelude {
+    pub use crate::capability::{Capability, CapabilitySet};
+    pub use crate::date::Day;
+    pub use crate::device::{DeviceEol, LifecycleError};
+    pub use crate::lifecycle::Lifecycle;
+    pub use crate::notice::{
+        FirmwareVersion, NoticeBody, NoticeError, NoticeKind, NoticeTrust, ProductId, SunsetDates,
+        SunsetNotice, VerifiedNotice,
+    };
+    pub use crate::policy::{Clause, Finding, SupportPolicy};
+    pub use crate::schedule::{Lead, Milestone, NotificationPlan, Reminder, ReminderId};
+
+    #[cfg(feature = "std")]
+    pub use crate::export::{ExportBundle, verify_bundle};
+}

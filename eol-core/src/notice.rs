@@ -291,28 +291,42 @@ impl SunsetNotice {
 fn split(bytes: &[u8]) -> Result<(&[u8], [u8; SIGNATURE_LEN]), NoticeError> {
     let min = HEADER_LEN + 1 + SIGNATURE_LEN;
     let [version, lo, hi, ..] = *bytes else {
-        return Err(NoticeError::TooShort { len: bytes.len(), min });
+        return Err(NoticeError::TooShort {
+            len: bytes.len(),
+            min,
+        });
     };
     if version != FORMAT_VERSION {
-        return Err(NoticeError::UnsupportedVersion { found: version, expected: FORMAT_VERSION });
+        return Err(NoticeError::UnsupportedVersion {
+            found: version,
+            expected: FORMAT_VERSION,
+        });
     }
     let body_len = usize::from(u16::from_le_bytes([lo, hi]));
     if body_len == 0 || body_len > MAX_BODY_LEN {
-        return Err(NoticeError::BodyLength { len: body_len, max: MAX_BODY_LEN });
+        return Err(NoticeError::BodyLength {
+            len: body_len,
+            max: MAX_BODY_LEN,
+        });
     }
     let expected = HEADER_LEN + body_len + SIGNATURE_LEN;
     if bytes.len() != expected {
-        return Err(NoticeError::WrongLength { expected, actual: bytes.len() });
+        return Err(NoticeError::WrongLength {
+            expected,
+            actual: bytes.len(),
+        });
     }
     let (signed, sig) = bytes.split_at(HEADER_LEN + body_len);
-    let sig: [u8; SIGNATURE_LEN] =
-        sig.try_into().map_err(|_| NoticeError::WrongLength { expected, actual: bytes.len() })?;
+    let sig: [u8; SIGNATURE_LEN] = sig.try_into().map_err(|_| NoticeError::WrongLength {
+        expected,
+        actual: bytes.len(),
+    })?;
     Ok((signed, sig))
 }
 
 fn decode_body(raw: &[u8]) -> Result<NoticeBody, NoticeError> {
-    let (body, rest) = postcard::take_from_bytes::<NoticeBody>(raw)
-        .map_err(|_| NoticeError::MalformedBody)?;
+    let (body, rest) =
+        postcard::take_from_bytes::<NoticeBody>(raw).map_err(|_| NoticeError::MalformedBody)?;
     if !rest.is_empty() {
         return Err(NoticeError::TrailingBytes { count: rest.len() });
     }
@@ -353,11 +367,12 @@ impl NoticeBody {
     /// (signature not included). `out` needs `HEADER_LEN + MAX_BODY_LEN` bytes at most.
     pub fn encode_unsigned(&self, out: &mut [u8]) -> Result<usize, NoticeError> {
         let too_large = NoticeError::BodyTooLarge { max: MAX_BODY_LEN };
-        let (header, body_buf) =
-            out.split_at_mut_checked(HEADER_LEN).ok_or(too_large)?;
+        let (header, body_buf) = out.split_at_mut_checked(HEADER_LEN).ok_or(too_large)?;
         let limit = body_buf.len().min(MAX_BODY_LEN);
         let body_buf = body_buf.get_mut(..limit).ok_or(too_large)?;
-        let body_len = postcard::to_slice(self, body_buf).map_err(|_| too_large)?.len();
+        let body_len = postcard::to_slice(self, body_buf)
+            .map_err(|_| too_large)?
+            .len();
         let len16 = u16::try_from(body_len).map_err(|_| too_large)?;
         let [lo, hi] = len16.to_le_bytes();
         header.copy_from_slice(&[FORMAT_VERSION, lo, hi]);
@@ -382,7 +397,9 @@ mod sign {
             self.check()?;
             let mut buf = [0u8; HEADER_LEN + MAX_BODY_LEN];
             let len = self.encode_unsigned(&mut buf)?;
-            let signed = buf.get(..len).ok_or(NoticeError::BodyTooLarge { max: MAX_BODY_LEN })?;
+            let signed = buf
+                .get(..len)
+                .ok_or(NoticeError::BodyTooLarge { max: MAX_BODY_LEN })?;
             let mut msg = Vec::with_capacity(DOMAIN.len() + len);
             msg.extend_from_slice(DOMAIN);
             msg.extend_from_slice(signed);

@@ -96,9 +96,15 @@ impl fmt::Display for Finding {
         write!(f, "{}: ", self.clause.citation())?;
         match self.problem {
             Problem::NoSupportEnd => {
-                write!(f, "no end of security updates is declared; a defined support period is required")
+                write!(
+                    f,
+                    "no end of security updates is declared; a defined support period is required"
+                )
             }
-            Problem::SupportTooShort { ends, required_until } => write!(
+            Problem::SupportTooShort {
+                ends,
+                required_until,
+            } => write!(
                 f,
                 "security updates end {ends}, expected no earlier than {required_until}"
             ),
@@ -107,7 +113,10 @@ impl fmt::Display for Finding {
                 "the support end date (at least month and year) is not given to the user at purchase"
             ),
             Problem::NotPublished => {
-                write!(f, "the support period end date is not published where users can find it")
+                write!(
+                    f,
+                    "the support period end date is not published where users can find it"
+                )
             }
             Problem::Shortened { published, revised } => write!(
                 f,
@@ -164,7 +173,13 @@ impl SupportPolicy {
             Some(ends) => {
                 let required_until = self.cra_required_until();
                 if ends < required_until {
-                    push(Clause::CraArt13_8, Problem::SupportTooShort { ends, required_until });
+                    push(
+                        Clause::CraArt13_8,
+                        Problem::SupportTooShort {
+                            ends,
+                            required_until,
+                        },
+                    );
                 }
             }
         }
@@ -184,15 +199,23 @@ impl SupportPolicy {
     /// on the revision.
     pub fn check_revision(&self, revised: &SupportPolicy) -> Findings {
         let mut out = revised.check();
-        if let Some(published) = self.end_of_security_updates.filter(|_| self.support_period_published)
+        if let Some(published) = self
+            .end_of_security_updates
+            .filter(|_| self.support_period_published)
         {
             let problem = match revised.end_of_security_updates {
                 None => Some(Problem::EndDateWithdrawn { published }),
-                Some(r) if r < published => Some(Problem::Shortened { published, revised: r }),
+                Some(r) if r < published => Some(Problem::Shortened {
+                    published,
+                    revised: r,
+                }),
                 Some(_) => None,
             };
             if let Some(problem) = problem {
-                let _ = out.push(Finding { clause: Clause::UkPstiSch1Para3, problem });
+                let _ = out.push(Finding {
+                    clause: Clause::UkPstiSch1Para3,
+                    problem,
+                });
             }
         }
         out
@@ -226,7 +249,10 @@ mod tests {
 
     #[test]
     fn cra_13_8_five_years_minimum() {
-        let p = SupportPolicy { end_of_security_updates: Some(day(2031, 2, 28)), ..good() };
+        let p = SupportPolicy {
+            end_of_security_updates: Some(day(2031, 2, 28)),
+            ..good()
+        };
         let f = p.check();
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].clause, Clause::CraArt13_8);
@@ -244,32 +270,50 @@ mod tests {
             ..good()
         };
         assert!(p.check().is_empty());
-        let p = SupportPolicy { expected_use_months: Some(36), ..p };
-        assert_eq!(p.check()[0].problem, Problem::SupportTooShort {
-            ends: day(2028, 3, 1),
-            required_until: day(2029, 3, 1)
-        });
+        let p = SupportPolicy {
+            expected_use_months: Some(36),
+            ..p
+        };
+        assert_eq!(
+            p.check()[0].problem,
+            Problem::SupportTooShort {
+                ends: day(2028, 3, 1),
+                required_until: day(2029, 3, 1)
+            }
+        );
         // A declared expected use longer than five years does not raise the minimum.
-        let p = SupportPolicy { expected_use_months: Some(120), ..good() };
+        let p = SupportPolicy {
+            expected_use_months: Some(120),
+            ..good()
+        };
         assert!(p.check().is_empty());
     }
 
     #[test]
     fn cra_13_8_missing_end_is_a_finding_for_every_rule() {
-        let p = SupportPolicy { end_of_security_updates: None, ..good() };
+        let p = SupportPolicy {
+            end_of_security_updates: None,
+            ..good()
+        };
         let clauses: Vec<_> = p.check().iter().map(|f| f.clause).collect();
-        assert_eq!(clauses, vec![
-            Clause::CraArt13_8,
-            Clause::CraArt13_19,
-            Clause::EtsiEn303645_5_3_13,
-            Clause::UkPstiSch1Para3
-        ]);
+        assert_eq!(
+            clauses,
+            vec![
+                Clause::CraArt13_8,
+                Clause::CraArt13_19,
+                Clause::EtsiEn303645_5_3_13,
+                Clause::UkPstiSch1Para3
+            ]
+        );
         assert_eq!(p.check()[0].problem, Problem::NoSupportEnd);
     }
 
     #[test]
     fn cra_13_19_end_date_told_at_purchase() {
-        let p = SupportPolicy { end_date_told_at_purchase: false, ..good() };
+        let p = SupportPolicy {
+            end_date_told_at_purchase: false,
+            ..good()
+        };
         let f = p.check();
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].clause, Clause::CraArt13_19);
@@ -278,31 +322,52 @@ mod tests {
 
     #[test]
     fn etsi_5_3_13_and_psti_publication() {
-        let p = SupportPolicy { support_period_published: false, ..good() };
+        let p = SupportPolicy {
+            support_period_published: false,
+            ..good()
+        };
         let f = p.check();
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].clause, Clause::EtsiEn303645_5_3_13);
         assert_eq!(f[1].clause, Clause::UkPstiSch1Para3);
         assert_eq!(f[0].problem, Problem::NotPublished);
-        assert!(f[0].to_string().starts_with("ETSI EN 303 645 provision 5.3-13: "));
+        assert!(
+            f[0].to_string()
+                .starts_with("ETSI EN 303 645 provision 5.3-13: ")
+        );
     }
 
     #[test]
     fn psti_revision_may_extend_never_shorten() {
         let published = good();
-        let extended = SupportPolicy { end_of_security_updates: Some(day(2033, 1, 1)), ..good() };
+        let extended = SupportPolicy {
+            end_of_security_updates: Some(day(2033, 1, 1)),
+            ..good()
+        };
         assert!(published.check_revision(&extended).is_empty());
-        let shortened = SupportPolicy { end_of_security_updates: Some(day(2031, 6, 1)), ..extended };
+        let shortened = SupportPolicy {
+            end_of_security_updates: Some(day(2031, 6, 1)),
+            ..extended
+        };
         let f = extended.check_revision(&shortened);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].clause, Clause::UkPstiSch1Para3);
-        assert_eq!(f[0].problem, Problem::Shortened {
-            published: day(2033, 1, 1),
-            revised: day(2031, 6, 1)
-        });
+        assert_eq!(
+            f[0].problem,
+            Problem::Shortened {
+                published: day(2033, 1, 1),
+                revised: day(2031, 6, 1)
+            }
+        );
         assert!(f[0].to_string().contains("may only be extended"));
-        let withdrawn = SupportPolicy { end_of_security_updates: None, ..good() };
+        let withdrawn = SupportPolicy {
+            end_of_security_updates: None,
+            ..good()
+        };
         let f = published.check_revision(&withdrawn);
-        assert!(f.iter().any(|x| x.problem == Problem::EndDateWithdrawn { published: day(2031, 3, 1) }));
+        assert!(f.iter().any(|x| x.problem
+            == Problem::EndDateWithdrawn {
+                published: day(2031, 3, 1)
+            }));
     }
 }

@@ -34,8 +34,11 @@ pub enum Milestone {
 
 impl Milestone {
     /// The milestones in order.
-    pub const ALL: [Milestone; 3] =
-        [Milestone::EndOfSale, Milestone::EndOfSecurityUpdates, Milestone::EndOfCloudService];
+    pub const ALL: [Milestone; 3] = [
+        Milestone::EndOfSale,
+        Milestone::EndOfSecurityUpdates,
+        Milestone::EndOfCloudService,
+    ];
 
     /// The milestone's day in `policy`, if declared.
     pub fn day(self, policy: &SupportPolicy) -> Option<Day> {
@@ -94,7 +97,10 @@ pub struct Reminder {
 impl Reminder {
     /// Its id.
     pub fn id(&self) -> ReminderId {
-        ReminderId { event: self.event, lead: self.lead }
+        ReminderId {
+            event: self.event,
+            lead: self.lead,
+        }
     }
 }
 
@@ -133,11 +139,18 @@ impl NotificationPlan {
     pub fn calendar(&self, policy: &SupportPolicy) -> heapless::Vec<Reminder, { 3 * MAX_LEADS }> {
         let mut out = heapless::Vec::new();
         for event in Milestone::ALL {
-            let Some(event_day) = event.day(policy) else { continue };
+            let Some(event_day) = event.day(policy) else {
+                continue;
+            };
             let mut these: heapless::Vec<Reminder, MAX_LEADS> = self
                 .leads
                 .iter()
-                .map(|&lead| Reminder { event, lead, event_day, send_on: lead.send_on(event_day) })
+                .map(|&lead| Reminder {
+                    event,
+                    lead,
+                    event_day,
+                    send_on: lead.send_on(event_day),
+                })
                 .collect();
             these.sort_unstable_by_key(|r| r.send_on);
             for r in these {
@@ -207,19 +220,26 @@ mod tests {
     fn standard_calendar_dates() {
         let cal = NotificationPlan::standard().calendar(&policy());
         let days: Vec<String> = cal.iter().map(|r| r.send_on.to_string()).collect();
-        assert_eq!(days, vec![
-            "2030-12-31",
-            "2031-06-30",
-            "2031-09-30",
-            "2031-11-30",
-            "2031-12-24",
-            "2031-12-31"
-        ]);
+        assert_eq!(
+            days,
+            vec![
+                "2030-12-31",
+                "2031-06-30",
+                "2031-09-30",
+                "2031-11-30",
+                "2031-12-24",
+                "2031-12-31"
+            ]
+        );
     }
 
     #[test]
     fn nothing_due_before_the_first_lead() {
-        assert!(NotificationPlan::standard().due(&policy(), &[], day(2030, 12, 30)).is_empty());
+        assert!(
+            NotificationPlan::standard()
+                .due(&policy(), &[], day(2030, 12, 30))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -242,7 +262,10 @@ mod tests {
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].lead, Lead::Months(1));
         // Having sent the 1-month reminder, the older ones never go out.
-        assert!(plan.due(&policy(), &[due[0].id()], day(2031, 12, 2)).is_empty());
+        assert!(
+            plan.due(&policy(), &[due[0].id()], day(2031, 12, 2))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -250,7 +273,10 @@ mod tests {
         let plan = NotificationPlan::standard();
         let due = plan.due(&policy(), &[], day(2031, 12, 31));
         assert_eq!(due[0].lead, Lead::OnTheDay);
-        assert_eq!(plan.due(&policy(), &[], day(2032, 1, 30))[0].lead, Lead::OnTheDay);
+        assert_eq!(
+            plan.due(&policy(), &[], day(2032, 1, 30))[0].lead,
+            Lead::OnTheDay
+        );
         assert!(plan.due(&policy(), &[], day(2032, 1, 31)).is_empty());
     }
 
