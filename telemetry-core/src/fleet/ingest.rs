@@ -1,0 +1,268 @@
+//! Ingest: frame bytes from a device -> [`Report`] -> registry update.
+//!
+//! This is a thin layer over the device-side decoder ([`crate::codec::decode`]) and
+//! [`Registry::observe`]: it maps the standard vitals of a decoded [`Heartbeat`] to a
+//! [`Report`] and hands it on. A frame that does not decode is counted on its device's record
+//! (`bad_frames`) and returned as an [`IngestError::Decode`] naming the device; the next frame,
+//! from that device or any other, is processed as usual, so one broken device never stops the
+//! fleet.
+//!
+//! # Delta frames
+//! A delta frame is coded against the same device's previous heartbeat, so decoding it needs
+//! that heartbeat. Keeping one for every device would cost far more than the 128-byte record
+//! (a decoded heartbeat is about a kilobyte), so [`Ingest`] keeps references for at most
+//! [`IngestConfig::max_references`] devices (the first ones that send delta-coded streams).
+//! A delta frame from a device without a reference is counted as a bad frame with
+//! [`crate::DecodeError::MissingReference`]; the device's next key frame (every K frames)
+//! resynchronises it. Fleets on key frames only (the common case for cellular and Wi-Fi
+//! devices) need no references at all.
+
+extern crate std;
+
+use std::collections::HashMap;
+use std::vec::Vec;
+
+use thiserror::Error;
+
+use super::registry::{Observation, Registry, RegistryError};
+use super::report::{FirmwareVersion, RebootCause, Report};
+use crate::codec::decode;
+use crate::diag::Diagnostics;
+use crate::error::DecodeError;
+use crate::frame::Frame;
+use crate::heartbeat::{Heartbeat, Value};
+use crate::metric::{ChargingState, MetricDef, RebootReason, vitals};
+use crate::time::TimeAnchor;
+
+/// Why a frame was not applied.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// The bytes did not decode; counted on the device's record.
+    #[error("frame from device {device} rejected ({bad_frames} bad so far): {error}")]
+    Decode {
+        /// The device.
+        device: u64,
+        /// What was wrong with the bytes.
+        error: DecodeError,
+        /// The device's bad frames including this one.
+        bad_frames: u32,
+    },
+    /// The registry could not take the device.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// What an accepted frame was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Accepted {
+    /// A heartbeat, applied to the device's record.
+    Heartbeat(Observation),
+    /// A time anchor (for back-filling wall time); returned to the caller.
+    TimeAnchor(TimeAnchor),
+    /// A diagnostics record (attach it to a support ticket); returned to the caller.
+    Diagnostics(Diagnostics),
+}
+
+/// Options of [`Ingest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestConfig {
+    /// Devices for which a delta reference is kept (see the module docs).
+    pub max_references: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_references: 10_000,
+        }
+    }
+}
+
+/// Fleet-wide ingest counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    /// Frames that decoded and were applied or returned.
+    pub accepted: u64,
+    /// Frames that did not decode.
+    pub rejected: u64,
+    /// Bytes received.
+    pub bytes: u64,
+}
+
+/// Decodes frames of heartbeats with up to `N` metrics into a [`Registry`].
+#[derive(Debug, Clone)]
+pub struct Ingest<const N: usize> {
+    registry: Registry,
+    references: HashMap<u64, Option<Heartbeat<N>>>,
+    config: IngestConfig,
+    stats: IngestStats,
+}
+
+impl<const N: usize> Ingest<N> {
+    /// Ingest into `registry`.
+    #[must_use]
+    pub fn new(registry: Registry, config: IngestConfig) -> Self {
+        Self {
+            registry,
+            references: HashMap::new(),
+            config,
+            stats: IngestStats::default(),
+        }
+    }
+
+    /// The registry.
+    #[must_use]
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The registry, for provisioning and sweeps.
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
+    /// Counters.
+    #[must_use]
+    pub fn stats(&self) -> IngestStats {
+        self.stats
+    }
+
+    /// Heap bytes held: the registry plus the delta references.
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        self.registry.memory_bytes()
+            + self.references.capacity() * (core::mem::size_of::<(u64, Option<Heartbeat<N>>)>() + 1)
+    }
+
+    /// Devices that sent frames which did not decode, with their counts, most first.
+    #[must_use]
+    pub fn bad_frame_report(&self) -> Vec<(u64, u32)> {
+        let mut out: Vec<(u64, u32)> = self
+            .registry
+            .iter()
+            .filter(|r| r.bad_frames > 0)
+            .map(|r| (r.id, r.bad_frames))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        out
+    }
+
+    /// Decodes one frame from `device`, received at `now` (Unix seconds), and applies it.
+    ///
+    /// # Errors
+    /// [`IngestError::Decode`] for bytes that do not decode (counted on the device),
+    /// [`IngestError::Registry`] when a new device cannot be added.
+    pub fn ingest(&mut self, device: u64, now: u64, bytes: &[u8]) -> Result<Accepted, IngestError> {
+        self.stats.bytes += bytes.len() as u64;
+        let reference = self.references.get(&device).and_then(Option::as_ref);
+        let frame = match decode::<N>(bytes, reference) {
+            Ok(frame) => frame,
+            Err(error) => {
+                self.stats.rejected += 1;
+                if error == DecodeError::MissingReference {
+                    // The device sends deltas: keep its next key frame as the reference.
+                    self.expect_deltas(device);
+                }
+                let bad_frames = self.registry.record_bad_frame(device)?;
+                return Err(IngestError::Decode {
+                    device,
+                    error,
+                    bad_frames,
+                });
+            }
+        };
+        self.stats.accepted += 1;
+        match frame {
+            Frame::Key(hb) => {
+                let obs = self.registry.observe(device, now, &report_of(&hb))?;
+                if let Some(slot) = self.references.get_mut(&device) {
+                    *slot = Some(hb);
+                }
+                Ok(Accepted::Heartbeat(obs))
+            }
+            Frame::Delta(hb) => {
+                let obs = self.registry.observe(device, now, &report_of(&hb))?;
+                self.keep_reference(device, hb);
+                Ok(Accepted::Heartbeat(obs))
+            }
+            Frame::TimeAnchor(a) => Ok(Accepted::TimeAnchor(a)),
+            Frame::Diagnostics(d) => Ok(Accepted::Diagnostics(d)),
+        }
+    }
+
+    /// Remembers `hb` as the reference of a device that sends delta frames, within the bound.
+    fn keep_reference(&mut self, device: u64, hb: Heartbeat<N>) {
+        if let Some(slot) = self.references.get_mut(&device) {
+            *slot = Some(hb);
+        } else if self.references.len() < self.config.max_references {
+            self.references.insert(device, Some(hb));
+        }
+    }
+
+    /// Keeps a delta reference for `device` from its next key frame on; `false` when the
+    /// bound is reached. Devices are also enrolled by their first delta frame that arrives
+    /// without a reference (which is counted as bad).
+    pub fn expect_deltas(&mut self, device: u64) -> bool {
+        if self.references.contains_key(&device) {
+            return true;
+        }
+        if self.references.len() < self.config.max_references {
+            self.references.insert(device, None);
+            return true;
+        }
+        false
+    }
+}
+
+/// Maps a decoded heartbeat's standard vitals to the fleet's [`Report`].
+#[must_use]
+pub fn report_of<const N: usize>(hb: &Heartbeat<N>) -> Report {
+    let gauge = |def: MetricDef| match hb.get(def.id) {
+        Some(Value::Gauge(g)) => g.last.or(g.mean),
+        _ => None,
+    };
+    let low = |def: MetricDef| match hb.get(def.id) {
+        Some(Value::Gauge(g)) => g.min.or(g.last),
+        _ => None,
+    };
+    let state = |def: MetricDef| match hb.get(def.id) {
+        Some(Value::State(v)) => Some(*v),
+        _ => None,
+    };
+    let counter = |def: MetricDef| match hb.get(def.id) {
+        Some(Value::Counter(v)) => Some(*v),
+        _ => None,
+    };
+    let centi_to_deci = |c: i64| i16::try_from(c.div_euclid(10)).ok();
+    Report {
+        boot_id: hb.boot_id,
+        sequence: hb.seq,
+        battery_percent: gauge(vitals::BATTERY_PCT)
+            .and_then(|v| u8::try_from(v.clamp(0, 100)).ok()),
+        battery_mv: gauge(vitals::BATTERY_MV).and_then(|v| u16::try_from(v).ok()),
+        charging: state(vitals::CHARGING)
+            .map(|c| c == ChargingState::Charging as i64 || c == ChargingState::Full as i64),
+        temperature_dc: gauge(vitals::TEMPERATURE_CENTI_C).and_then(centi_to_deci),
+        temperature_low_dc: low(vitals::TEMPERATURE_CENTI_C).and_then(centi_to_deci),
+        rssi_dbm: gauge(vitals::RSSI_DBM).and_then(|v| i8::try_from(v).ok()),
+        firmware: state(vitals::FIRMWARE_VERSION)
+            .and_then(|v| u32::try_from(v & 0x00ff_ffff).ok())
+            .map(FirmwareVersion),
+        reboot_cause: state(vitals::REBOOT_REASON).map(|c| cause_of(RebootReason::from_code(c))),
+        device_dropped: counter(vitals::FRAMES_DROPPED).and_then(|v| u32::try_from(v).ok()),
+    }
+}
+
+fn cause_of(reason: RebootReason) -> RebootCause {
+    match reason {
+        RebootReason::PowerOn => RebootCause::PowerOn,
+        RebootReason::Watchdog => RebootCause::Watchdog,
+        RebootReason::Brownout => RebootCause::Brownout,
+        RebootReason::Fault => RebootCause::Fault,
+        RebootReason::Ota => RebootCause::Ota,
+        RebootReason::User => RebootCause::User,
+        _ => RebootCause::Other,
+    }
+}

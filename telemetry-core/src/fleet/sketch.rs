@@ -1,0 +1,288 @@
+//! Mergeable quantile sketches with relative-error guarantees.
+//!
+//! Dashboards want the median and the 99th percentile of battery, temperature and signal over
+//! millions of devices, computed by many shards and combined. This is the DDSketch idea
+//! (logarithmic buckets: a value `x > 0` falls in bucket `ceil(log_gamma(x))` with
+//! `gamma = (1 + a) / (1 - a)`, so any quantile is returned within relative error `a`), kept
+//! here in a form whose merge is *exact*:
+//!
+//! - bucket counts are integers, so adding them is associative and commutative;
+//! - the value domain is fixed by the configuration (`|x|` below `min_value` counts as zero,
+//!   above `max_value` is clamped), so the bucket range never collapses in an order-dependent
+//!   way and memory is bounded (about 1,700 buckets per sign at the defaults);
+//! - the bucket vector always spans exactly the lowest to the highest key seen, so two
+//!   sketches of the same multiset are equal field by field, however the values were split
+//!   across shards or ordered. No floating-point sum is kept (it would not merge exactly).
+//!
+//! Sketches with different configurations do not merge ([`SketchError::Mismatch`]).
+
+extern crate std;
+
+use std::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Errors of sketch operations.
+#[derive(Debug, Clone, Copy, PartialEq, Error)]
+#[non_exhaustive]
+pub enum SketchError {
+    /// Sketches built with different parameters cannot merge.
+    #[error(
+        "cannot merge a sketch with relative accuracy {theirs} into one with {ours}; both must be built with the same configuration"
+    )]
+    Mismatch {
+        /// Accuracy of the receiving sketch.
+        ours: f64,
+        /// Accuracy of the other sketch.
+        theirs: f64,
+    },
+    /// A configuration outside its valid range.
+    #[error(
+        "sketch configuration invalid: relative accuracy {relative_accuracy} must be in (0, 1) and 0 < min_value {min_value} < max_value {max_value}"
+    )]
+    InvalidConfig {
+        /// Requested accuracy.
+        relative_accuracy: f64,
+        /// Requested smallest magnitude.
+        min_value: f64,
+        /// Requested largest magnitude.
+        max_value: f64,
+    },
+}
+
+/// Parameters of a [`QuantileSketch`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SketchConfig {
+    /// Relative accuracy `a` of returned quantiles, e.g. 0.01 for 1%.
+    pub relative_accuracy: f64,
+    /// Magnitudes below this count as zero.
+    pub min_value: f64,
+    /// Magnitudes above this are clamped to it.
+    pub max_value: f64,
+}
+
+impl Default for SketchConfig {
+    fn default() -> Self {
+        Self {
+            relative_accuracy: 0.01,
+            min_value: 1e-6,
+            max_value: 1e9,
+        }
+    }
+}
+
+/// Dense run of bucket counts starting at key `offset`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Buckets {
+    offset: i32,
+    counts: Vec<u64>,
+}
+
+impl Buckets {
+    fn add(&mut self, key: i32, n: u64) {
+        if self.counts.is_empty() {
+            self.offset = key;
+            self.counts.push(n);
+            return;
+        }
+        if key < self.offset {
+            let grow = usize::try_from(i64::from(self.offset) - i64::from(key)).unwrap_or(0);
+            self.counts.splice(0..0, core::iter::repeat_n(0, grow));
+            self.offset = key;
+        }
+        let i = usize::try_from(i64::from(key) - i64::from(self.offset)).unwrap_or(0);
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        if let Some(c) = self.counts.get_mut(i) {
+            *c += n;
+        }
+    }
+
+    fn merge(&mut self, other: &Self) {
+        for (i, &n) in other.counts.iter().enumerate() {
+            if n > 0 {
+                let key = i64::from(other.offset) + i as i64;
+                self.add(i32::try_from(key).unwrap_or(i32::MAX), n);
+            }
+        }
+    }
+
+    /// (key, count) pairs in ascending key order.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = (i32, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| {
+                (
+                    self.offset.saturating_add(i32::try_from(i).unwrap_or(0)),
+                    *n,
+                )
+            })
+    }
+}
+
+/// A mergeable quantile sketch (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantileSketch {
+    config: SketchConfig,
+    ln_gamma: f64,
+    positive: Buckets,
+    negative: Buckets,
+    zero: u64,
+    count: u64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for QuantileSketch {
+    fn default() -> Self {
+        Self::with_valid_config(SketchConfig::default())
+    }
+}
+
+impl QuantileSketch {
+    /// An empty sketch.
+    ///
+    /// # Errors
+    /// [`SketchError::InvalidConfig`] when the accuracy is not in (0, 1) or the value range is
+    /// empty.
+    pub fn new(config: SketchConfig) -> Result<Self, SketchError> {
+        let a = config.relative_accuracy;
+        let valid = a > 0.0
+            && a < 1.0
+            && config.min_value > 0.0
+            && config.max_value > config.min_value
+            && config.max_value.is_finite();
+        if !valid {
+            return Err(SketchError::InvalidConfig {
+                relative_accuracy: a,
+                min_value: config.min_value,
+                max_value: config.max_value,
+            });
+        }
+        Ok(Self::with_valid_config(config))
+    }
+
+    fn with_valid_config(config: SketchConfig) -> Self {
+        let a = config.relative_accuracy;
+        Self {
+            config,
+            ln_gamma: ((1.0 + a) / (1.0 - a)).ln(),
+            positive: Buckets::default(),
+            negative: Buckets::default(),
+            zero: 0,
+            count: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+
+    fn key(&self, magnitude: f64) -> i32 {
+        let m = magnitude.min(self.config.max_value);
+        // Bounded by the configured range, so the cast cannot saturate in practice.
+        (m.ln() / self.ln_gamma).ceil() as i32
+    }
+
+    fn value_of(&self, key: i32) -> f64 {
+        // The point of bucket (gamma^(k-1), gamma^k] with equal relative error to both ends.
+        let gamma = self.ln_gamma.exp();
+        2.0 * (f64::from(key) * self.ln_gamma).exp() / (gamma + 1.0)
+    }
+
+    /// Adds one value (NaN is ignored).
+    pub fn insert(&mut self, value: f64) {
+        if value.is_nan() {
+            return;
+        }
+        let magnitude = value.abs();
+        if magnitude < self.config.min_value {
+            self.zero += 1;
+        } else if value > 0.0 {
+            let k = self.key(magnitude);
+            self.positive.add(k, 1);
+        } else {
+            let k = self.key(magnitude);
+            self.negative.add(k, 1);
+        }
+        self.count += 1;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+    }
+
+    /// Adds everything `other` holds; the result equals a sketch built from both inputs.
+    ///
+    /// # Errors
+    /// [`SketchError::Mismatch`] when the configurations differ.
+    pub fn merge(&mut self, other: &Self) -> Result<(), SketchError> {
+        if self.config != other.config {
+            return Err(SketchError::Mismatch {
+                ours: self.config.relative_accuracy,
+                theirs: other.config.relative_accuracy,
+            });
+        }
+        self.positive.merge(&other.positive);
+        self.negative.merge(&other.negative);
+        self.zero += other.zero;
+        self.count += other.count;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        Ok(())
+    }
+
+    /// Values inserted.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Smallest value inserted.
+    #[must_use]
+    pub fn min(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.min)
+    }
+
+    /// Largest value inserted.
+    #[must_use]
+    pub fn max(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.max)
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &SketchConfig {
+        &self.config
+    }
+
+    /// The `q` quantile (0.0..=1.0, clamped), within the relative accuracy of the value of
+    /// rank `floor(q * (count - 1))`; `None` when empty.
+    #[must_use]
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        let q = if q.is_nan() { 0.5 } else { q.clamp(0.0, 1.0) };
+        let rank = (q * (self.count - 1) as f64).floor() as u64;
+        let mut seen = 0u64;
+        // Most negative first: negative buckets in descending magnitude.
+        for (k, n) in self.negative.iter().rev() {
+            seen += n;
+            if seen > rank {
+                return Some((-self.value_of(k)).clamp(self.min, self.max));
+            }
+        }
+        seen += self.zero;
+        if seen > rank {
+            return Some(0.0_f64.clamp(self.min, self.max));
+        }
+        for (k, n) in self.positive.iter() {
+            seen += n;
+            if seen > rank {
+                return Some(self.value_of(k).clamp(self.min, self.max));
+            }
+        }
+        Some(self.max)
+    }
+}
