@@ -1,27 +1,58 @@
 //! Staged rollouts that stop by themselves when the evidence says so.
 //!
 //! `rollout-policy` decides who gets a release and when: deterministic cohorts from a keyed
-//! hash, staged plans with soak times, and gates judged on confidence bounds rather than raw
-//! ratios. Decisions are pure functions of explicit inputs, so the state can live in any
-//! database and every decision can be replayed.
+//! hash ([`cohort`]), targeting ([`target`]), staged plans with soak times, rate limits and
+//! maintenance windows ([`plan`], [`rate`], [`window`]), and gates judged on confidence bounds
+//! and sequential tests rather than raw ratios ([`gate`], [`stats`]). [`decide::decide`] is a
+//! pure function of the plan, the stored state, the evidence and `now`, so state lives in any
+//! database and every decision can be replayed. Aborts carry a rollback directive
+//! ([`rollback`]); releases follow a calendar or a hotfix lane ([`calendar`]).
 //!
-//! The core is `no_std` without `alloc`.
+//! The core is `no_std` without `alloc`; every type is serde, and [`wire`] stores plans and
+//! states in a versioned postcard encoding.
 //!
 //! # Example
 //!
-//! A device in a rollout at 5% stays in it at every larger percentage:
-//!
 //! ```
+//! use rollout_policy::calendar::ReleaseRef;
 //! use rollout_policy::cohort::{bucket, RolloutKey};
+//! use rollout_policy::decide::{decide, Action, RolloutState};
+//! use rollout_policy::evidence::Evidence;
+//! use rollout_policy::plan::Plan;
+//! use rollout_policy::rollback::RollbackHistory;
+//! use rollout_policy::time::Timestamp;
 //!
+//! let plan = Plan::default_stable();
 //! let key = RolloutKey::new([7; 16]);
-//! let b = bucket(&key, b"device-0042");
-//! assert!(b < 10_000);
-//! if b < 500 {
-//!     assert!(b < 1_000);
-//! }
+//! let release = ReleaseRef { id: 2, sequence: 20, security_version: 1 };
+//! let previous = ReleaseRef { id: 1, sequence: 10, security_version: 1 };
+//! let now = Timestamp(1_800_000_000);
+//! let mut state =
+//!     RolloutState::start(&plan, key, release, previous, RollbackHistory::default(), now).unwrap();
+//! let evidence = Evidence { eligible: 100_000, ..Evidence::default() };
+//! let d = decide(&plan, &state, &evidence, now);
+//! assert!(matches!(d.action, Action::Advance { stage: 0, target_devices: 100, .. }));
+//! state.apply(&plan, &d, now);
+//! // A device is offered the release when its bucket is below the open threshold.
+//! let offered = bucket(&key, b"device-0042") < state.threshold_bp;
+//! # let _ = offered;
 //! ```
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod calendar;
 pub mod cohort;
+pub mod decide;
+pub mod evidence;
+pub mod gate;
+pub mod plan;
+pub mod rate;
+pub mod rollback;
+pub mod stats;
+pub mod target;
+pub mod time;
+pub mod window;
+pub mod wire;
