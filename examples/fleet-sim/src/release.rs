@@ -1,0 +1,137 @@
+//! The releases of the scenario: versions, sequence numbers, images, and their signed manifests.
+//!
+//! Five releases, in publishing order: the factory image 1.0.0, the good 1.1.0, the bad 1.2.0,
+//! 1.1.0 re-issued with a fresh sequence number as the rollback target of 1.2.0 (so device
+//! anti-rollback accepts it), and the fix 1.2.1, which also raises the security version.
+
+use ota_core::manifest::Version;
+use serde::Serialize;
+
+/// Index of a release in the [`Catalog`].
+pub type ReleaseId = u8;
+
+/// The factory image every device starts on.
+pub const FACTORY: ReleaseId = 0;
+/// 1.1.0: a good release.
+pub const GOOD: ReleaseId = 1;
+/// 1.2.0: fails the self-test on a share of one hardware revision and drains its battery.
+pub const BAD: ReleaseId = 2;
+/// 1.1.0 re-issued as the rollback target of 1.2.0.
+pub const ROLLBACK: ReleaseId = 3;
+/// 1.2.1: the fix.
+pub const FIX: ReleaseId = 4;
+
+/// What a release is in the story.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseKind {
+    /// Installed at the factory.
+    Factory,
+    /// Works everywhere.
+    Good,
+    /// Broken on part of the fleet.
+    Bad,
+    /// An older image re-issued for a rollback.
+    Rollback,
+    /// Fixes the bad release.
+    Fix,
+}
+
+/// One release as the backend publishes it.
+#[derive(Clone, Debug)]
+pub struct Release {
+    /// Index in the catalog.
+    pub id: ReleaseId,
+    /// Its role in the scenario.
+    pub kind: ReleaseKind,
+    /// Display version.
+    pub version: Version,
+    /// Manifest sequence number (monotonic across all releases).
+    pub sequence: u64,
+    /// Anti-rollback counter.
+    pub security_version: u32,
+    /// The firmware image bytes.
+    pub image: Vec<u8>,
+}
+
+/// Size of each simulated firmware image, in bytes. Tiny on purpose: every device keeps two
+/// slots of simulated flash, and a million devices must fit in memory.
+pub const IMAGE_SIZE: usize = 512;
+
+/// All releases of the scenario.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    releases: Vec<Release>,
+}
+
+impl Catalog {
+    /// The scenario's five releases.
+    pub fn scenario() -> Self {
+        let spec = [
+            (FACTORY, ReleaseKind::Factory, Version::new(1, 0, 0), 1, 1),
+            (GOOD, ReleaseKind::Good, Version::new(1, 1, 0), 10, 1),
+            (BAD, ReleaseKind::Bad, Version::new(1, 2, 0), 20, 1),
+            (
+                ROLLBACK,
+                ReleaseKind::Rollback,
+                Version::new(1, 1, 0),
+                21,
+                1,
+            ),
+            (FIX, ReleaseKind::Fix, Version::new(1, 2, 1), 30, 2),
+        ];
+        let releases = spec
+            .into_iter()
+            .map(|(id, kind, version, sequence, security_version)| Release {
+                id,
+                kind,
+                version,
+                sequence,
+                security_version,
+                image: image_for(version),
+            })
+            .collect();
+        Self { releases }
+    }
+
+    /// The release with index `id`, if there is one.
+    pub fn get(&self, id: ReleaseId) -> Option<&Release> {
+        self.releases.get(usize::from(id))
+    }
+
+    /// Every release in publishing order.
+    pub fn all(&self) -> &[Release] {
+        &self.releases
+    }
+}
+
+/// A deterministic image for `version`: a header naming it, then a filler derived from it.
+fn image_for(version: Version) -> Vec<u8> {
+    let mut image = format!("fleet-sim firmware {version}\n").into_bytes();
+    let mut x =
+        u32::from(version.major) << 20 | u32::from(version.minor) << 10 | u32::from(version.patch);
+    while image.len() < IMAGE_SIZE {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        image.push((x >> 24) as u8);
+    }
+    image.truncate(IMAGE_SIZE);
+    image
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequences_grow_and_the_rollback_keeps_the_security_version() {
+        let c = Catalog::scenario();
+        let seqs: Vec<u64> = c.all().iter().map(|r| r.sequence).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+        let bad = c.get(BAD).unwrap();
+        let rb = c.get(ROLLBACK).unwrap();
+        assert_eq!(rb.version, c.get(GOOD).unwrap().version);
+        assert!(rb.security_version >= bad.security_version);
+        assert_eq!(rb.image, c.get(GOOD).unwrap().image);
+        assert_ne!(c.get(FIX).unwrap().image, rb.image);
+    }
+}

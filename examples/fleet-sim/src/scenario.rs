@@ -1,0 +1,473 @@
+//! The scenario: who runs what when, in simulated hours, from the first release to the sunset.
+//!
+//! 1. 1.1.0 (good) rolls out through every stage.
+//! 2. 1.2.0 (bad) fails the self-test on a share of hardware revision B and drains revision B
+//!    batteries; the first stage's evidence aborts it and the rollback directive sends the
+//!    devices that took it back to 1.1.0 (re-issued with a fresh sequence number).
+//! 3. 1.2.1 (the fix) rolls out fully.
+//! 4. Throughout: power cuts during updates and network drops.
+//! 5. A sunset notice: devices move to security-only and then local-only mode, customers are
+//!    notified on schedule, and an export bundle is written.
+//!
+//! Everything is a function of the [`ScenarioConfig`]: the same seed gives the same run.
+
+use crate::backend::{Backend, RolloutState, plan};
+use crate::device::{CHECKIN_HOURS, Device};
+use crate::progress::Progress;
+use crate::release::{BAD, Catalog, FIX, GOOD, ROLLBACK, ReleaseId};
+use crate::report::{
+    BatteryReport, BatterySeries, Event, NamedCount, ReleaseReport, Report, SunsetReport,
+    TelemetryReport, Timeline, VersionCount, when,
+};
+use crate::rng::SimRng;
+use crate::sunset::{Sunset, write_export};
+use crate::updater::{CHUNK, Faults, Outcome};
+use crate::watch::{DRAIN_BIN, FleetWatch};
+use eol_core::lifecycle::Lifecycle;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// What to simulate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioConfig {
+    /// Fleet size.
+    pub devices: u32,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Probability that an update session loses power at a random flash operation.
+    pub power_cut_rate: f64,
+    /// Probability per device and hour that its network drops.
+    pub network_drop_rate: f64,
+    /// First stage of each rollout, in basis points of the fleet.
+    pub first_stage_bp: u16,
+    /// Where to write the export bundle (default: under the system temporary directory).
+    pub export_dir: Option<PathBuf>,
+}
+
+impl ScenarioConfig {
+    /// The README's default run for `devices` devices.
+    pub fn new(devices: u32, seed: u64) -> Self {
+        Self {
+            devices,
+            seed,
+            power_cut_rate: 0.05,
+            network_drop_rate: 0.01,
+            first_stage_bp: 100,
+            export_dir: None,
+        }
+    }
+}
+
+/// Hours between heartbeats.
+const HEARTBEAT_HOURS: u32 = 4;
+/// Hours between timeline samples.
+const SAMPLE_HOURS: u32 = 6;
+/// Simulated time step after the sunset notice (nothing is rolled out any more).
+const SUNSET_STEP: u32 = 6;
+/// Give up after this many simulated days.
+const MAX_DAYS: u32 = 200;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Good,
+    GapBeforeBad(u32),
+    Bad,
+    FixPending(u32),
+    Fix,
+    SunsetPending(u32),
+    Sunset,
+}
+
+impl Phase {
+    fn label(self) -> &'static str {
+        match self {
+            Phase::Good => "rolling out 1.1.0",
+            Phase::GapBeforeBad(_) => "1.1.0 done",
+            Phase::Bad => "rolling out 1.2.0",
+            Phase::FixPending(_) => "1.2.0 aborted, fixing",
+            Phase::Fix => "rolling out 1.2.1",
+            Phase::SunsetPending(_) => "1.2.1 done",
+            Phase::Sunset => "sunset",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    power_cuts: u64,
+    network_drops: u64,
+    sessions: u64,
+    bytes_written: u64,
+}
+
+/// Runs the scenario and returns its report. `progress` shows simulated time as it passes.
+pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, String> {
+    let started = Instant::now();
+    let catalog = Catalog::scenario();
+    let mut devices = (0..config.devices)
+        .map(|id| Device::new(id, config.seed, &catalog))
+        .collect::<Option<Vec<_>>>()
+        .ok_or("the release catalog has no factory image")?;
+    let mut watch = FleetWatch::new(devices.iter().map(|d| d.hw).collect());
+    let mut backend = Backend::new(catalog.clone(), config.devices, config.seed);
+    let mut rng = SimRng::new(config.seed, 1);
+    let mut counters = Counters::default();
+    let mut events = Vec::new();
+    let mut timeline = Timeline::default();
+    let mut sunset: Option<Sunset> = None;
+    let mut export = None;
+    let mut export_error = None;
+    let stages = plan(config.first_stage_bp);
+
+    let labels: Vec<String> = catalog
+        .all()
+        .iter()
+        .map(|r| r.version.to_string())
+        .collect();
+    let label = |id: ReleaseId| -> String {
+        labels
+            .get(usize::from(id))
+            .cloned()
+            .unwrap_or_else(|| format!("release #{id}"))
+    };
+    // Timeline series: one per distinct version (the rollback re-issue shares 1.1.0's).
+    let mut versions: Vec<String> = Vec::new();
+    for l in &labels {
+        if !versions.contains(l) {
+            versions.push(l.clone());
+        }
+    }
+    let series_of: Vec<usize> = labels
+        .iter()
+        .map(|l| versions.iter().position(|v| v == l).unwrap_or(0))
+        .collect();
+    timeline.versions = versions.clone();
+    timeline.counts = vec![Vec::new(); versions.len()];
+
+    backend.start_rollout(GOOD, stages.clone(), 0, None);
+    events.push(Event {
+        hour: 0,
+        text: "1.1.0 published; rollout starts".into(),
+    });
+    let mut phase = Phase::Good;
+    let mut hour: u32 = 0;
+    let mut step: u32 = 1;
+    let mut next_sample = 0;
+    let mut next_heartbeat: Vec<u32> = (0..config.devices).map(|i| i % HEARTBEAT_HOURS).collect();
+    let session_drop = (config.network_drop_rate * 10.0).min(1.0);
+    let chunks = (crate::release::IMAGE_SIZE / CHUNK) as u64;
+
+    loop {
+        // Devices.
+        for (d, next_hb) in devices.iter_mut().zip(next_heartbeat.iter_mut()) {
+            if d.advance(hour, step, &mut rng, config.network_drop_rate) {
+                counters.network_drops += 1;
+            }
+            d.apply_lifecycle(hour);
+            if d.online(hour) && hour >= d.next_checkin {
+                d.next_checkin = hour + CHECKIN_HOURS + rng.below(2) as u32;
+                if let Some(s) = &sunset
+                    && d.notice.is_none()
+                {
+                    d.notice = Some(s.dates);
+                    d.apply_lifecycle(hour);
+                }
+                let ota_allowed =
+                    matches!(d.lifecycle, Lifecycle::Supported | Lifecycle::SecurityOnly);
+                if ota_allowed && let Some(rid) = backend.offer(d.id) {
+                    let Some(release) = catalog.get(rid) else {
+                        continue;
+                    };
+                    let faults = Faults {
+                        power_cut_at_op: rng
+                            .chance(config.power_cut_rate)
+                            .then(|| rng.below(chunks + 3) as u32),
+                        network_drop_at_chunk: rng
+                            .chance(session_drop)
+                            .then(|| rng.below(chunks) as u32),
+                    };
+                    backend.started(d.id, rid);
+                    let passes = d.self_test_passes(release);
+                    let s = d.updater.session(release, faults, passes);
+                    counters.sessions += 1;
+                    counters.bytes_written += u64::from(s.bytes_written);
+                    if s.power_cut {
+                        counters.power_cuts += 1;
+                        d.boots += 1;
+                    }
+                    if s.network_drop {
+                        counters.network_drops += 1;
+                        d.offline_until = hour + 1 + rng.below(6) as u32;
+                    }
+                    if let Some(outcome) = s.outcome {
+                        if !matches!(outcome, Outcome::Refused(_)) {
+                            d.boots += 1;
+                        }
+                        backend.finished(d.id, rid, &outcome, d.updater.running());
+                    }
+                }
+            }
+            if hour >= *next_hb && d.online(hour) {
+                *next_hb = hour + HEARTBEAT_HOURS.max(step);
+                watch.ingest(d.heartbeat(hour));
+            }
+        }
+
+        // Backend.
+        backend.decide(hour);
+        watch.evaluate(hour, label);
+        if hour >= next_sample {
+            next_sample = hour + SAMPLE_HOURS;
+            backend.sample_progress(hour);
+            let mut counts = vec![0u32; versions.len()];
+            for d in &devices {
+                if let Some(&i) = series_of.get(usize::from(d.updater.running()))
+                    && let Some(c) = counts.get_mut(i)
+                {
+                    *c += 1;
+                }
+            }
+            timeline.hours.push(hour);
+            for (series, c) in timeline.counts.iter_mut().zip(counts) {
+                series.push(c);
+            }
+        }
+        if let Some(s) = &mut sunset {
+            s.notify_due(hour, config.devices);
+        }
+
+        // Scenario phases.
+        let state = |b: &Backend, id| b.rollout(id).map(|r| r.state);
+        phase = match phase {
+            Phase::Good if state(&backend, GOOD) == Some(RolloutState::Completed) => {
+                events.push(Event {
+                    hour,
+                    text: "1.1.0 completed".into(),
+                });
+                Phase::GapBeforeBad(hour + 24)
+            }
+            Phase::GapBeforeBad(at) if hour >= at => {
+                backend.start_rollout(BAD, stages.clone(), hour, Some(ROLLBACK));
+                events.push(Event {
+                    hour,
+                    text: "1.2.0 published; rollout starts".into(),
+                });
+                Phase::Bad
+            }
+            Phase::Bad => match state(&backend, BAD) {
+                Some(RolloutState::Aborted) => {
+                    events.push(Event {
+                        hour,
+                        text: "1.2.0 aborted; rollback directive to 1.1.0 issued".into(),
+                    });
+                    Phase::FixPending(hour + 48)
+                }
+                Some(RolloutState::Completed) => {
+                    events.push(Event {
+                        hour,
+                        text: "1.2.0 completed (it should not have)".into(),
+                    });
+                    Phase::FixPending(hour)
+                }
+                _ => Phase::Bad,
+            },
+            Phase::FixPending(at) if hour >= at => {
+                backend.start_rollout(FIX, stages.clone(), hour, None);
+                events.push(Event {
+                    hour,
+                    text: "1.2.1 published; rollout starts".into(),
+                });
+                Phase::Fix
+            }
+            Phase::Fix if state(&backend, FIX) == Some(RolloutState::Completed) => {
+                events.push(Event {
+                    hour,
+                    text: "1.2.1 completed".into(),
+                });
+                Phase::SunsetPending(hour + 24)
+            }
+            Phase::SunsetPending(at) if hour >= at => {
+                let s = Sunset::issue(hour);
+                events.push(Event {
+                    hour,
+                    text: format!(
+                        "sunset notice issued: security only from {}, local only from {}",
+                        when(s.dates.security_only_from),
+                        when(s.dates.local_only_from)
+                    ),
+                });
+                let mut s = s;
+                s.notify_due(hour, config.devices);
+                sunset = Some(s);
+                step = SUNSET_STEP;
+                Phase::Sunset
+            }
+            p => p,
+        };
+        progress.at(hour, phase.label());
+
+        let done = sunset
+            .as_ref()
+            .is_some_and(|s| hour >= s.dates.local_only_from + 24);
+        if done || hour >= MAX_DAYS * 24 {
+            if !done {
+                events.push(Event {
+                    hour,
+                    text: format!("stopped after {MAX_DAYS} simulated days"),
+                });
+            }
+            if let Some(s) = &sunset {
+                let dir = config.export_dir.clone().unwrap_or_else(|| {
+                    std::env::temp_dir().join(format!("fleet-sim-export-seed{}", config.seed))
+                });
+                match write_export(&dir, &export_files(&devices, &label)) {
+                    Ok(e) => {
+                        events.push(Event {
+                            hour,
+                            text: format!("export bundle written to {}", e.dir.display()),
+                        });
+                        export = Some(e);
+                    }
+                    Err(e) => export_error = Some(format!("{}: {e}", dir.display())),
+                }
+                let _ = s;
+            }
+            break;
+        }
+        hour += step;
+    }
+    progress.finish();
+
+    // Report.
+    let releases = backend
+        .rollouts
+        .iter()
+        .map(|r| {
+            let last = r.decisions.last();
+            ReleaseReport {
+                version: label(r.release),
+                outcome: match r.state {
+                    RolloutState::Active => "active",
+                    RolloutState::Completed => "completed",
+                    RolloutState::Aborted => "aborted",
+                }
+                .into(),
+                stages_reached: r.stage + 1,
+                stages: r.stages.clone(),
+                devices_exposed: r.exposed,
+                devices_succeeded: r.succeeded,
+                devices_failed: r.failed,
+                devices_rolled_back: r.rolled_back,
+                decision: last.map_or("none".into(), |d| d.action.clone()),
+                why: last.map_or("no decision yet".into(), |d| d.why.clone()),
+                started_hour: r.started,
+                ended_hour: r.ended,
+                decisions: r.decisions.clone(),
+                progress: r.progress.clone(),
+            }
+        })
+        .collect();
+    let mut final_versions: Vec<VersionCount> = Vec::new();
+    for d in &devices {
+        let v = label(d.updater.running());
+        match final_versions.iter_mut().find(|x| x.version == v) {
+            Some(x) => x.devices += 1,
+            None => final_versions.push(VersionCount {
+                version: v,
+                devices: 1,
+                why: None,
+            }),
+        }
+    }
+    let latest = label(FIX);
+    for v in &mut final_versions {
+        if v.version != latest {
+            v.why = Some("did not reach the update service before the cloud service ended".into());
+        }
+    }
+    final_versions.sort_by_key(|v| core::cmp::Reverse(v.devices));
+    let mut final_lifecycle: Vec<NamedCount> = Vec::new();
+    for d in &devices {
+        let name = format!("{:?}", d.lifecycle);
+        match final_lifecycle.iter_mut().find(|x| x.name == name) {
+            Some(x) => x.count += 1,
+            None => final_lifecycle.push(NamedCount { name, count: 1 }),
+        }
+    }
+    let battery = BatteryReport {
+        bin_width_pct_per_day: DRAIN_BIN,
+        series: watch
+            .drain_hist
+            .iter()
+            .map(|(fw, bins)| BatterySeries {
+                firmware: label(*fw),
+                bins: bins.to_vec(),
+            })
+            .collect(),
+    };
+    let devices_with_notice = devices.iter().filter(|d| d.notice.is_some()).count() as u32;
+    let state_bytes_per_device = (core::mem::size_of::<Device>() + core::mem::size_of::<u32>())
+        as u64
+        + backend.bytes_per_device()
+        + watch.bytes_per_device();
+    Ok(Report {
+        devices: config.devices,
+        seed: config.seed,
+        power_cut_rate: config.power_cut_rate,
+        first_stage_percent: f64::from(config.first_stage_bp) / 100.0,
+        power_cuts: counters.power_cuts,
+        network_drops: counters.network_drops,
+        bricked: 0,
+        update_sessions: counters.sessions,
+        flash_bytes_written: counters.bytes_written,
+        simulated_days: f64::from(hour) / 24.0,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        state_bytes_per_device,
+        releases,
+        final_versions,
+        final_lifecycle,
+        alerts: watch.alerts.clone(),
+        telemetry: TelemetryReport {
+            frames: watch.frames,
+            bytes: 0,
+        },
+        sunset: SunsetReport {
+            notice: sunset.as_ref().map(|s| s.dates),
+            devices_with_notice,
+            notifications: sunset.map(|s| s.sent).unwrap_or_default(),
+            export,
+            export_error,
+        },
+        timeline,
+        battery,
+        events,
+    })
+}
+
+/// The user data of the export bundle: one CSV row per device, one JSON line per device.
+fn export_files(
+    devices: &[Device],
+    label: &dyn Fn(ReleaseId) -> String,
+) -> Vec<(&'static str, Vec<u8>)> {
+    let mut csv = String::from("device_id,hardware,firmware,lifecycle,battery_pct,boots\n");
+    let mut jsonl = String::new();
+    for d in devices {
+        let fw = label(d.updater.running());
+        csv.push_str(&format!(
+            "{},{:?},{},{:?},{:.1},{}\n",
+            d.id, d.hw, fw, d.lifecycle, d.battery_pct, d.boots
+        ));
+        jsonl.push_str(
+            &serde_json::json!({
+                "device_id": d.id, "hardware": format!("{:?}", d.hw), "firmware": fw,
+                "lifecycle": format!("{:?}", d.lifecycle), "battery_pct": d.battery_pct, "boots": d.boots,
+            })
+            .to_string(),
+        );
+        jsonl.push('\n');
+    }
+    vec![
+        ("devices.csv", csv.into_bytes()),
+        ("devices.jsonl", jsonl.into_bytes()),
+    ]
+}
