@@ -51,7 +51,10 @@ fn main() {
     let senml = baselines::senml_cbor(l).len();
     let positional = baselines::positional_cbor(l).len();
 
-    println!("Heartbeat workload: {} lines, line 1 is the typical heartbeat", lines.len());
+    println!(
+        "Heartbeat workload: {} lines, line 1 is the typical heartbeat",
+        lines.len()
+    );
     println!();
     println!("| format | bytes (line 1) | vs key frame |");
     println!("|---|---:|---:|");
@@ -62,7 +65,10 @@ fn main() {
     row("(a) serde_json", json as f64);
     row("(b) CBOR with field names (ciborium)", cbor as f64);
     row("(c) SenML-CBOR, LwM2M 1.1 style", senml as f64);
-    row("(d) positional CBOR array (Memfault style)", positional as f64);
+    row(
+        "(d) positional CBOR array (Memfault style)",
+        positional as f64,
+    );
     row("(e) postcard, naive struct", postcard as f64);
     println!();
     println!(
@@ -81,7 +87,10 @@ fn main() {
             "NOT met"
         }
     );
-    println!("max frame for {CAP} metrics: {} bytes", Heartbeat::<CAP>::MAX_FRAME_LEN);
+    println!(
+        "max frame for {CAP} metrics: {} bytes",
+        Heartbeat::<CAP>::MAX_FRAME_LEN
+    );
     println!(
         "bytes: key={key} delta={delta_mean:.1} postcard={postcard} json={json} cbor={cbor} senml_cbor={senml} positional_cbor={positional}"
     );

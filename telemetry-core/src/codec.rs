@@ -519,13 +519,13 @@ pub fn encode_delta<const N: usize>(
                 w.int(r)?;
             }
             slot += 1;
-            if slot % 8 == 0 {
+            if slot.is_multiple_of(8) {
                 w.patch(bitmap_at + slot / 8 - 1, bitmap_byte);
                 bitmap_byte = 0;
             }
         }
     }
-    if slot % 8 != 0 {
+    if !slot.is_multiple_of(8) {
         w.patch(bitmap_at + slot / 8, bitmap_byte);
     }
     Ok(w.len())
@@ -735,7 +735,7 @@ fn read_delta<const N: usize>(
     let bitmap_len = total_slots.div_ceil(8);
     let bitmap_at = r.position();
     let bitmap = r.take(bitmap_len)?;
-    if total_slots % 8 != 0
+    if !total_slots.is_multiple_of(8)
         && let Some(last) = bitmap.last()
         && last >> (total_slots % 8) != 0
     {

@@ -34,15 +34,16 @@
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod aggregate;
+pub mod batch;
 pub mod codec;
 pub mod diag;
 pub mod error;
-#[cfg(feature = "std")]
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub mod fleet;
 pub mod frame;
 pub mod heartbeat;
 pub mod metric;
+pub mod ring;
+pub mod snapshot;
 pub mod time;
 pub mod varint;
 

@@ -3,7 +3,13 @@
 //!
 //! Every format carries the same information: the interval (start, length, complete) and all
 //! 31 metric values of a line of `examples/data/heartbeats-day.jsonl`.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)]
 
 use ciborium::Value as Cbor;
 use serde::{Deserialize, Serialize};
@@ -155,9 +161,15 @@ pub fn heartbeat(l: &Line, seq: u32) -> Heartbeat<CAP> {
             vitals::FIRMWARE_VERSION,
             Value::State(version_code(&l.firmware_version)),
         ),
-        (vitals::ERR_NET_TX, Value::Counter(l.error_counters.net_tx_fail)),
+        (
+            vitals::ERR_NET_TX,
+            Value::Counter(l.error_counters.net_tx_fail),
+        ),
         (vitals::ERR_BUS, Value::Counter(l.error_counters.i2c_nack)),
-        (vitals::ERR_FLASH, Value::Counter(l.error_counters.flash_retry)),
+        (
+            vitals::ERR_FLASH,
+            Value::Counter(l.error_counters.flash_retry),
+        ),
         (vitals::NET_TX_BYTES, Value::Counter(l.tx_bytes)),
         (vitals::NET_RX_BYTES, Value::Counter(l.rx_bytes)),
     ];
