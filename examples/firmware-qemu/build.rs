@@ -1,19 +1,37 @@
 //! Host side of the firmware build: the linker script, and every signed or encrypted byte the
-//! firmware checks, made here with fixed test keys and embedded with `include_bytes!`.
+//! firmware checks, made here with fixed test keys by `ota-core`'s release side and embedded
+//! with `include_bytes!`.
 //!
 //! Nothing secret is involved: the keys are fixed test keys so that the build, and therefore
 //! every instruction count, is reproducible.
+//!
+//! `FIRMWARE_CORRUPT` makes a deliberately broken build for `run.sh`'s failure test:
+//! `image` flips one ciphertext byte in the middle of the encrypted image, `signature` flips one
+//! bit of the envelope's signature. Either must make the firmware fail.
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use ed25519_dalek::{Signer, SigningKey};
-use std::{env, fs, path::PathBuf};
+use ed25519_dalek::SigningKey;
+use ota_core::envelope::{Envelope, MANIFEST_DOMAIN};
+use ota_core::manifest::{EncryptionInfo, MANIFEST_FORMAT_VERSION, Manifest, ProductId, Version};
+use ota_core::segment::{aes_key_id, encrypt_image};
+use ota_core::sign::sign_manifest;
+use sha2::{Digest, Sha256};
+use std::{env, fs, path::Path, path::PathBuf};
 
-/// Fixed test key for the bare Ed25519 baseline.
-const BASELINE_SIGNING_SEED: [u8; 32] = [0x5a; 32];
+/// Seed of the test root key the device trusts (threshold 1 of 1).
+const ROOT_SEED: [u8; 32] = [0x11; 32];
+/// The device's AES-256 image key.
+const IMAGE_KEY: [u8; 32] = [0x22; 32];
+/// Per-release nonce prefix.
+const NONCE_PREFIX: [u8; 7] = [0x33; 7];
+/// Plaintext bytes per encrypted segment.
+const SEGMENT_SIZE: u32 = 4096;
+/// Bytes of the update image.
+const IMAGE_LEN: usize = 64 * 1024;
 /// Fixed test key and nonce for the bare AES-256-GCM baseline.
 const BASELINE_AEAD_KEY: [u8; 32] = [0xa5; 32];
 const BASELINE_AEAD_NONCE: [u8; 12] = [0x3c; 12];
-/// Bytes in the bare AES-GCM and SHA-256 baseline buffers.
+/// Bytes in the bare AES-GCM baseline buffer.
 const BASELINE_LEN: usize = 8 * 1024;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -25,8 +43,25 @@ fn main() -> Result<(), BoxError> {
     println!("cargo:rustc-link-arg=-Tlink.x");
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=FIRMWARE_CORRUPT");
 
-    write_baselines(&out)?;
+    let corrupt = env::var("FIRMWARE_CORRUPT").unwrap_or_default();
+    if !matches!(corrupt.as_str(), "" | "image" | "signature") {
+        return Err(
+            format!("FIRMWARE_CORRUPT={corrupt:?}: expected `image` or `signature`").into(),
+        );
+    }
+    write_update(&out, &corrupt)?;
+    write_aead_baseline(&out)?;
+    Ok(())
+}
+
+/// Flips the bits of `mask` in `bytes[at]`.
+fn flip(bytes: &mut [u8], at: usize, mask: u8) -> Result<(), BoxError> {
+    let b = bytes
+        .get_mut(at)
+        .ok_or("corruption offset outside the bytes")?;
+    *b ^= mask;
     Ok(())
 }
 
@@ -43,17 +78,82 @@ fn pattern(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-fn write_baselines(out: &std::path::Path) -> Result<(), BoxError> {
-    // Ed25519: a signature over a manifest-sized message.
-    let key = SigningKey::from_bytes(&BASELINE_SIGNING_SEED);
-    let message = pattern(160, 1);
-    let signature = key.sign(&message);
-    let mut blob = Vec::new();
-    blob.extend_from_slice(key.verifying_key().as_bytes());
-    blob.extend_from_slice(&signature.to_bytes());
-    blob.extend_from_slice(&message);
-    fs::write(out.join("baseline_ed25519.bin"), blob)?;
+/// The signed envelope, the segmented encrypted image, the bare-verify input over the very same
+/// signed message, and the device's side of the keys.
+fn write_update(out: &Path, corrupt: &str) -> Result<(), BoxError> {
+    let root = SigningKey::from_bytes(&ROOT_SEED);
+    let image = pattern(IMAGE_LEN, 3);
+    let encryption = EncryptionInfo {
+        key_id: aes_key_id(&IMAGE_KEY),
+        nonce_prefix: NONCE_PREFIX,
+        segment_size: SEGMENT_SIZE,
+    };
+    let manifest = Manifest {
+        format_version: MANIFEST_FORMAT_VERSION,
+        sequence: 2,
+        vendor_id: ProductId::from_text("fleet-ops"),
+        class_id: ProductId::from_text("qemu-mps2-an386"),
+        version: Version::new(1, 1, 0),
+        security_version: 1,
+        image_size: u32::try_from(IMAGE_LEN)?,
+        image_digest: Sha256::digest(&image).into(),
+        encryption: Some(encryption),
+        expires_at: Some(4_102_444_800), // 2100-01-01
+        min_installed_version: Some(Version::new(1, 0, 0)),
+        release_notes: heapless::String::try_from("firmware-qemu test release")
+            .map_err(|_| "release notes too long")?,
+    };
+    let mut envelope = sign_manifest(&manifest, &[&root])?;
 
+    // The bare baseline verifies the same signature over the same message with the same key.
+    let decoded = Envelope::decode(&envelope)?;
+    let payload = decoded.payload.to_vec();
+    let signature = decoded
+        .signatures
+        .first()
+        .ok_or("signed envelope has no signature")?
+        .signature;
+    let mut bare = Vec::new();
+    bare.extend_from_slice(root.verifying_key().as_bytes());
+    bare.extend_from_slice(&signature.to_array());
+    bare.extend_from_slice(MANIFEST_DOMAIN);
+    bare.extend_from_slice(&payload);
+    fs::write(out.join("baseline_ed25519.bin"), bare)?;
+
+    if corrupt == "signature" {
+        // The envelope ends with the one signature's 64 bytes: flip a bit of its scalar half.
+        let at = envelope.len() - 20;
+        flip(&mut envelope, at, 0x01)?;
+    }
+    fs::write(out.join("envelope.bin"), &envelope)?;
+
+    let manifest_digest: [u8; 32] = Sha256::digest(&payload).into();
+    let mut encrypted = encrypt_image(&IMAGE_KEY, &encryption, &manifest_digest, &image)
+        .map_err(|e| format!("encrypting the test image: {e}"))?;
+    if corrupt == "image" {
+        let middle = encrypted.len() / 2;
+        flip(&mut encrypted, middle, 0x80)?;
+    }
+    fs::write(out.join("image.bin"), &encrypted)?;
+
+    let consts = format!(
+        "/// The root public key the device trusts (threshold 1).\n\
+         pub const ROOT_KEY: [u8; 32] = {:?};\n\
+         /// The device's AES-256 image key.\n\
+         pub const IMAGE_KEY: [u8; 32] = {IMAGE_KEY:?};\n\
+         /// Plaintext bytes of the update image.\n\
+         pub const IMAGE_LEN: usize = {IMAGE_LEN};\n\
+         /// Plaintext bytes per encrypted segment.\n\
+         pub const SEGMENT_SIZE: usize = {SEGMENT_SIZE};\n\
+         /// Whether this build was deliberately corrupted (`FIRMWARE_CORRUPT`).\n\
+         pub const CORRUPTED: &str = {corrupt:?};\n",
+        root.verifying_key().to_bytes()
+    );
+    fs::write(out.join("update_consts.rs"), consts)?;
+    Ok(())
+}
+
+fn write_aead_baseline(out: &Path) -> Result<(), BoxError> {
     // AES-256-GCM: one message of BASELINE_LEN bytes, tag appended.
     let cipher = Aes256Gcm::new(&BASELINE_AEAD_KEY.into());
     let mut buf = pattern(BASELINE_LEN, 2);
@@ -69,7 +169,7 @@ fn write_baselines(out: &std::path::Path) -> Result<(), BoxError> {
          pub const BASELINE_AEAD_KEY: [u8; 32] = {BASELINE_AEAD_KEY:?};\n\
          /// AES-256-GCM nonce of the bare baseline.\n\
          pub const BASELINE_AEAD_NONCE: [u8; 12] = {BASELINE_AEAD_NONCE:?};\n\
-         /// Plaintext bytes in the bare AES-GCM and SHA-256 baselines.\n\
+         /// Plaintext bytes in the bare AES-GCM baseline.\n\
          pub const BASELINE_LEN: usize = {BASELINE_LEN};\n"
     );
     fs::write(out.join("baseline_consts.rs"), consts)?;

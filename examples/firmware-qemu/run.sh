@@ -21,15 +21,33 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "
   echo "run.sh: target $TARGET not installed (rustup target add $TARGET)" >&2; exit 1
 fi
 
-build() { cargo build --quiet --release --locked --target "$TARGET"; }
+build() { cargo build --quiet --release --target "$TARGET"; }
 run() { timeout 120 "${QEMU[@]}" -kernel "$ELF"; }
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# A corrupted build must fail, at the step that checks what was corrupted.
+expect_failure() { # $1: what to corrupt, $2: the step that must catch it
+  echo "--- corrupted build (FIRMWARE_CORRUPT=$1): must fail at step $2"
+  FIRMWARE_CORRUPT="$1" build
+  local status=0
+  run >"$log" 2>&1 || status=$?
+  if [ "$status" = 0 ] || ! grep -q "^firmware: FAILED step=$2:" "$log"; then
+    cat "$log" >&2
+    echo "run.sh: the build with FIRMWARE_CORRUPT=$1 did not fail at step $2 (exit status $status)" >&2
+    exit 1
+  fi
+  grep "^firmware: FAILED" "$log"
+  echo "ok: it failed as it must (exit status $status)"
+}
+expect_failure image decrypt
+expect_failure signature verify
 
 echo "--- building firmware"
 build
 
 echo "--- running firmware under QEMU"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 status=0
 run | tee "$log" || status=$?
 if [ "$status" != 0 ]; then

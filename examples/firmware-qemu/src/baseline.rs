@@ -25,6 +25,8 @@ pub struct Baselines {
     pub key_decompress_instr: u64,
     /// `verify_strict` with an already decompressed key.
     pub verify_strict_instr: u64,
+    /// Stack `verify_strict` itself uses (its own frames, not its caller's).
+    pub verify_strict_stack_bytes: usize,
     /// SHA-256 per KiB, over `digest_len` bytes in one stream.
     pub sha256_instr_per_kib: u64,
     /// AES-256-GCM decryption (in place, tag checked) per KiB, one message of
@@ -65,6 +67,7 @@ pub fn per_kib(instr: u64, len: usize) -> u64 {
 
 /// Runs every bare baseline. `digest_len` is the length the SHA-256 baseline streams (the
 /// update image's length, so that both digests amortise finalisation the same way).
+#[inline(never)]
 pub fn run(clock: &InstrClock, digest_len: usize) -> Result<Baselines, BaselineError> {
     let (key_bytes, rest) = ED25519_BLOB
         .split_first_chunk::<32>()
@@ -76,9 +79,11 @@ pub fn run(clock: &InstrClock, digest_len: usize) -> Result<Baselines, BaselineE
     let (key, key_decompress_instr) = clock.measure(|| VerifyingKey::from_bytes(key_bytes));
     let key = key.map_err(|_| BaselineError::BadKey)?;
     let signature = Signature::from_bytes(sig_bytes);
+    let paint = crate::stack::Paint::new();
     let (verdict, verify_strict_instr) =
         clock.measure(|| key.verify_strict(core::hint::black_box(message), &signature));
     verdict.map_err(|_| BaselineError::SignatureRejected)?;
+    let verify_strict_stack_bytes = paint.high_water().map_or(0, |peak| peak - paint.base());
 
     let (ciphertext, tag) = AES_GCM_BLOB
         .split_at_checked(BASELINE_LEN)
@@ -108,6 +113,7 @@ pub fn run(clock: &InstrClock, digest_len: usize) -> Result<Baselines, BaselineE
     Ok(Baselines {
         key_decompress_instr,
         verify_strict_instr,
+        verify_strict_stack_bytes,
         sha256_instr_per_kib: per_kib(sha_instr, digest_len),
         aes_gcm_instr_per_kib: per_kib(aes_instr, BASELINE_LEN),
     })

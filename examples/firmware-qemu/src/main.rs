@@ -27,13 +27,11 @@ mod failure;
 mod flash;
 mod size;
 mod stack;
+mod update;
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 use failure::{Failure, failed};
-
-/// Bytes of the update image (fixed by the build script).
-const IMAGE_LEN: usize = 64 * 1024;
 
 #[entry]
 fn main() -> ! {
@@ -52,6 +50,12 @@ fn run() -> Result<(), Failure> {
         .ok_or_else(|| Failure::new("init", "core peripherals were already taken"))?;
     let clock = clock::InstrClock::start(peripherals.SYST);
 
+    if !update::CORRUPTED.is_empty() {
+        hprintln!(
+            "build: deliberately corrupted ({}): this run must fail",
+            update::CORRUPTED
+        );
+    }
     let calibration = clock::calibrate(&clock);
     let centi = calibration.centi_instr_per_tick();
     hprintln!(
@@ -79,29 +83,59 @@ fn run() -> Result<(), Failure> {
         flash::WRITE_SIZE
     );
 
-    let paint = stack::Paint::new();
-    let bare = baseline::run(&clock, IMAGE_LEN).map_err(failed("baseline"))?;
-    let bare_stack = paint.high_water().map_err(failed("baseline stack"))?;
+    let bare = baseline::run(&clock, update::IMAGE_LEN).map_err(failed("baseline"))?;
     hprintln!(
-        "baseline: ed25519_verify_strict_instr={} ed25519_key_decompress_instr={} sha256_instr_per_kib={} aes256gcm_decrypt_instr_per_kib={} stack_bytes={}",
+        "baseline: ed25519_verify_strict_instr={} ed25519_verify_strict_stack_bytes={} ed25519_key_decompress_instr={} sha256_instr_per_kib={} aes256gcm_decrypt_instr_per_kib={}",
         bare.verify_strict_instr,
+        bare.verify_strict_stack_bytes,
         bare.key_decompress_instr,
         bare.sha256_instr_per_kib,
         bare.aes_gcm_instr_per_kib,
-        bare_stack
     );
 
+    let up = update::run(&clock, &mut nor)?;
+    hprintln!(
+        "update: verify_instr={} ({} bare verify_strict) decrypt_instr_per_kib={} ({} bare AES-GCM) write_instr_per_kib={} digest_instr_per_kib={} ({} bare SHA-256)",
+        up.verify_instr,
+        Ratio(up.verify_instr, bare.verify_strict_instr),
+        up.decrypt_instr_per_kib,
+        Ratio(up.decrypt_instr_per_kib, bare.aes_gcm_instr_per_kib),
+        up.write_instr_per_kib,
+        up.digest_instr_per_kib,
+        Ratio(up.digest_instr_per_kib, bare.sha256_instr_per_kib),
+    );
+    hprintln!(
+        "stack: update path high-water {} bytes from the top (firmware frames at start {}, verify {}, stream {}, digest {})",
+        up.stack.max(),
+        up.stack.base,
+        up.stack.verify,
+        up.stack.stream,
+        up.stack.digest
+    );
     hprintln!(
         "size: test payload {} bytes in .payload, not counted in flash_bytes",
         size::payload_bytes()
     );
     hprintln!(
-        "firmware: ok stack_bytes={} flash_bytes={} ram_bytes={}",
-        bare_stack,
+        "firmware: ok verify_instr={} digest_instr_per_kib={} decrypt_instr_per_kib={} stack_bytes={} flash_bytes={} ram_bytes={}",
+        up.verify_instr,
+        up.digest_instr_per_kib,
+        up.decrypt_instr_per_kib,
+        up.stack.max(),
         size::flash_bytes(),
         size::ram_bytes()
     );
     Ok(())
+}
+
+/// `a / b`, printed as `1.04x`.
+struct Ratio(u64, u64);
+
+impl core::fmt::Display for Ratio {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let centi = self.0 * 100 / self.1.max(1);
+        write!(f, "{}.{:02}x", centi / 100, centi % 100)
+    }
 }
 
 #[panic_handler]

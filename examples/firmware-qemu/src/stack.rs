@@ -65,6 +65,11 @@ impl Paint {
         }
     }
 
+    /// Stack depth, in bytes from the top, when the paint was applied.
+    pub fn base(&self) -> usize {
+        ptr::addr_of!(_stack_start) as usize - self.top_of_paint - GUARD
+    }
+
     /// Deepest stack use since [`Paint::new`], in bytes from the top of the stack.
     pub fn high_water(&self) -> Result<usize, WindowExhausted> {
         let top = ptr::addr_of!(_stack_start) as usize;
