@@ -132,8 +132,8 @@ pub struct Missing {
     pub soak_until: Option<Timestamp>,
     /// This gate has too little data to judge.
     pub gate_data: Option<u8>,
-    /// No device is assigned to the open stage: raise its threshold (see
-    /// [`crate::cohort::threshold_for_count`]).
+    /// No device is assigned to the open stage and none was offered before: raise the
+    /// threshold (see [`crate::cohort::threshold_for_count`]).
     pub no_devices: bool,
 }
 
@@ -491,7 +491,7 @@ pub fn decide(plan: &Plan, state: &RolloutState, evidence: &Evidence, now: Times
         reports: need_reports.saturating_sub(s.completed()).min(u64::from(u32::MAX)) as u32,
         soak_until: (now < soak_end).then_some(soak_end),
         gate_data: None,
-        no_devices: assigned == 0 && evidence.eligible > 0,
+        no_devices: assigned == 0 && evidence.rollout.offered == 0 && evidence.eligible > 0,
     };
     let ready = missing.offers == 0 && missing.reports == 0 && missing.soak_until.is_none() && !missing.no_devices;
 

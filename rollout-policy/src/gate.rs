@@ -144,8 +144,12 @@ pub fn evaluate(index: u8, gate: &Gate, evidence: &Evidence, ready: bool, stages
             let split = stages.max(1) as f64;
             r.fail_at = alpha / split;
             r.pause_at = pause / split;
-            let p0 = stats::control_rate(r.control_events, r.control_samples);
-            r.statistic = stats::binomial_upper_tail(r.events, r.samples, p0);
+            r.statistic = stats::conditional_upper_tail(
+                r.events,
+                r.samples,
+                r.control_events,
+                r.control_samples,
+            );
             r.verdict = if !ready {
                 Verdict::Deferred
             } else if !enough || !enough_control {

@@ -51,6 +51,9 @@ pub mod gate;
 pub mod plan;
 pub mod rate;
 pub mod rollback;
+#[cfg(feature = "sim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
+pub mod sim;
 pub mod stats;
 pub mod target;
 pub mod time;

@@ -157,6 +157,19 @@ pub fn binomial_upper_tail(x: u64, n: u64, p: f64) -> f64 {
     }
 }
 
+/// One-sided p-value that the candidate (`x1` failures in `n1` trials) fails more often than
+/// control (`x0` in `n0`), conditional on the total failures: for rare failures each failure is
+/// the candidate's with probability `n1 / (n1 + n0)` under equal rates, so the p-value is
+/// `P(Binomial(x1 + x0, n1 / (n1 + n0)) >= x1)`. Unlike a test against a fixed rate, it accounts
+/// for the noise in control's own estimate. 1 when either side has no trials.
+pub fn conditional_upper_tail(x1: u64, n1: u64, x0: u64, n0: u64) -> f64 {
+    if n1 == 0 || n0 == 0 {
+        return 1.0;
+    }
+    let share = n1 as f64 / (n1 as f64 + n0 as f64);
+    binomial_upper_tail(x1.min(n1), x1.min(n1) + x0.min(n0), share)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +213,15 @@ mod tests {
         // All failures in a large stage: vanishingly small, never NaN.
         let p = binomial_upper_tail(100_000, 100_000, 0.005);
         assert!((0.0..1e-300).contains(&p));
+    }
+
+    #[test]
+    fn conditional_test() {
+        // Equal samples, 10 vs 0 failures: P(Bin(10, 1/2) >= 10) = 1/1024.
+        assert!(close(conditional_upper_tail(10, 1_000, 0, 1_000), 1.0 / 1024.0, 1e-12));
+        assert_eq!(conditional_upper_tail(0, 1_000, 5, 1_000), 1.0);
+        assert_eq!(conditional_upper_tail(3, 0, 5, 1_000), 1.0);
+        assert!(conditional_upper_tail(5, 1_000, 500, 100_000) > 0.3);
     }
 
     #[test]
