@@ -17,6 +17,13 @@ use ota_core::segment::{aes_key_id, encrypt_image};
 use ota_core::sign::sign_manifest;
 use sha2::{Digest, Sha256};
 use std::{env, fs, path::Path, path::PathBuf};
+use telemetry_core::aggregate::Aggregator;
+use telemetry_core::codec::Encoder;
+use telemetry_core::heartbeat::Heartbeat;
+
+#[path = "src/workload.rs"]
+#[allow(dead_code)]
+mod workload;
 
 /// Seed of the test root key the device trusts (threshold 1 of 1).
 const ROOT_SEED: [u8; 32] = [0x11; 32];
@@ -53,6 +60,28 @@ fn main() -> Result<(), BoxError> {
     }
     write_update(&out, &corrupt)?;
     write_aead_baseline(&out)?;
+    write_heartbeat_frames(&out)?;
+    println!("cargo:rerun-if-changed=src/workload.rs");
+    Ok(())
+}
+
+/// The heartbeat frames the firmware must produce, encoded here on the host.
+fn write_heartbeat_frames(out: &Path) -> Result<(), BoxError> {
+    use workload::*;
+    let mut agg = Aggregator::<METRICS>::new(INTERVAL_S, 0);
+    let vitals = declare(&mut agg)?;
+    let mut encoder = Encoder::<METRICS>::new(KEY_EVERY);
+    let mut frames = Vec::new();
+    for interval in 0..INTERVALS {
+        record_minutes(&mut agg, &vitals, interval);
+        let end = record_interval_end(&mut agg, &vitals, interval);
+        let heartbeat = agg.finish(BOOT_ID, interval, end, None);
+        let mut frame = [0u8; Heartbeat::<METRICS>::MAX_FRAME_LEN];
+        let len = encoder.encode(&heartbeat, &mut frame)?;
+        frames.push(u8::try_from(len)?);
+        frames.extend_from_slice(frame.get(..len).ok_or("encoder overran its buffer")?);
+    }
+    fs::write(out.join("heartbeat_frames.bin"), frames)?;
     Ok(())
 }
 

@@ -16,6 +16,6 @@ impl Failure {
 }
 
 /// `map_err` adapter: `result.map_err(failed("verify"))`.
-pub fn failed<E: Display>(step: &'static str) -> impl FnOnce(E) -> Failure {
+pub fn failed<E: Display>(step: &'static str) -> impl Fn(E) -> Failure + Copy {
     move |e| Failure::new(step, e)
 }

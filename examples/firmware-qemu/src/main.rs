@@ -27,7 +27,9 @@ mod failure;
 mod flash;
 mod size;
 mod stack;
+mod telemetry;
 mod update;
+mod workload;
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
@@ -111,6 +113,16 @@ fn run() -> Result<(), Failure> {
         up.stack.verify,
         up.stack.stream,
         up.stack.digest
+    );
+    let hb = telemetry::run(&clock)?;
+    hprintln!(
+        "heartbeat: record_instr={} finish_instr={} encode_key_instr={} key_frame_bytes={} encode_delta_instr={} delta_frame_bytes={}",
+        hb.record_instr,
+        hb.finish_instr,
+        hb.encode_key_instr,
+        hb.key_bytes,
+        hb.encode_delta_instr,
+        hb.delta_bytes
     );
     hprintln!(
         "size: test payload {} bytes in .payload, not counted in flash_bytes",
