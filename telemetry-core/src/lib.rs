@@ -39,6 +39,9 @@ pub mod batch;
 pub mod codec;
 pub mod diag;
 pub mod error;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod fleet;
 pub mod frame;
 pub mod heartbeat;
 pub mod metric;

@@ -142,6 +142,8 @@ pub fn analyze(units: &[Unit], config: &AnalysisConfig) -> Vec<Finding> {
                     return None;
                 }
                 attributes.push(second);
+                // Canonical order: by attribute name, whatever order values were first seen.
+                attributes.sort();
             }
             let (ci_low, ci_high) = wilson(f, n, config.z);
             let rate = f as f64 / n as f64;

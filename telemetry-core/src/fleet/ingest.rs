@@ -11,11 +11,12 @@
 //! A delta frame is coded against the same device's previous heartbeat, so decoding it needs
 //! that heartbeat. Keeping one for every device would cost far more than the 128-byte record
 //! (a decoded heartbeat is about a kilobyte), so [`Ingest`] keeps references for at most
-//! [`IngestConfig::max_references`] devices (the first ones that send delta-coded streams).
+//! [`IngestConfig::max_references`] devices: by default the first devices heard from, or with
+//! [`IngestConfig::enroll_on_key`] off only devices that have sent a delta frame.
 //! A delta frame from a device without a reference is counted as a bad frame with
-//! [`crate::DecodeError::MissingReference`]; the device's next key frame (every K frames)
-//! resynchronises it. Fleets on key frames only (the common case for cellular and Wi-Fi
-//! devices) need no references at all.
+//! [`crate::DecodeError::MissingReference`] (and enrolls the device while there is room); the
+//! device's next key frame (every K frames) resynchronises it. Fleets on key frames only (the
+//! common case for cellular and Wi-Fi devices) need no references at all.
 
 extern crate std;
 
@@ -70,12 +71,17 @@ pub enum Accepted {
 pub struct IngestConfig {
     /// Devices for which a delta reference is kept (see the module docs).
     pub max_references: usize,
+    /// Keep the key frames of any device as references while there is room (`true`), or only
+    /// of devices that have shown they send delta frames (`false`: a fleet on key frames only
+    /// then holds no references at all).
+    pub enroll_on_key: bool,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             max_references: 10_000,
+            enroll_on_key: true,
         }
     }
 }
@@ -179,6 +185,8 @@ impl<const N: usize> Ingest<N> {
                 let obs = self.registry.observe(device, now, &report_of(&hb))?;
                 if let Some(slot) = self.references.get_mut(&device) {
                     *slot = Some(hb);
+                } else if self.config.enroll_on_key {
+                    self.keep_reference(device, hb);
                 }
                 Ok(Accepted::Heartbeat(obs))
             }
