@@ -1,60 +1,88 @@
-//! The backend: publishes releases, runs staged rollouts on evidence, offers updates to devices
-//! that check in, and records what they report.
+//! The backend: publishes releases, runs staged rollouts with `rollout-policy`, offers updates
+//! to devices that check in, and turns what they report into per-device evidence.
+//!
+//! Every rollout follows one [`Plan`]: the first stage (1% by default), 10%, 50%, 100%, each
+//! with a 24 h soak, judged by `rollout-policy`'s default gates (trial failures against the
+//! previous release as control, crash rate per device-hour against control, and a tripwire on
+//! bricked devices). The backend keeps the counts per device (offered, started, succeeded,
+//! failed by kind) as the policy requires, and an operator stand-in resumes a rollout that
+//! paused on an uncertain gate after 12 hours.
 
-use crate::release::{Catalog, ReleaseId};
+use crate::release::{Catalog, FACTORY, GOOD, ROLLBACK, ReleaseId};
 use crate::updater::Outcome;
+use rollout_policy::calendar::ReleaseRef;
 use rollout_policy::cohort::{RolloutKey, bucket};
+use rollout_policy::decide::{Action, Command, Phase, RolloutState, decide};
+use rollout_policy::evidence::{Counts, Evidence};
+use rollout_policy::plan::{Plan, Stage, StageSize};
+use rollout_policy::rollback::{RollbackDirective, RollbackHistory};
+use rollout_policy::time::{DAY, HOUR, Timestamp};
 use serde::Serialize;
 
-/// One stage of a rollout plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Stage {
-    /// Share of the fleet, in basis points.
-    pub basis_points: u16,
-    /// Minimum soak time before the next stage, in hours.
-    pub soak_hours: u32,
+/// Unix time of simulated hour 0 (2027-01-01T00:00:00Z).
+pub const EPOCH_UNIX: u64 = 1_798_761_600;
+/// Hours an operator takes to look at a paused rollout and resume it.
+pub const OPERATOR_HOURS: u32 = 12;
+
+/// Unix seconds of simulated `hour`.
+pub fn unix(hour: u32) -> u64 {
+    EPOCH_UNIX + u64::from(hour) * HOUR
 }
 
-/// The plan every rollout of the scenario follows: first stage, 10%, 50%, 100%.
-pub fn plan(first_stage_bp: u16) -> Vec<Stage> {
-    let mut stages = vec![Stage {
-        basis_points: first_stage_bp.max(1),
-        soak_hours: 24,
-    }];
-    for bp in [1_000u16, 5_000, 10_000] {
-        if bp > first_stage_bp {
-            stages.push(Stage {
-                basis_points: bp,
-                soak_hours: 24,
-            });
-        }
+/// The plan of every rollout: first stage, 10%, 50%, 100%, each soaking 24 h, 90% reported.
+pub fn plan(first_stage_bp: u16) -> Plan {
+    let mut plan = Plan::default_stable();
+    plan.stages.clear();
+    let mut sizes = vec![first_stage_bp.max(1)];
+    sizes.extend(
+        [1_000u16, 5_000, 10_000]
+            .into_iter()
+            .filter(|&bp| bp > first_stage_bp),
+    );
+    for bp in sizes {
+        // At most 4 stages, within the plan's capacity of 8.
+        let _ = plan.stages.push(Stage {
+            size: StageSize::Percent(bp),
+            soak_secs: DAY,
+            min_reported_bp: 9_000,
+            manual_approval: false,
+        });
     }
-    stages
+    // Offers are not rate-limited: the simulated fleet checks in every few hours anyway.
+    plan.rate = None;
+    plan
 }
 
-/// Where a rollout is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RolloutState {
-    /// Offering to the open stage.
-    Active,
-    /// Every stage passed.
-    Completed,
-    /// Stopped; devices that took it are sent back.
-    Aborted,
-}
-
-/// A decision the backend took about a rollout.
+/// A decision the backend acted on (holds are not logged, only counted).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DecisionLog {
     /// Simulated hour.
     pub hour: u32,
-    /// Stage index (0-based) the decision was about.
-    pub stage: usize,
-    /// `advance`, `complete` or `abort`.
+    /// `advance`, `complete`, `pause`, `resume` or `abort`.
     pub action: String,
-    /// Why, with the numbers.
+    /// `rollout-policy`'s explanation, with the numbers.
     pub why: String,
+}
+
+/// Per-device membership bits of one rollout.
+#[derive(Clone, Debug)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize) -> Self {
+        Self(vec![0; n.div_ceil(64)])
+    }
+    /// Sets bit `i`; returns whether it was clear.
+    fn set(&mut self, i: u32) -> bool {
+        let (w, b) = ((i / 64) as usize, i % 64);
+        match self.0.get_mut(w) {
+            Some(word) if *word & (1 << b) == 0 => {
+                *word |= 1 << b;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A staged rollout of one release.
@@ -62,34 +90,61 @@ pub struct DecisionLog {
 pub struct Rollout {
     /// The release rolled out.
     pub release: ReleaseId,
-    key: RolloutKey,
     /// The plan.
-    pub stages: Vec<Stage>,
-    /// Index of the open stage.
-    pub stage: usize,
-    stage_opened: u32,
-    stage_devices: u32,
-    /// State.
+    pub plan: Plan,
+    /// `rollout-policy`'s stored state.
     pub state: RolloutState,
+    /// Lower cohort bound of the open stage (the previous stage's threshold), basis points.
+    stage_lo_bp: u16,
+    stage_assigned: u32,
+    stage: Counts,
+    /// Counts over every device of the rollout.
+    pub counts: Counts,
+    offered: Bits,
+    started: Bits,
+    finished: Bits,
+    /// Stages opened.
+    pub stages_opened: usize,
     /// Hour it started.
-    pub started: u32,
+    pub started_hour: u32,
     /// Hour it completed or was aborted.
-    pub ended: Option<u32>,
-    exposed_bits: Vec<u64>,
-    /// Distinct devices that started installing it.
-    pub exposed: u32,
-    /// Devices that confirmed it.
-    pub succeeded: u32,
-    /// Devices where it failed (reverted or refused).
-    pub failed: u32,
-    /// Decisions taken, in order.
+    pub ended_hour: Option<u32>,
+    /// Decisions acted on.
     pub decisions: Vec<DecisionLog>,
-    /// Where devices that took it go after an abort.
-    pub rollback_to: Option<ReleaseId>,
-    /// Devices moved by the rollback directive.
+    /// Hold decisions (nothing wrong, something missing).
+    pub holds: u32,
+    /// The last explanation `decide` gave.
+    pub last_explanation: String,
+    /// The rollback directive, after an abort.
+    pub directive: Option<RollbackDirective>,
+    /// Devices moved back by the rollback directive.
     pub rolled_back: u32,
     /// (hour, devices running the release) samples.
     pub progress: Vec<(u32, u32)>,
+}
+
+impl Rollout {
+    /// Whether it completed.
+    pub fn completed(&self) -> bool {
+        matches!(self.state.phase, Phase::Completed { .. })
+    }
+    /// Whether it was aborted.
+    pub fn aborted(&self) -> bool {
+        matches!(self.state.phase, Phase::Aborted { .. })
+    }
+    fn in_open_stage(&self, device: u32) -> bool {
+        let b = bucket(&self.state.key, &device.to_le_bytes());
+        b >= self.stage_lo_bp && b < self.state.threshold_bp
+    }
+    fn offered_to(&self, device: u32) -> bool {
+        match self.state.phase {
+            Phase::Completed { .. } => true,
+            Phase::Running { .. } | Phase::Paused { .. } => {
+                bucket(&self.state.key, &device.to_le_bytes()) < self.state.threshold_bp
+            }
+            Phase::Pending | Phase::Aborted { .. } => false,
+        }
+    }
 }
 
 /// What the backend remembers per device.
@@ -97,6 +152,13 @@ pub struct Rollout {
 struct DeviceRecord {
     version: ReleaseId,
     failed_mask: u8,
+}
+
+/// Per-release field data from telemetry: device-hours and crashes.
+#[derive(Clone, Copy, Debug, Default)]
+struct FieldData {
+    device_hours: u64,
+    crashes: u32,
 }
 
 /// The backend.
@@ -107,53 +169,93 @@ pub struct Backend {
     /// Every rollout, oldest first.
     pub rollouts: Vec<Rollout>,
     records: Vec<DeviceRecord>,
+    field: Vec<FieldData>,
     seed: u64,
+}
+
+fn release_ref(catalog: &Catalog, id: ReleaseId) -> ReleaseRef {
+    catalog.get(id).map_or(
+        ReleaseRef {
+            id: u32::from(id),
+            sequence: 0,
+            security_version: 0,
+        },
+        |r| ReleaseRef {
+            id: u32::from(id),
+            sequence: r.sequence,
+            security_version: r.security_version,
+        },
+    )
+}
+
+/// Field data of the rollback re-issue counts as its original's.
+fn field_id(id: ReleaseId) -> ReleaseId {
+    if id == ROLLBACK { GOOD } else { id }
 }
 
 impl Backend {
     /// A backend for `devices` devices, all on the factory image.
     pub fn new(catalog: Catalog, devices: u32, seed: u64) -> Self {
+        let n = catalog.all().len();
         Self {
             catalog,
             rollouts: Vec::new(),
-            records: vec![DeviceRecord::default(); devices as usize],
+            records: vec![
+                DeviceRecord {
+                    version: FACTORY,
+                    failed_mask: 0
+                };
+                devices as usize
+            ],
+            field: vec![FieldData::default(); n],
             seed,
         }
     }
 
-    /// Starts a rollout of `release` at `hour` with `stages`.
+    /// Starts a rollout of `release` replacing `previous` at `hour`.
     pub fn start_rollout(
         &mut self,
         release: ReleaseId,
-        stages: Vec<Stage>,
+        previous: ReleaseId,
+        plan: Plan,
         hour: u32,
-        rollback_to: Option<ReleaseId>,
-    ) {
+    ) -> Result<(), String> {
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&self.seed.to_le_bytes());
         key[8] = release;
+        key[9] = 0xf5;
+        let state = RolloutState::start(
+            &plan,
+            RolloutKey::new(key),
+            release_ref(&self.catalog, release),
+            release_ref(&self.catalog, previous),
+            RollbackHistory::default(),
+            Timestamp(unix(hour)),
+        )
+        .map_err(|e| format!("rollout of release {release} refused: {e}"))?;
         let n = self.records.len();
-        let mut r = Rollout {
+        self.rollouts.push(Rollout {
             release,
-            key: RolloutKey::new(key),
-            stages,
-            stage: 0,
-            stage_opened: hour,
-            stage_devices: 0,
-            state: RolloutState::Active,
-            started: hour,
-            ended: None,
-            exposed_bits: vec![0; n.div_ceil(64)],
-            exposed: 0,
-            succeeded: 0,
-            failed: 0,
+            plan,
+            state,
+            stage_lo_bp: 0,
+            stage_assigned: 0,
+            stage: Counts::default(),
+            counts: Counts::default(),
+            offered: Bits::new(n),
+            started: Bits::new(n),
+            finished: Bits::new(n),
+            stages_opened: 0,
+            started_hour: hour,
+            ended_hour: None,
             decisions: Vec::new(),
-            rollback_to,
+            holds: 0,
+            last_explanation: String::new(),
+            directive: None,
             rolled_back: 0,
             progress: Vec::new(),
-        };
-        r.stage_devices = cohort_size(&r, n as u32);
-        self.rollouts.push(r);
+        });
+        Ok(())
     }
 
     /// The rollout of `release`, if any.
@@ -161,28 +263,37 @@ impl Backend {
         self.rollouts.iter().find(|r| r.release == release)
     }
 
-    /// The release the backend offers `device` now, if any.
-    pub fn offer(&self, device: u32) -> Option<ReleaseId> {
-        let rec = self.records.get(device as usize)?;
+    /// Re-issues the rollback target under the directive's fresh sequence number.
+    pub fn rollback_release(&self) -> Option<(ReleaseId, u64)> {
+        self.rollouts
+            .iter()
+            .find_map(|r| r.directive.map(|d| (ROLLBACK, d.sequence)))
+    }
+
+    /// The release the backend offers `device` now, if any; records the offer.
+    pub fn offer(&mut self, device: u32) -> Option<ReleaseId> {
+        let rec = *self.records.get(device as usize)?;
         let current = self.catalog.get(rec.version)?.sequence;
-        for r in self.rollouts.iter().rev() {
-            match r.state {
-                RolloutState::Aborted => {
-                    if rec.version == r.release {
-                        return r.rollback_to;
+        for r in self.rollouts.iter_mut().rev() {
+            if r.aborted() {
+                if rec.version == r.release && r.directive.is_some() {
+                    return Some(ROLLBACK);
+                }
+                continue;
+            }
+            let newer = self
+                .catalog
+                .get(r.release)
+                .is_some_and(|rel| rel.sequence > current);
+            let failed = rec.failed_mask & (1 << r.release) != 0;
+            if newer && !failed && r.offered_to(device) {
+                if r.offered.set(device) {
+                    r.counts.offered += 1;
+                    if r.in_open_stage(device) {
+                        r.stage.offered += 1;
                     }
                 }
-                RolloutState::Active | RolloutState::Completed => {
-                    let newer = self
-                        .catalog
-                        .get(r.release)
-                        .is_some_and(|rel| rel.sequence > current);
-                    let failed = rec.failed_mask & (1 << r.release) != 0;
-                    let targeted = r.state == RolloutState::Completed || in_stage(r, device);
-                    if newer && !failed && targeted {
-                        return Some(r.release);
-                    }
-                }
+                return Some(r.release);
             }
         }
         None
@@ -190,13 +301,12 @@ impl Backend {
 
     /// Records that `device` started installing `release`.
     pub fn started(&mut self, device: u32, release: ReleaseId) {
-        if let Some(r) = self.rollouts.iter_mut().find(|r| r.release == release) {
-            let (w, b) = ((device / 64) as usize, device % 64);
-            if let Some(word) = r.exposed_bits.get_mut(w)
-                && *word & (1 << b) == 0
-            {
-                *word |= 1 << b;
-                r.exposed += 1;
+        if let Some(r) = self.rollouts.iter_mut().find(|r| r.release == release)
+            && r.started.set(device)
+        {
+            r.counts.started += 1;
+            if r.in_open_stage(device) {
+                r.stage.started += 1;
             }
         }
     }
@@ -214,92 +324,149 @@ impl Backend {
         };
         let previous = rec.version;
         rec.version = running;
-        if !matches!(outcome, Outcome::Confirmed) {
+        let ok = matches!(outcome, Outcome::Confirmed);
+        if !ok {
             rec.failed_mask |= 1 << release;
         }
-        if let Some(r) = self.rollouts.iter_mut().find(|r| r.release == release) {
-            match outcome {
-                Outcome::Confirmed => r.succeeded += 1,
-                _ => r.failed += 1,
+        if let Some(r) = self.rollouts.iter_mut().find(|r| r.release == release)
+            && r.finished.set(device)
+        {
+            let in_stage = r.in_open_stage(device);
+            for c in [Some(&mut r.counts), in_stage.then_some(&mut r.stage)]
+                .into_iter()
+                .flatten()
+            {
+                match outcome {
+                    Outcome::Confirmed => c.succeeded += 1,
+                    Outcome::RevertedSelfTest => c.failed.boot_reverted += 1,
+                    Outcome::Refused(_) => c.failed.verify += 1,
+                }
             }
         }
-        if matches!(outcome, Outcome::Confirmed)
+        if ok
+            && release == ROLLBACK
             && let Some(r) = self
                 .rollouts
                 .iter_mut()
-                .find(|r| r.rollback_to == Some(release) && r.release == previous)
+                .find(|r| r.release == previous && r.aborted())
         {
             r.rolled_back += 1;
         }
     }
 
-    /// Takes the decision of every active rollout at `hour`.
+    /// Takes telemetry's field data: `hours` run on `firmware`, with `crashes` faults.
+    pub fn field_report(&mut self, firmware: ReleaseId, hours: u64, crashes: u32) {
+        if let Some(f) = self.field.get_mut(usize::from(field_id(firmware))) {
+            f.device_hours += hours;
+            f.crashes += crashes;
+        }
+    }
+
+    fn evidence(&self, i: usize) -> Option<Evidence> {
+        let r = self.rollouts.get(i)?;
+        let field = |id: ReleaseId| {
+            self.field
+                .get(usize::from(field_id(id)))
+                .copied()
+                .unwrap_or_default()
+        };
+        let mut rollout = r.counts;
+        let f = field(r.release);
+        rollout.device_hours = f.device_hours;
+        rollout.crashes = f.crashes;
+        let previous = r.state.previous.id as ReleaseId;
+        let mut control = self
+            .rollouts
+            .iter()
+            .find(|p| p.release == previous)
+            .map_or(Counts::default(), |p| p.counts);
+        let f = field(previous);
+        control.device_hours = f.device_hours;
+        control.crashes = f.crashes;
+        Some(Evidence {
+            eligible: self.records.len() as u32,
+            stage_assigned: r.stage_assigned,
+            stage: r.stage,
+            rollout,
+            control,
+        })
+    }
+
+    /// Takes and applies the decision of every active rollout at `hour`.
     pub fn decide(&mut self, hour: u32) {
-        let n = self.records.len() as u32;
-        for r in &mut self.rollouts {
-            if r.state != RolloutState::Active {
-                continue;
-            }
-            let Some(stage) = r.stages.get(r.stage).copied() else {
+        let now = Timestamp(unix(hour));
+        for i in 0..self.rollouts.len() {
+            let Some(evidence) = self.evidence(i) else {
                 continue;
             };
-            let reports = r.succeeded + r.failed;
-            let stage_no = r.stage;
-            let lower = wilson_lower(r.failed, reports);
-            if r.failed >= 2 && lower > 0.02 {
-                r.state = RolloutState::Aborted;
-                r.ended = Some(hour);
-                r.decisions.push(DecisionLog {
-                    hour,
-                    stage: stage_no,
-                    action: "abort".into(),
-                    why: format!(
-                        "{} of {} reports failed; failure ratio is above 2% with 95% confidence (Wilson lower bound {:.1}%)",
-                        r.failed,
-                        reports,
-                        lower * 100.0
-                    ),
-                });
+            let n = self.records.len() as u32;
+            let Some(r) = self.rollouts.get_mut(i) else {
+                continue;
+            };
+            if r.completed() || r.aborted() {
                 continue;
             }
-            let soaked = hour >= r.stage_opened + stage.soak_hours;
-            let enough = u64::from(reports) * 2 >= u64::from(r.stage_devices.max(1));
-            if soaked && enough {
-                let last = r.stage + 1 >= r.stages.len();
-                let why = format!(
-                    "soaked {} h; {} of {} reports succeeded (failure upper bound {:.1}%)",
-                    hour - r.stage_opened,
-                    r.succeeded,
-                    reports,
-                    wilson_upper(r.failed, reports) * 100.0
-                );
-                if last {
-                    r.state = RolloutState::Completed;
-                    r.ended = Some(hour);
-                    r.decisions.push(DecisionLog {
-                        hour,
-                        stage: stage_no,
-                        action: "complete".into(),
-                        why,
-                    });
-                } else {
-                    r.stage += 1;
-                    r.stage_opened = hour;
-                    r.stage_devices = cohort_size(r, n);
-                    r.decisions.push(DecisionLog {
-                        hour,
-                        stage: stage_no,
-                        action: "advance".into(),
-                        why,
-                    });
+            if let Phase::Paused { since, .. } = r.state.phase
+                && now.since(since) >= u64::from(OPERATOR_HOURS) * HOUR
+                && r.state.command(&r.plan, Command::Resume, now).is_ok()
+            {
+                r.decisions.push(DecisionLog {
+                    hour,
+                    action: "resume".into(),
+                    why: format!(
+                        "operator resumed after {OPERATOR_HOURS} h, acknowledging: {}",
+                        r.last_explanation
+                    ),
+                });
+            }
+            let d = decide(&r.plan, &r.state, &evidence, now);
+            r.last_explanation = d.explanation.as_str().to_string();
+            let action = match d.action {
+                Action::Hold { .. } => {
+                    r.holds += 1;
+                    continue;
                 }
+                Action::Advance { .. } => "advance",
+                Action::Complete => "complete",
+                Action::Pause { .. } => "pause",
+                Action::Abort { directive, .. } => {
+                    r.directive = Some(directive);
+                    "abort"
+                }
+            };
+            if action == "pause" && matches!(r.state.phase, Phase::Paused { .. }) {
+                continue;
+            }
+            let lo = r.state.threshold_bp;
+            r.state.apply(&r.plan, &d, now);
+            r.decisions.push(DecisionLog {
+                hour,
+                action: action.into(),
+                why: r.last_explanation.clone(),
+            });
+            match d.action {
+                Action::Advance { .. } => {
+                    r.stages_opened += 1;
+                    r.stage_lo_bp = lo;
+                    r.stage = Counts::default();
+                    let key = r.state.key;
+                    let hi = r.state.threshold_bp;
+                    r.stage_assigned = (0..n)
+                        .filter(|d| {
+                            let b = bucket(&key, &d.to_le_bytes());
+                            b >= lo && b < hi
+                        })
+                        .count() as u32;
+                }
+                Action::Complete | Action::Abort { .. } => r.ended_hour = Some(hour),
+                _ => {}
             }
         }
     }
 
-    /// Backend state per device, in bytes (records and exposure bits).
-    pub fn bytes_per_device(&self) -> u64 {
-        core::mem::size_of::<DeviceRecord>() as u64 + self.rollouts.len() as u64 / 8
+    /// Backend state per device, in bytes: the record and three bits per rollout.
+    pub fn bytes_per_device(&self) -> f64 {
+        core::mem::size_of::<DeviceRecord>() as f64 + self.rollouts.len() as f64 * 3.0 / 8.0
     }
 
     /// Samples, per rollout, how many devices run its release.
@@ -317,42 +484,4 @@ impl Backend {
             ));
         }
     }
-}
-
-fn in_stage(r: &Rollout, device: u32) -> bool {
-    r.stages
-        .get(r.stage)
-        .is_some_and(|s| bucket(&r.key, &device.to_le_bytes()) < s.basis_points)
-}
-
-fn cohort_size(r: &Rollout, devices: u32) -> u32 {
-    (0..devices).filter(|&d| in_stage(r, d)).count() as u32
-}
-
-const Z95: f64 = 1.96;
-
-/// Wilson score interval lower bound of `k` failures in `n`.
-fn wilson_lower(k: u32, n: u32) -> f64 {
-    wilson(k, n).0
-}
-
-/// Wilson score interval upper bound of `k` failures in `n`.
-fn wilson_upper(k: u32, n: u32) -> f64 {
-    wilson(k, n).1
-}
-
-fn wilson(k: u32, n: u32) -> (f64, f64) {
-    if n == 0 {
-        return (0.0, 1.0);
-    }
-    let (k, n) = (f64::from(k), f64::from(n));
-    let p = k / n;
-    let z2 = Z95 * Z95;
-    let centre = p + z2 / (2.0 * n);
-    let spread = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    let denom = 1.0 + z2 / n;
-    (
-        ((centre - spread) / denom).max(0.0),
-        ((centre + spread) / denom).min(1.0),
-    )
 }

@@ -23,6 +23,8 @@ pub enum HwRev {
 pub const WEAK_SHARE: f64 = 0.4;
 /// How much faster a revision B device drains its battery on 1.2.0.
 pub const BAD_DRAIN_FACTOR: f32 = 3.0;
+/// Probability of a crash (fault reboot) per device-hour, on every firmware.
+pub const CRASH_PER_HOUR: f64 = 1e-4;
 /// Hours between check-ins with the update service.
 pub const CHECKIN_HOURS: u32 = 4;
 
@@ -47,6 +49,10 @@ pub struct Device {
     pub next_checkin: u32,
     /// Boot count.
     pub boots: u32,
+    /// Crashes (fault reboots) since the last heartbeat.
+    pub crashes: u32,
+    /// Hour of the last heartbeat.
+    pub last_heartbeat: u32,
     /// Lifecycle state (end of life).
     pub lifecycle: Lifecycle,
     /// The verified sunset notice, once received.
@@ -79,6 +85,8 @@ impl Device {
             offline_until: 0,
             next_checkin: (mix_hour(seed, id) % CHECKIN_HOURS as u64) as u32,
             boots: 1,
+            crashes: 0,
+            last_heartbeat: 0,
             lifecycle: Lifecycle::Supported,
             notice: None,
             updater: Updater::factory(factory),
@@ -118,6 +126,10 @@ impl Device {
             self.charged = true;
         }
         self.battery_pct = self.battery_pct.max(0.0);
+        if rng.chance(CRASH_PER_HOUR * f64::from(hours)) {
+            self.crashes += 1;
+            self.boots += 1;
+        }
         let p_drop = 1.0 - (1.0 - network_drop_rate).powi(hours as i32);
         if self.online(hour) && rng.chance(p_drop) {
             self.offline_until = hour + 1 + rng.below(36) as u32;
@@ -144,8 +156,12 @@ impl Device {
             charged: self.charged,
             firmware: self.updater.running(),
             boots: self.boots,
+            crashes: self.crashes,
+            hours: hour.saturating_sub(self.last_heartbeat),
         };
         self.charged = false;
+        self.crashes = 0;
+        self.last_heartbeat = hour;
         hb
     }
 }

@@ -160,7 +160,7 @@ fn releases_table(s: &mut String, r: &Report) {
             },
             esc(&rel.outcome),
             rel.stages_reached,
-            rel.stages.len(),
+            rel.stage_percents.len(),
             rel.devices_exposed,
             rel.devices_succeeded,
             rel.devices_failed,

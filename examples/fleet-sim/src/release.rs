@@ -3,9 +3,32 @@
 //! Five releases, in publishing order: the factory image 1.0.0, the good 1.1.0, the bad 1.2.0,
 //! 1.1.0 re-issued with a fresh sequence number as the rollback target of 1.2.0 (so device
 //! anti-rollback accepts it), and the fix 1.2.1, which also raises the security version.
+//!
+//! The backend signs every manifest with `ota-core`'s release side (Ed25519 envelope over the
+//! postcard manifest); devices hold the root public key in an `ota-core` trust store and verify
+//! each envelope before anything touches flash. The root key is derived from the seed, so runs
+//! are reproducible.
 
-use ota_core::manifest::Version;
+use crate::rng::mix;
+use ed25519_dalek::SigningKey;
+use ota_core::digest::ImageDigest;
+use ota_core::manifest::{MANIFEST_FORMAT_VERSION, Manifest, ProductId, Version};
+use ota_core::sign::sign_manifest;
+use ota_core::trust::TrustStore;
 use serde::Serialize;
+
+/// The trust store every device's firmware carries: one root, threshold 1, room for one delegate.
+pub type FirmwareTrust = TrustStore<1, 1>;
+
+/// Vendor id of the simulated product.
+pub fn vendor_id() -> ProductId {
+    ProductId::from_text("fleet-ops example vendor")
+}
+
+/// Hardware class id of the simulated product.
+pub fn class_id() -> ProductId {
+    ProductId::from_text("fleet-sim sensor v1")
+}
 
 /// Index of a release in the [`Catalog`].
 pub type ReleaseId = u8;
@@ -52,6 +75,8 @@ pub struct Release {
     pub security_version: u32,
     /// The firmware image bytes.
     pub image: Vec<u8>,
+    /// The signed manifest envelope devices receive.
+    pub envelope: Vec<u8>,
 }
 
 /// Size of each simulated firmware image, in bytes. Tiny on purpose: every device keeps two
@@ -62,11 +87,12 @@ pub const IMAGE_SIZE: usize = 512;
 #[derive(Clone, Debug)]
 pub struct Catalog {
     releases: Vec<Release>,
+    root: SigningKey,
 }
 
 impl Catalog {
-    /// The scenario's five releases.
-    pub fn scenario() -> Self {
+    /// The scenario's five releases, signed with a root key derived from `seed`.
+    pub fn scenario(seed: u64) -> Result<Self, String> {
         let spec = [
             (FACTORY, ReleaseKind::Factory, Version::new(1, 0, 0), 1, 1),
             (GOOD, ReleaseKind::Good, Version::new(1, 1, 0), 10, 1),
@@ -89,9 +115,66 @@ impl Catalog {
                 sequence,
                 security_version,
                 image: image_for(version),
+                envelope: Vec::new(),
             })
             .collect();
-        Self { releases }
+        let mut secret = [0u8; 32];
+        for (i, chunk) in secret.chunks_mut(8).enumerate() {
+            chunk.copy_from_slice(&mix(seed, 0x7275_7374, i as u64).to_le_bytes());
+        }
+        let mut catalog = Self {
+            releases,
+            root: SigningKey::from_bytes(&secret),
+        };
+        for id in [FACTORY, GOOD, BAD, ROLLBACK, FIX] {
+            catalog.sign(id)?;
+        }
+        Ok(catalog)
+    }
+
+    /// The trust store the devices' firmware carries.
+    pub fn trust(&self) -> Result<FirmwareTrust, String> {
+        TrustStore::new(&[self.root.verifying_key().to_bytes()], 1)
+            .map_err(|e| format!("trust store: {e}"))
+    }
+
+    /// Re-issues release `id` under `sequence` (a rollback directive's fresh sequence number).
+    pub fn reissue(&mut self, id: ReleaseId, sequence: u64) -> Result<(), String> {
+        if let Some(r) = self.releases.get_mut(usize::from(id)) {
+            r.sequence = sequence;
+        }
+        self.sign(id)
+    }
+
+    fn sign(&mut self, id: ReleaseId) -> Result<(), String> {
+        let Some(r) = self.releases.get_mut(usize::from(id)) else {
+            return Err(format!("no release #{id} to sign"));
+        };
+        let mut notes = heapless::String::new();
+        let _ = notes.push_str(match r.kind {
+            ReleaseKind::Factory => "factory image",
+            ReleaseKind::Good => "feature release",
+            ReleaseKind::Bad => "feature release (regresses on rev B)",
+            ReleaseKind::Rollback => "rollback re-issue",
+            ReleaseKind::Fix => "fix for rev B self-test and battery drain",
+        });
+        let manifest = Manifest {
+            format_version: MANIFEST_FORMAT_VERSION,
+            sequence: r.sequence,
+            vendor_id: vendor_id(),
+            class_id: class_id(),
+            version: r.version,
+            security_version: r.security_version,
+            image_size: r.image.len() as u32,
+            image_digest: ImageDigest::of(&r.image),
+            encryption: None,
+            expires_at: None,
+            min_installed_version: None,
+            release_notes: notes,
+        };
+        r.envelope = sign_manifest(&manifest, &[&self.root])
+            .map_err(|e| format!("signing {}: {e}", r.version))?;
+        Ok(())
     }
 
     /// The release with index `id`, if there is one.
@@ -124,7 +207,7 @@ mod tests {
 
     #[test]
     fn sequences_grow_and_the_rollback_keeps_the_security_version() {
-        let c = Catalog::scenario();
+        let c = Catalog::scenario(1).unwrap();
         let seqs: Vec<u64> = c.all().iter().map(|r| r.sequence).collect();
         assert!(seqs.windows(2).all(|w| w[0] < w[1]));
         let bad = c.get(BAD).unwrap();

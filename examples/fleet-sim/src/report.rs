@@ -1,6 +1,6 @@
 //! What a run produced, as data (serialised to JSON) and as a terminal summary.
 
-use crate::backend::{DecisionLog, Stage};
+use crate::backend::DecisionLog;
 use crate::sunset::{ExportSummary, NoticeDates, NotificationSent};
 use crate::watch::AlertEvent;
 use core::fmt::Write as _;
@@ -63,10 +63,12 @@ pub struct ReleaseReport {
     pub outcome: String,
     /// Stages opened.
     pub stages_reached: usize,
-    /// The plan's stages.
-    pub stages: Vec<Stage>,
-    /// Distinct devices that started installing it.
+    /// The plan's stages, cumulative percent of the fleet.
+    pub stage_percents: Vec<f64>,
+    /// Devices offered the release (per device, as `rollout-policy` counts exposure).
     pub devices_exposed: u32,
+    /// Devices that started installing it.
+    pub devices_started: u32,
     /// Devices that confirmed it after their self-test.
     pub devices_succeeded: u32,
     /// Devices where it failed (self-test revert or refusal).
@@ -75,8 +77,10 @@ pub struct ReleaseReport {
     pub devices_rolled_back: u32,
     /// The last decision and why.
     pub decision: String,
-    /// Why, with the numbers.
+    /// Why, with the numbers (`rollout-policy`'s explanation).
     pub why: String,
+    /// Hold decisions taken (nothing wrong, evidence or soak still missing).
+    pub holds: u32,
     /// Hour the rollout started.
     pub started_hour: u32,
     /// Hour it completed or was aborted.
@@ -201,7 +205,7 @@ impl Report {
                 r.version,
                 r.outcome,
                 r.stages_reached,
-                r.stages.len(),
+                r.stage_percents.len(),
                 r.devices_exposed,
                 100.0 * f64::from(r.devices_exposed) / f64::from(self.devices.max(1)),
                 r.devices_succeeded,

@@ -11,10 +11,10 @@
 //!
 //! Everything is a function of the [`ScenarioConfig`]: the same seed gives the same run.
 
-use crate::backend::{Backend, RolloutState, plan};
+use crate::backend::{Backend, plan, unix};
 use crate::device::{CHECKIN_HOURS, Device};
 use crate::progress::Progress;
-use crate::release::{BAD, Catalog, FIX, GOOD, ROLLBACK, ReleaseId};
+use crate::release::{BAD, Catalog, FACTORY, FIX, GOOD, ReleaseId};
 use crate::report::{
     BatteryReport, BatterySeries, Event, NamedCount, ReleaseReport, Report, SunsetReport,
     TelemetryReport, Timeline, VersionCount, when,
@@ -24,6 +24,7 @@ use crate::sunset::{Sunset, write_export};
 use crate::updater::{CHUNK, Faults, Outcome};
 use crate::watch::{DRAIN_BIN, FleetWatch};
 use eol_core::lifecycle::Lifecycle;
+use rollout_policy::plan::StageSize;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -103,7 +104,8 @@ struct Counters {
 /// Runs the scenario and returns its report. `progress` shows simulated time as it passes.
 pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, String> {
     let started = Instant::now();
-    let catalog = Catalog::scenario();
+    let mut catalog = Catalog::scenario(config.seed)?;
+    let trust = catalog.trust()?;
     let mut devices = (0..config.devices)
         .map(|id| Device::new(id, config.seed, &catalog))
         .collect::<Option<Vec<_>>>()
@@ -144,7 +146,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
     timeline.versions = versions.clone();
     timeline.counts = vec![Vec::new(); versions.len()];
 
-    backend.start_rollout(GOOD, stages.clone(), 0, None);
+    backend.start_rollout(GOOD, FACTORY, stages.clone(), 0)?;
     events.push(Event {
         hour: 0,
         text: "1.1.0 published; rollout starts".into(),
@@ -188,7 +190,9 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                     };
                     backend.started(d.id, rid);
                     let passes = d.self_test_passes(release);
-                    let s = d.updater.session(release, faults, passes);
+                    let s = d
+                        .updater
+                        .session(release, &trust, unix(hour), faults, passes);
                     counters.sessions += 1;
                     counters.bytes_written += u64::from(s.bytes_written);
                     if s.power_cut {
@@ -209,7 +213,9 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
             }
             if hour >= *next_hb && d.online(hour) {
                 *next_hb = hour + HEARTBEAT_HOURS.max(step);
-                watch.ingest(d.heartbeat(hour));
+                let hb = d.heartbeat(hour);
+                backend.field_report(hb.firmware, u64::from(hb.hours), hb.crashes);
+                watch.ingest(hb);
             }
         }
 
@@ -237,9 +243,10 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
         }
 
         // Scenario phases.
-        let state = |b: &Backend, id| b.rollout(id).map(|r| r.state);
+        let completed = |b: &Backend, id| b.rollout(id).is_some_and(|r| r.completed());
+        let aborted = |b: &Backend, id| b.rollout(id).is_some_and(|r| r.aborted());
         phase = match phase {
-            Phase::Good if state(&backend, GOOD) == Some(RolloutState::Completed) => {
+            Phase::Good if completed(&backend, GOOD) => {
                 events.push(Event {
                     hour,
                     text: "1.1.0 completed".into(),
@@ -247,39 +254,40 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                 Phase::GapBeforeBad(hour + 24)
             }
             Phase::GapBeforeBad(at) if hour >= at => {
-                backend.start_rollout(BAD, stages.clone(), hour, Some(ROLLBACK));
+                backend.start_rollout(BAD, GOOD, stages.clone(), hour)?;
                 events.push(Event {
                     hour,
                     text: "1.2.0 published; rollout starts".into(),
                 });
                 Phase::Bad
             }
-            Phase::Bad => match state(&backend, BAD) {
-                Some(RolloutState::Aborted) => {
+            Phase::Bad if aborted(&backend, BAD) => {
+                if let Some((id, sequence)) = backend.rollback_release() {
+                    catalog.reissue(id, sequence)?;
+                    backend.catalog.reissue(id, sequence)?;
                     events.push(Event {
                         hour,
-                        text: "1.2.0 aborted; rollback directive to 1.1.0 issued".into(),
+                        text: format!("1.2.0 aborted; rollback directive: 1.1.0 re-signed with sequence {sequence}"),
                     });
-                    Phase::FixPending(hour + 48)
                 }
-                Some(RolloutState::Completed) => {
-                    events.push(Event {
-                        hour,
-                        text: "1.2.0 completed (it should not have)".into(),
-                    });
-                    Phase::FixPending(hour)
-                }
-                _ => Phase::Bad,
-            },
+                Phase::FixPending(hour + 48)
+            }
+            Phase::Bad if completed(&backend, BAD) => {
+                events.push(Event {
+                    hour,
+                    text: "1.2.0 completed (it should not have)".into(),
+                });
+                Phase::FixPending(hour)
+            }
             Phase::FixPending(at) if hour >= at => {
-                backend.start_rollout(FIX, stages.clone(), hour, None);
+                backend.start_rollout(FIX, GOOD, stages.clone(), hour)?;
                 events.push(Event {
                     hour,
                     text: "1.2.1 published; rollout starts".into(),
                 });
                 Phase::Fix
             }
-            Phase::Fix if state(&backend, FIX) == Some(RolloutState::Completed) => {
+            Phase::Fix if completed(&backend, FIX) => {
                 events.push(Event {
                     hour,
                     text: "1.2.1 completed".into(),
@@ -346,22 +354,34 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
             let last = r.decisions.last();
             ReleaseReport {
                 version: label(r.release),
-                outcome: match r.state {
-                    RolloutState::Active => "active",
-                    RolloutState::Completed => "completed",
-                    RolloutState::Aborted => "aborted",
+                outcome: if r.completed() {
+                    "completed"
+                } else if r.aborted() {
+                    "aborted"
+                } else {
+                    "active"
                 }
                 .into(),
-                stages_reached: r.stage + 1,
-                stages: r.stages.clone(),
-                devices_exposed: r.exposed,
-                devices_succeeded: r.succeeded,
-                devices_failed: r.failed,
+                stages_reached: r.stages_opened,
+                stage_percents: r
+                    .plan
+                    .stages
+                    .iter()
+                    .map(|s| match s.size {
+                        StageSize::Percent(bp) => f64::from(bp) / 100.0,
+                        StageSize::Devices(n) => 100.0 * f64::from(n) / f64::from(config.devices),
+                    })
+                    .collect(),
+                devices_exposed: r.counts.offered,
+                devices_started: r.counts.started,
+                devices_succeeded: r.counts.succeeded,
+                devices_failed: r.counts.failed.total() as u32,
                 devices_rolled_back: r.rolled_back,
                 decision: last.map_or("none".into(), |d| d.action.clone()),
-                why: last.map_or("no decision yet".into(), |d| d.why.clone()),
-                started_hour: r.started,
-                ended_hour: r.ended,
+                why: last.map_or_else(|| r.last_explanation.clone(), |d| d.why.clone()),
+                holds: r.holds,
+                started_hour: r.started_hour,
+                ended_hour: r.ended_hour,
                 decisions: r.decisions.clone(),
                 progress: r.progress.clone(),
             }
@@ -408,7 +428,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
     let devices_with_notice = devices.iter().filter(|d| d.notice.is_some()).count() as u32;
     let state_bytes_per_device = (core::mem::size_of::<Device>() + core::mem::size_of::<u32>())
         as u64
-        + backend.bytes_per_device()
+        + backend.bytes_per_device().ceil() as u64
         + watch.bytes_per_device();
     Ok(Report {
         devices: config.devices,

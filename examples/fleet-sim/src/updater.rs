@@ -5,7 +5,12 @@
 //! with power cuts and network drops at a given operation, but the state is kept in plain
 //! fields, not in a journal on simulated flash.
 
-use crate::release::{Release, ReleaseId};
+use crate::release::{FirmwareTrust, Release, ReleaseId, class_id, vendor_id};
+use ota_core::manifest::Version;
+use ota_core::verify::{DeviceContext, verify};
+
+/// Bytes available in the update slot.
+pub const SLOT_CAPACITY: u32 = 1024;
 
 /// Bytes written per flash operation of a session.
 pub const CHUNK: usize = 128;
@@ -49,6 +54,7 @@ pub struct Session {
 #[derive(Clone, Debug)]
 pub struct Updater {
     confirmed: ReleaseId,
+    version: Version,
     last_sequence: u64,
     security_floor: u32,
     download: Option<(ReleaseId, u32)>,
@@ -59,6 +65,7 @@ impl Updater {
     pub fn factory(factory: &Release) -> Self {
         Self {
             confirmed: factory.id,
+            version: factory.version,
             last_sequence: factory.sequence,
             security_floor: factory.security_version,
             download: None,
@@ -75,19 +82,30 @@ impl Updater {
         release.sequence > self.last_sequence && release.security_version >= self.security_floor
     }
 
-    /// Runs (or resumes) an update to `release` until it finishes or a fault stops it.
+    /// Runs (or resumes) an update to `release` until it finishes or a fault stops it. The
+    /// signed envelope is verified with `ota-core` against the firmware's `trust` store and
+    /// this device's context at `now` (unix seconds) before anything is written.
     pub fn session(
         &mut self,
         release: &Release,
+        trust: &FirmwareTrust,
+        now: u64,
         faults: Faults,
         self_test_passes: bool,
     ) -> Session {
         let mut s = Session::default();
-        if !self.wants(release) {
-            s.outcome = Some(Outcome::Refused(format!(
-                "manifest sequence {} is not newer than accepted {} (or security version {} below floor {})",
-                release.sequence, self.last_sequence, release.security_version, self.security_floor
-            )));
+        let ctx = DeviceContext {
+            vendor_id: vendor_id(),
+            class_id: class_id(),
+            last_sequence: self.last_sequence,
+            security_floor: self.security_floor,
+            now,
+            slot_capacity: SLOT_CAPACITY,
+            installed_version: self.version,
+        };
+        let resuming = self.download.is_some_and(|(id, _)| id == release.id);
+        if !resuming && let Err(e) = verify(&release.envelope, trust, &ctx) {
+            s.outcome = Some(Outcome::Refused(e.to_string()));
             return s;
         }
         let mut done = match self.download {
@@ -128,6 +146,7 @@ impl Updater {
         self.last_sequence = release.sequence;
         if self_test_passes {
             self.confirmed = release.id;
+            self.version = release.version;
             self.security_floor = self.security_floor.max(release.security_version);
             s.outcome = Some(Outcome::Confirmed);
         } else {

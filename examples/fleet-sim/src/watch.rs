@@ -24,6 +24,10 @@ pub struct Heartbeat {
     pub firmware: ReleaseId,
     /// Boot count.
     pub boots: u32,
+    /// Crashes (fault reboots) during the interval.
+    pub crashes: u32,
+    /// Interval length, hours.
+    pub hours: u32,
 }
 
 /// Width of a drain histogram bin, in percent per day.
