@@ -25,16 +25,29 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(any(test, feature = "sim"))]
+extern crate alloc;
+
+pub mod boot;
 pub mod digest;
-pub mod manifest;
 pub mod envelope;
+pub mod footer;
 pub mod format;
+pub mod journal;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod keys;
+pub mod layout;
+pub mod manifest;
 pub mod segment;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod sign;
+#[cfg(any(test, feature = "sim"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
+pub mod sim;
+pub mod slots;
+pub mod state;
 pub mod trust;
+pub mod update_error;
 pub mod verify;

@@ -1,0 +1,430 @@
+//! The state journal: CRC-protected, sequence-numbered records in two or more erase sectors.
+//!
+//! # Why a journal
+//!
+//! Power can vanish during any flash write or erase. The journal makes every state change a
+//! single append of a fixed-size record; recovery reads every record slot and takes the valid
+//! record with the highest sequence number. A torn append leaves an invalid record (its CRC
+//! fails), so recovery lands on the previous state; a completed append is the new state. There
+//! is no third outcome.
+//!
+//! Records go into fixed [`RECORD_SIZE`] slots, filling one sector after the other. When the
+//! current sector is full, the next sector in the ring is erased and the record goes to its
+//! first slot. A sector is erased only when another sector holds the newest record, so an
+//! interrupted erase never loses the current state. Every record slot is written exactly once
+//! between erases (never re-programmed, not even to clear bits), which is what ECC flash such as
+//! the STM32H7's requires; the journal never relies on the erased value being `0xFF` (it is
+//! `0x00` on some parts, e.g. the STM32L0 data EEPROM emulation), because a record is valid only
+//! by its magic and CRC, never by "still erased" bits.
+//!
+//! # Record format (version 1), little-endian, [`RECORD_SIZE`] = 128 bytes
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 2 | magic `4F 4A` (`"OJ"`), neither erased value |
+//! | 2 | 1 | format version, `01` |
+//! | 3 | 1 | phase: 0 idle, 1 downloading, 2 downloaded, 3 activated, 4 trial |
+//! | 4 | 4 | record sequence number (u32, starts at 1, +1 per record) |
+//! | 8 | 4 | phase argument: checkpointed offset (downloading), attempts (activated), attempts left (trial), else 0 |
+//! | 12 | 1 | confirmed slot: 0 A, 1 B |
+//! | 13 | 1 | last event (see [`Event`], 0..=7) |
+//! | 14 | 1 | pending image present: 0 or 1 |
+//! | 15 | 1 | reserved, `00` |
+//! | 16 | 8 | last accepted manifest sequence |
+//! | 24 | 4 | security (anti-rollback) floor |
+//! | 28 | 11 | confirmed version: major u16, minor u16, patch u16, build flag u8, build u32 |
+//! | 39 | 8 | pending: manifest sequence |
+//! | 47 | 11 | pending: version (as above) |
+//! | 58 | 4 | pending: security version |
+//! | 62 | 4 | pending: image size |
+//! | 66 | 32 | pending: image SHA-256 |
+//! | 98 | 4 | CRC-32/ISO-HDLC of bytes 0..98 |
+//! | 102 | 26 | padding `5A` |
+//!
+//! Without a pending image, bytes 39..98 are zero. Decoding is strict: unknown phases, slots,
+//! events, flags or non-zero reserved bytes make the record invalid. An all-`0xFF` or
+//! all-`0x00` slot (erased flash of either polarity) is never valid: the magic rules it out, and
+//! independently its CRC does not match (checked by a test).
+
+use crate::layout::{Layout, RECORD_SIZE, Slot};
+use crate::manifest::Version;
+use crate::state::{Event, Pending, Phase, State};
+use crate::update_error::UpdateError;
+use embedded_storage::nor_flash::NorFlash;
+
+const MAGIC: [u8; 2] = *b"OJ";
+const FORMAT: u8 = 1;
+/// Bytes covered by the CRC.
+const BODY: usize = 98;
+const PAD: u8 = 0x5A;
+
+const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+    CRC.checksum(bytes)
+}
+
+pub(crate) fn get_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+pub(crate) fn get_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+pub(crate) fn get_u64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// Writes 11 bytes.
+pub(crate) fn put_version(out: &mut [u8], v: &Version) {
+    let mut b = [0u8; 11];
+    b[0..2].copy_from_slice(&v.major.to_le_bytes());
+    b[2..4].copy_from_slice(&v.minor.to_le_bytes());
+    b[4..6].copy_from_slice(&v.patch.to_le_bytes());
+    if let Some(build) = v.build {
+        b[6] = 1;
+        b[7..11].copy_from_slice(&build.to_le_bytes());
+    }
+    for (o, i) in out.iter_mut().zip(b) {
+        *o = i;
+    }
+}
+
+pub(crate) fn get_version(b: &[u8], at: usize) -> Option<Version> {
+    let build = get_u32(b, at + 7)?;
+    let build = match *b.get(at + 6)? {
+        0 if build == 0 => None,
+        1 => Some(build),
+        _ => return None,
+    };
+    Some(Version {
+        major: get_u16(b, at)?,
+        minor: get_u16(b, at + 2)?,
+        patch: get_u16(b, at + 4)?,
+        build,
+    })
+}
+
+/// Encodes `state` as record number `seq`.
+pub fn encode(seq: u32, state: &State) -> [u8; RECORD_SIZE] {
+    let mut b = [0u8; RECORD_SIZE];
+    b[0..2].copy_from_slice(&MAGIC);
+    b[2] = FORMAT;
+    let (tag, arg) = match state.phase {
+        Phase::Idle => (0, 0),
+        Phase::Downloading { offset } => (1, offset),
+        Phase::Downloaded => (2, 0),
+        Phase::Activated { attempts } => (3, u32::from(attempts)),
+        Phase::Trial { attempts_left } => (4, u32::from(attempts_left)),
+    };
+    b[3] = tag;
+    b[4..8].copy_from_slice(&seq.to_le_bytes());
+    b[8..12].copy_from_slice(&arg.to_le_bytes());
+    b[12] = state.confirmed.to_byte();
+    b[13] = state.last_event.to_byte();
+    b[16..24].copy_from_slice(&state.accepted_sequence.to_le_bytes());
+    b[24..28].copy_from_slice(&state.security_floor.to_le_bytes());
+    put_version(&mut b[28..39], &state.confirmed_version);
+    if let Some(p) = &state.pending {
+        b[14] = 1;
+        b[39..47].copy_from_slice(&p.sequence.to_le_bytes());
+        put_version(&mut b[47..58], &p.version);
+        b[58..62].copy_from_slice(&p.security_version.to_le_bytes());
+        b[62..66].copy_from_slice(&p.image_size.to_le_bytes());
+        b[66..98].copy_from_slice(&p.image_digest);
+    }
+    let crc = crc32(&b[..BODY]);
+    b[BODY..BODY + 4].copy_from_slice(&crc.to_le_bytes());
+    for x in &mut b[BODY + 4..] {
+        *x = PAD;
+    }
+    b
+}
+
+/// Decodes a record slot: `Some((seq, state))` only for a valid version-1 record.
+pub fn decode(b: &[u8]) -> Option<(u32, State)> {
+    if b.len() != RECORD_SIZE || b.get(0..2)? != MAGIC || *b.get(2)? != FORMAT || *b.get(15)? != 0 {
+        return None;
+    }
+    if get_u32(b, BODY)? != crc32(b.get(..BODY)?) {
+        return None;
+    }
+    let seq = get_u32(b, 4)?;
+    let arg = get_u32(b, 8)?;
+    let small = |a: u32| u8::try_from(a).ok();
+    let phase = match *b.get(3)? {
+        0 if arg == 0 => Phase::Idle,
+        1 => Phase::Downloading { offset: arg },
+        2 if arg == 0 => Phase::Downloaded,
+        3 => Phase::Activated {
+            attempts: small(arg)?,
+        },
+        4 => Phase::Trial {
+            attempts_left: small(arg)?,
+        },
+        _ => return None,
+    };
+    let pending = match *b.get(14)? {
+        0 => {
+            if b.get(39..BODY)?.iter().any(|&x| x != 0) {
+                return None;
+            }
+            None
+        }
+        1 => {
+            let mut image_digest = [0u8; 32];
+            image_digest.copy_from_slice(b.get(66..98)?);
+            Some(Pending {
+                sequence: get_u64(b, 39)?,
+                version: get_version(b, 47)?,
+                security_version: get_u32(b, 58)?,
+                image_size: get_u32(b, 62)?,
+                image_digest,
+            })
+        }
+        _ => return None,
+    };
+    // A phase past Idle always has a pending image.
+    if pending.is_none() != matches!(phase, Phase::Idle) {
+        return None;
+    }
+    let state = State {
+        phase,
+        confirmed: Slot::from_byte(*b.get(12)?)?,
+        confirmed_version: get_version(b, 28)?,
+        pending,
+        accepted_sequence: get_u64(b, 16)?,
+        security_floor: get_u32(b, 24)?,
+        last_event: Event::from_byte(*b.get(13)?)?,
+    };
+    Some((seq, state))
+}
+
+/// Position of a record slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pos {
+    sector: u32,
+    slot: u32,
+}
+
+/// An open journal: where the newest record is and where the next one goes.
+///
+/// It holds no flash reference; every operation takes the flash, so the application and the
+/// bootloader can own their driver however they like.
+#[derive(Clone, Debug)]
+pub struct Journal {
+    offset: u32,
+    sectors: u32,
+    sector_size: u32,
+    head: Option<(u32, Pos)>,
+    next: Pos,
+}
+
+fn is_blank(b: &[u8]) -> bool {
+    b.iter().all(|&x| x == 0xFF) || b.iter().all(|&x| x == 0x00)
+}
+
+impl Journal {
+    const SLOT: u32 = RECORD_SIZE as u32;
+
+    fn slots_per_sector(&self) -> u32 {
+        self.sector_size / Self::SLOT
+    }
+
+    fn addr(&self, p: Pos) -> u32 {
+        self.offset + p.sector * self.sector_size + p.slot * Self::SLOT
+    }
+
+    /// Reads every record slot and returns the journal with the newest valid state, if any.
+    ///
+    /// Garbage, foreign data and torn records are skipped; nothing in the journal sectors can
+    /// make this panic. A record that fails its check is read a second time, so a single bit
+    /// flipped on read does not roll the state back to an older record.
+    pub fn open<F: NorFlash>(
+        flash: &mut F,
+        layout: &Layout,
+    ) -> Result<(Self, Option<State>), UpdateError<F::Error>> {
+        layout.validate(F::READ_SIZE, F::WRITE_SIZE, F::ERASE_SIZE, flash.capacity())?;
+        let mut j = Self {
+            offset: layout.journal_offset,
+            sectors: layout.journal_sectors,
+            sector_size: F::ERASE_SIZE as u32,
+            head: None,
+            next: Pos { sector: 0, slot: 0 },
+        };
+        let mut newest: Option<State> = None;
+        let mut buf = [0u8; RECORD_SIZE];
+        for sector in 0..j.sectors {
+            for slot in 0..j.slots_per_sector() {
+                let pos = Pos { sector, slot };
+                flash
+                    .read(j.addr(pos), &mut buf)
+                    .map_err(UpdateError::flash)?;
+                let mut rec = decode(&buf);
+                if rec.is_none() && !is_blank(&buf) {
+                    flash
+                        .read(j.addr(pos), &mut buf)
+                        .map_err(UpdateError::flash)?;
+                    rec = decode(&buf);
+                }
+                if let Some((seq, state)) = rec
+                    && j.head.is_none_or(|(s, _)| seq > s)
+                {
+                    j.head = Some((seq, pos));
+                    newest = Some(state);
+                }
+            }
+        }
+        if let Some((_, pos)) = j.head {
+            j.next = Pos {
+                sector: pos.sector,
+                slot: pos.slot + 1,
+            };
+        }
+        Ok((j, newest))
+    }
+
+    /// The sequence number of the newest valid record (0 when there is none).
+    pub fn sequence(&self) -> u32 {
+        self.head.map_or(0, |(s, _)| s)
+    }
+
+    /// Appends `state` as the newest record. When it returns `Ok`, the record is on flash and
+    /// read back intact; when power is cut inside, recovery finds either this record or the
+    /// previous one.
+    pub fn append<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        state: &State,
+    ) -> Result<(), UpdateError<F::Error>> {
+        let seq = self
+            .sequence()
+            .checked_add(1)
+            .ok_or(UpdateError::JournalExhausted)?;
+        let rec = encode(seq, state);
+        let mut buf = [0u8; RECORD_SIZE];
+        let mut pos = self.next;
+        let mut fresh = false;
+        let budget = (self.sectors * (self.slots_per_sector() + 1)) as usize;
+        for _ in 0..budget {
+            if pos.slot >= self.slots_per_sector() {
+                let sector = (pos.sector + 1) % self.sectors;
+                if self.head.is_some_and(|(_, h)| h.sector == sector) {
+                    break;
+                }
+                let from = self.offset + sector * self.sector_size;
+                flash
+                    .erase(from, from + self.sector_size)
+                    .map_err(UpdateError::flash)?;
+                pos = Pos { sector, slot: 0 };
+                fresh = true;
+            }
+            let addr = self.addr(pos);
+            if !fresh {
+                flash.read(addr, &mut buf).map_err(UpdateError::flash)?;
+                if !is_blank(&buf) {
+                    pos.slot += 1;
+                    continue;
+                }
+            }
+            flash.write(addr, &rec).map_err(UpdateError::flash)?;
+            flash.read(addr, &mut buf).map_err(UpdateError::flash)?;
+            if buf == rec {
+                self.head = Some((seq, pos));
+                self.next = Pos {
+                    sector: pos.sector,
+                    slot: pos.slot + 1,
+                };
+                return Ok(());
+            }
+            pos.slot += 1;
+        }
+        Err(UpdateError::Corrupted(
+            "no journal record slot could be programmed and read back",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> State {
+        State {
+            phase: Phase::Trial { attempts_left: 2 },
+            confirmed: Slot::B,
+            confirmed_version: Version {
+                major: 1,
+                minor: 2,
+                patch: 3,
+                build: None,
+            },
+            pending: Some(Pending {
+                sequence: 42,
+                version: Version {
+                    major: 2,
+                    minor: 0,
+                    patch: 1,
+                    build: Some(9),
+                },
+                security_version: 7,
+                image_size: 123_456,
+                image_digest: [0xC3; 32],
+            }),
+            accepted_sequence: 42,
+            security_floor: 6,
+            last_event: Event::Rejected,
+        }
+    }
+
+    #[test]
+    fn record_test_vector() {
+        let b = encode(5, &sample());
+        let head: [u8; 16] = [
+            0x4F, 0x4A, 0x01, 0x04, 0x05, 0, 0, 0, 0x02, 0, 0, 0, 0x01, 0x02, 0x01, 0x00,
+        ];
+        assert_eq!(b[..16], head);
+        assert_eq!(b[16..24], 42u64.to_le_bytes());
+        assert_eq!(b[102..], [PAD; 26]);
+        assert_eq!(decode(&b), Some((5, sample())));
+    }
+
+    #[test]
+    fn every_single_bit_flip_is_rejected() {
+        let b = encode(5, &sample());
+        for i in 0..BODY + 4 {
+            for bit in 0..8 {
+                let mut c = b;
+                c[i] ^= 1 << bit;
+                assert_eq!(decode(&c), None, "byte {i} bit {bit}");
+            }
+        }
+    }
+
+    #[test]
+    fn erased_flash_of_either_polarity_is_never_a_record() {
+        for v in [0xFF, 0x00] {
+            let b = [v; RECORD_SIZE];
+            assert_eq!(decode(&b), None);
+            // Independently of the magic, the CRC itself cannot match an erased slot.
+            assert_ne!(crc32(&b[..BODY]), get_u32(&b, BODY).unwrap());
+        }
+    }
+
+    #[test]
+    fn idle_without_pending_round_trips_and_stray_bytes_are_rejected() {
+        let s = State::initial(Slot::A, Version::new(1, 0, 0), 3, 1);
+        let b = encode(1, &s);
+        assert_eq!(decode(&b), Some((1, s)));
+        let mut c = b;
+        c[50] = 1;
+        let crc = crc32(&c[..BODY]);
+        c[BODY..BODY + 4].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            decode(&c),
+            None,
+            "pending bytes must be zero without a pending image"
+        );
+    }
+}

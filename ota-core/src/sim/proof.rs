@@ -1,0 +1,493 @@
+//! The power-cut proof: run a whole update cycle, cut the power at every flash operation with
+//! every [`Tear`] variant, reboot, and check that the device always boots a verified image.
+//!
+//! Run it against your own configuration (layout, write and erase sizes, erased value, ECC,
+//! image sizes) before you ship:
+//!
+//! ```
+//! use ota_core::layout::Layout;
+//! use ota_core::sim::{SimConfig, Tear, proof::{prove, ProofConfig, Scenario}};
+//!
+//! let layout = Layout {
+//!     journal_offset: 0, journal_sectors: 2,
+//!     slot_a: 0x2000, slot_b: 0x5000, slot_size: 0x3000, trial_attempts: 2,
+//! };
+//! let cfg = ProofConfig {
+//!     layout,
+//!     sim: SimConfig::default(),
+//!     old_image_len: 3000,
+//!     new_image_len: 5000,
+//!     chunk: 700,
+//!     scenario: Scenario::Confirm,
+//!     tears: &[Tear::Partial],
+//!     journal_prefill: 0,
+//! };
+//! let report = prove::<8, 4096>(&cfg);
+//! assert_eq!(report.bricked, 0);
+//! assert_eq!(report.recovered, report.cut_points, "{:?}", report.failures);
+//! ```
+//!
+//! After every cut the harness reboots into [`decide`] and checks: the booted slot's bytes are
+//! exactly the old or the new image, matching the version `decide` reported; the accepted
+//! sequence and the security floor never go backwards; and, with power staying on, the cycle
+//! completes with the outcome the scenario expects.
+
+use super::{SimConfig, SimError, SimFlash, Tear, Wear};
+use crate::boot::{BootReason, Decision, decide, provision};
+use crate::digest::ImageDigest;
+use crate::journal::Journal;
+use crate::layout::{Layout, Slot};
+use crate::manifest::{ImageInfo, VerifiedManifest, Version};
+use crate::slots::Updater;
+use crate::state::{Phase, State};
+use crate::update_error::UpdateError;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use embedded_storage::nor_flash::NorFlash;
+
+/// What the new image does after its trial boot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// Passes its self-test and confirms.
+    Confirm,
+    /// Fails its self-test and rejects itself.
+    Reject,
+    /// Never confirms (crashes before it can): the bootloader reverts when attempts run out.
+    NeverConfirm,
+}
+
+/// One proof configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct ProofConfig {
+    /// The flash map under test.
+    pub layout: Layout,
+    /// Simulator quirks (erased value, ECC).
+    pub sim: SimConfig,
+    /// Size of the factory image in slot A.
+    pub old_image_len: u32,
+    /// Size of the update image.
+    pub new_image_len: u32,
+    /// Download chunk size.
+    pub chunk: usize,
+    /// What the new image does.
+    pub scenario: Scenario,
+    /// Tear variants to try at every cut point.
+    pub tears: &'static [Tear],
+    /// Idle journal records written after provisioning, before the cycle: set it close to a
+    /// multiple of the records per sector so the cycle crosses a journal sector change.
+    pub journal_prefill: u32,
+}
+
+/// The result of [`prove`].
+#[derive(Clone, Debug, Default)]
+pub struct ProofReport {
+    /// Cut points tried (operation indices × tear variants).
+    pub cut_points: u64,
+    /// Runs where every check held and the cycle completed as expected.
+    pub recovered: u64,
+    /// Runs where `decide` found nothing bootable or booted something other than the old or
+    /// the new image.
+    pub bricked: u64,
+    /// The first few failure descriptions.
+    pub failures: Vec<String>,
+    /// Flash writes and erases of the uninterrupted cycle.
+    pub cycle_ops: u64,
+    /// Wear of the uninterrupted cycle.
+    pub cycle_wear: Wear,
+}
+
+/// Deterministic test image bytes, with runs of `0xFF` and `0x00` like real firmware padding.
+pub fn test_image(len: u32, seed: u8) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_u32 ^ u32::from(seed);
+    (0..len)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            match (i / 256) % 5 {
+                3 => 0xFF,
+                4 if i % 256 < 64 => 0x00,
+                _ => x as u8,
+            }
+        })
+        .collect()
+}
+
+fn info(image: &[u8], sequence: u64, major: u16) -> ImageInfo {
+    ImageInfo {
+        sequence,
+        version: Version::new(major, 0, 0),
+        security_version: u32::from(major),
+        image_size: image.len() as u32,
+        image_digest: ImageDigest::of(image),
+        manifest_digest: [0; 32],
+    }
+}
+
+struct Ctx {
+    layout: Layout,
+    old: Vec<u8>,
+    new: Vec<u8>,
+    new_info: ImageInfo,
+    old_info: ImageInfo,
+    chunk: usize,
+    scenario: Scenario,
+}
+
+enum Step {
+    Reboot,
+    Done,
+}
+
+/// Outcome of one run.
+#[derive(Debug)]
+enum Failure {
+    Bricked(String),
+    Wrong(String),
+}
+
+type Flash<const W: usize, const E: usize> = SimFlash<W, E>;
+
+fn is_power_loss(e: &UpdateError<SimError>) -> bool {
+    matches!(e, UpdateError::Flash(SimError::PowerLoss))
+}
+
+/// Accepted sequence and security floor seen so far: they must never decrease.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    accepted: u64,
+    floor: u32,
+}
+
+impl Seen {
+    fn observe(&mut self, s: &State) -> Result<(), Failure> {
+        if s.accepted_sequence < self.accepted || s.security_floor < self.floor {
+            return Err(Failure::Wrong(format!(
+                "state went backwards: accepted {} floor {} after {} {}",
+                s.accepted_sequence, s.security_floor, self.accepted, self.floor
+            )));
+        }
+        self.accepted = s.accepted_sequence;
+        self.floor = s.security_floor;
+        Ok(())
+    }
+}
+
+fn provisioned<const W: usize, const E: usize>(
+    cfg: &ProofConfig,
+    ctx: &Ctx,
+) -> Result<Flash<W, E>, String> {
+    let mut f = Flash::<W, E>::for_layout(&cfg.layout, cfg.sim);
+    let mut padded = ctx.old.clone();
+    padded.resize(ctx.old.len().div_ceil(W) * W, 0xFF);
+    // Factory programming: erase slot A, write the image.
+    let a = cfg.layout.slot_a;
+    f.erase(a, a + cfg.layout.slot_size)
+        .map_err(|e| format!("{e}"))?;
+    f.write(a, &padded).map_err(|e| format!("{e}"))?;
+    provision(&mut f, &cfg.layout, Slot::A, &ctx.old_info).map_err(|e| format!("{e}"))?;
+    let (mut journal, state) = Journal::open(&mut f, &cfg.layout).map_err(|e| format!("{e}"))?;
+    let state = state.ok_or_else(|| String::from("no state after provisioning"))?;
+    for _ in 0..cfg.journal_prefill {
+        journal.append(&mut f, &state).map_err(|e| format!("{e}"))?;
+    }
+    match decide(&mut f, &cfg.layout) {
+        Ok(Decision::Boot { slot: Slot::A, .. }) => Ok(f),
+        other => Err(format!("fresh device did not boot slot A: {other:?}")),
+    }
+}
+
+fn context(cfg: &ProofConfig) -> Ctx {
+    let old = test_image(cfg.old_image_len, 1);
+    let new = test_image(cfg.new_image_len, 2);
+    Ctx {
+        layout: cfg.layout,
+        old_info: info(&old, 1, 1),
+        new_info: info(&new, 2, 2),
+        old,
+        new,
+        chunk: cfg.chunk.max(1),
+        scenario: cfg.scenario,
+    }
+}
+
+fn check_boot<const W: usize, const E: usize>(
+    f: &Flash<W, E>,
+    ctx: &Ctx,
+    d: &Decision,
+) -> Result<(), Failure> {
+    let Decision::Boot { slot, version, .. } = *d else {
+        return Err(Failure::Bricked(format!("{d:?}")));
+    };
+    let base = ctx.layout.slot_offset(slot) as usize;
+    let image = if version == ctx.old_info.version {
+        &ctx.old
+    } else if version == ctx.new_info.version {
+        &ctx.new
+    } else {
+        return Err(Failure::Bricked(format!(
+            "booted unknown version {version}"
+        )));
+    };
+    if f.contents().get(base..base + image.len()) != Some(image.as_slice()) {
+        return Err(Failure::Bricked(format!(
+            "slot {slot} does not hold version {version}"
+        )));
+    }
+    Ok(())
+}
+
+fn app_step<const W: usize, const E: usize>(
+    f: &mut Flash<W, E>,
+    ctx: &Ctx,
+    d: &Decision,
+    seen: &mut Seen,
+) -> Result<Step, UpdateError<SimError>> {
+    let mut up = Updater::open(&mut *f, ctx.layout)?;
+    let wrong = |e: Failure| match e {
+        Failure::Bricked(m) | Failure::Wrong(m) => {
+            let _ = m;
+            UpdateError::Corrupted("state went backwards")
+        }
+    };
+    if let Decision::Boot {
+        reason: BootReason::Trial { .. },
+        ..
+    } = d
+    {
+        match ctx.scenario {
+            Scenario::Confirm => up.confirm()?,
+            Scenario::Reject => up.reject()?,
+            Scenario::NeverConfirm => {}
+        }
+        seen.observe(up.state()).map_err(wrong)?;
+        return Ok(Step::Reboot);
+    }
+    let st = *up.state();
+    if st.accepted_sequence >= ctx.new_info.sequence && st.phase == Phase::Idle {
+        return Ok(Step::Done);
+    }
+    if matches!(st.phase, Phase::Activated { .. } | Phase::Trial { .. }) {
+        return Ok(Step::Reboot);
+    }
+    let manifest = VerifiedManifest::new_unchecked(ctx.new_info);
+    let offset = up.begin(&manifest)?;
+    seen.observe(up.state()).map_err(wrong)?;
+    for chunk in ctx
+        .new
+        .get(offset as usize..)
+        .unwrap_or(&[])
+        .chunks(ctx.chunk)
+    {
+        up.write(chunk)?;
+        seen.observe(up.state()).map_err(wrong)?;
+    }
+    up.finish()?;
+    up.activate()?;
+    seen.observe(up.state()).map_err(wrong)?;
+    Ok(Step::Reboot)
+}
+
+/// Runs the device from a provisioned flash until the update cycle is over, cutting power as
+/// `cuts` says (each `(n, tear)`: after `n` more operations once power is back).
+fn run_device<const W: usize, const E: usize>(
+    f: &mut Flash<W, E>,
+    ctx: &Ctx,
+    cuts: &[(u64, Tear)],
+) -> Result<(), Failure> {
+    let mut cuts = cuts.iter();
+    if let Some(&(n, t)) = cuts.next() {
+        f.cut_after(n, t);
+    }
+    let mut seen = Seen::default();
+    let mut reboot = |f: &mut Flash<W, E>| {
+        f.power_on();
+        if let Some(&(n, t)) = cuts.next() {
+            f.cut_after(n, t);
+        }
+    };
+    for _ in 0..64 {
+        let d = match decide(f, &ctx.layout) {
+            Ok(d) => d,
+            Err(e) if is_power_loss(&e) => {
+                reboot(f);
+                continue;
+            }
+            Err(e) => return Err(Failure::Wrong(format!("decide failed: {e}"))),
+        };
+        check_boot(f, ctx, &d)?;
+        if let Ok((_, Some(s))) = Journal::open(f, &ctx.layout) {
+            seen.observe(&s)?;
+        }
+        match app_step(f, ctx, &d, &mut seen) {
+            Ok(Step::Done) => return check_final(f, ctx),
+            Ok(Step::Reboot) => {}
+            Err(e) if is_power_loss(&e) => reboot(f),
+            Err(e) => return Err(Failure::Wrong(format!("application step failed: {e}"))),
+        }
+    }
+    Err(Failure::Wrong(String::from(
+        "the update cycle did not finish within 64 boots",
+    )))
+}
+
+fn check_final<const W: usize, const E: usize>(
+    f: &mut Flash<W, E>,
+    ctx: &Ctx,
+) -> Result<(), Failure> {
+    let Ok((_, Some(s))) = Journal::open(f, &ctx.layout) else {
+        return Err(Failure::Wrong(String::from("no state at the end")));
+    };
+    let (version, floor) = match ctx.scenario {
+        Scenario::Confirm => (ctx.new_info.version, ctx.new_info.security_version),
+        _ => (ctx.old_info.version, ctx.old_info.security_version),
+    };
+    if s.confirmed_version != version
+        || s.security_floor != floor
+        || s.accepted_sequence != ctx.new_info.sequence
+    {
+        return Err(Failure::Wrong(format!("unexpected final state {s:?}")));
+    }
+    Ok(())
+}
+
+/// The exhaustive power-cut proof for one configuration.
+pub fn prove<const W: usize, const E: usize>(cfg: &ProofConfig) -> ProofReport {
+    let ctx = context(cfg);
+    let mut report = ProofReport::default();
+    let base = match provisioned::<W, E>(cfg, &ctx) {
+        Ok(f) => f,
+        Err(e) => {
+            report.failures.push(format!("provisioning failed: {e}"));
+            return report;
+        }
+    };
+    let mut golden = base.clone();
+    let start_ops = golden.ops();
+    let start_wear = golden.wear();
+    if let Err(e) = run_device(&mut golden, &ctx, &[]) {
+        report
+            .failures
+            .push(format!("uninterrupted cycle failed: {e:?}"));
+        return report;
+    }
+    report.cycle_ops = golden.ops() - start_ops;
+    let w = golden.wear();
+    report.cycle_wear = Wear {
+        erases: w.erases - start_wear.erases,
+        writes: w.writes - start_wear.writes,
+        bytes_written: w.bytes_written - start_wear.bytes_written,
+        reads: w.reads - start_wear.reads,
+    };
+    for k in 0..report.cycle_ops {
+        for &tear in cfg.tears {
+            report.cut_points += 1;
+            let mut f = base.clone();
+            match run_device(&mut f, &ctx, &[(k, tear)]) {
+                Ok(()) => report.recovered += 1,
+                Err(e) => {
+                    if matches!(e, Failure::Bricked(_)) {
+                        report.bricked += 1;
+                    }
+                    if report.failures.len() < 8 {
+                        report
+                            .failures
+                            .push(format!("cut at op {k} ({tear:?}): {e:?}"));
+                    }
+                }
+            }
+        }
+    }
+    report
+}
+
+/// Runs the device with an arbitrary list of power cuts; `Ok` if every check held. The final
+/// version may be either image (cuts can use up trial attempts), but must have booted.
+pub fn run_with_cuts<const W: usize, const E: usize>(
+    cfg: &ProofConfig,
+    cuts: &[(u64, Tear)],
+) -> Result<(), String> {
+    let ctx = context(cfg);
+    let mut f = provisioned::<W, E>(cfg, &ctx)?;
+    match run_device(&mut f, &ctx, cuts) {
+        Ok(()) => Ok(()),
+        Err(Failure::Wrong(m)) if m.starts_with("unexpected final state") => {
+            // Repeated cuts may spend every trial attempt; then the old image must be confirmed.
+            match Journal::open(&mut f, &ctx.layout) {
+                Ok((_, Some(s)))
+                    if s.confirmed_version == ctx.old_info.version
+                        && s.accepted_sequence == ctx.new_info.sequence =>
+                {
+                    Ok(())
+                }
+                _ => Err(m),
+            }
+        }
+        Err(e) => Err(format!("{e:?}")),
+    }
+}
+
+/// Wear over many uninterrupted update cycles (each confirmed).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WearReport {
+    /// Update cycles run.
+    pub cycles: u32,
+    /// All bytes written (image, footer, journal) divided by the image bytes.
+    pub bytes_per_image_byte: f64,
+    /// Journal sector erases per update cycle.
+    pub state_erases_per_update: f64,
+    /// Most erases of any one journal sector.
+    pub max_state_sector_erases: u32,
+}
+
+/// Runs `cycles` confirmed updates back to back and measures wear.
+pub fn measure_wear<const W: usize, const E: usize>(
+    cfg: &ProofConfig,
+    cycles: u32,
+) -> Result<WearReport, String> {
+    let mut ctx = context(cfg);
+    ctx.scenario = Scenario::Confirm;
+    let mut f = provisioned::<W, E>(cfg, &ctx)?;
+    let j0 = cfg.layout.journal_offset as usize / E;
+    let jn = cfg.layout.journal_sectors as usize;
+    let journal_erases = |f: &Flash<W, E>| -> u64 {
+        f.sector_erases()
+            .iter()
+            .skip(j0)
+            .take(jn)
+            .map(|&c| u64::from(c))
+            .sum()
+    };
+    let (e0, b0) = (journal_erases(&f), f.wear().bytes_written);
+    for i in 0..cycles {
+        let seq = u64::from(i) + 2;
+        let major = u16::try_from(seq).map_err(|e| format!("{e}"))?;
+        let image = test_image(cfg.new_image_len, (i % 200) as u8 + 2);
+        ctx.old_info = ctx.new_info;
+        ctx.old = core::mem::take(&mut ctx.new);
+        ctx.new_info = info(&image, seq, major);
+        ctx.new = image;
+        if i == 0 {
+            ctx.old_info = info(&ctx.old, 1, 1);
+            ctx.old = test_image(cfg.old_image_len, 1);
+            ctx.old_info = info(&ctx.old, 1, 1);
+        }
+        run_device(&mut f, &ctx, &[]).map_err(|e| format!("cycle {i}: {e:?}"))?;
+    }
+    let max_state_sector_erases = f
+        .sector_erases()
+        .iter()
+        .skip(j0)
+        .take(jn)
+        .copied()
+        .max()
+        .unwrap_or(0);
+    Ok(WearReport {
+        cycles,
+        bytes_per_image_byte: (f.wear().bytes_written - b0) as f64
+            / (f64::from(cfg.new_image_len) * f64::from(cycles)),
+        state_erases_per_update: (journal_erases(&f) - e0) as f64 / f64::from(cycles),
+        max_state_sector_erases,
+    })
+}
