@@ -35,7 +35,9 @@ fn main() {
     if let Some(g) = plan.gates.get_mut(0) {
         let ratio = arg(&args, "--ratio-pct", 0) as u16;
         if ratio > 0 {
-            g.kind = GateKind::FailureVsControl { max_ratio_pct: ratio };
+            g.kind = GateKind::FailureVsControl {
+                max_ratio_pct: ratio,
+            };
         }
         g.alpha_bp = arg(&args, "--alpha-bp", u64::from(g.alpha_bp)) as u16;
         g.pause_alpha_bp = arg(&args, "--pause-bp", u64::from(g.pause_alpha_bp)) as u16;
@@ -58,7 +60,11 @@ fn main() {
             min_completed: 10,
         },
     ];
-    let names = ["evidence (sequential)", "per-stage exact test", "raw threshold 5%/10"];
+    let names = [
+        "evidence (sequential)",
+        "per-stage exact test",
+        "raw threshold 5%/10",
+    ];
     println!(
         "rollout-sim: {runs} runs per release, fleet {fleet}, default plan 100 -> 1,000 -> 10% -> 100% (24 h soak), control failure 0.5%, seed {seed}"
     );
@@ -69,7 +75,13 @@ fn main() {
     println!("simulated in {:.1} s\n", start.elapsed().as_secs_f64());
     println!(
         "{:<24} {:>11} {:>13} {:>12} {:>20} {:>13} {:>14}",
-        "policy", "false_abort", "good_unpaused", "gross_stage1", "subtle_before_stage3", "exposed_gross", "exposed_subtle"
+        "policy",
+        "false_abort",
+        "good_unpaused",
+        "gross_stage1",
+        "subtle_before_stage3",
+        "exposed_gross",
+        "exposed_subtle"
     );
     for (i, name) in names.iter().enumerate() {
         let (g, x, s) = (&good[i], &gross[i], &subtle[i]);

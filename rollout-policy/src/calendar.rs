@@ -105,10 +105,22 @@ mod tests {
             cadence_secs: 30 * DAY,
             slot_secs: 2 * DAY,
         };
-        assert_eq!(cal.admit(Lane::Routine, Timestamp(0)), Admission::At(Timestamp(10 * DAY)));
-        assert_eq!(cal.admit(Lane::Routine, Timestamp(11 * DAY)), Admission::Now);
-        assert_eq!(cal.admit(Lane::Routine, Timestamp(12 * DAY)), Admission::At(Timestamp(40 * DAY)));
-        assert_eq!(cal.admit(Lane::Routine, Timestamp(41 * DAY)), Admission::Now);
+        assert_eq!(
+            cal.admit(Lane::Routine, Timestamp(0)),
+            Admission::At(Timestamp(10 * DAY))
+        );
+        assert_eq!(
+            cal.admit(Lane::Routine, Timestamp(11 * DAY)),
+            Admission::Now
+        );
+        assert_eq!(
+            cal.admit(Lane::Routine, Timestamp(12 * DAY)),
+            Admission::At(Timestamp(40 * DAY))
+        );
+        assert_eq!(
+            cal.admit(Lane::Routine, Timestamp(41 * DAY)),
+            Admission::Now
+        );
         assert_eq!(cal.admit(Lane::Hotfix, Timestamp(12 * DAY)), Admission::Now);
         let degenerate = ReleaseCalendar {
             anchor: Timestamp(0),

@@ -208,7 +208,9 @@ pub enum StateError {
         phase: &'static str,
     },
     /// Too many recent rollbacks of this release line.
-    #[error("{recent} rollbacks within the flap window (limit {limit}); a new rollout needs an operator to clear the history")]
+    #[error(
+        "{recent} rollbacks within the flap window (limit {limit}); a new rollout needs an operator to clear the history"
+    )]
     FlapLimit {
         /// Recent rollbacks.
         recent: u8,
@@ -287,7 +289,14 @@ impl RolloutState {
     pub fn apply(&mut self, plan: &Plan, decision: &Decision, now: Timestamp) {
         match (decision.action, self.phase) {
             (_, Phase::Aborted { .. } | Phase::Completed { .. }) => {}
-            (Action::Advance { stage, threshold_bp, .. }, _) => {
+            (
+                Action::Advance {
+                    stage,
+                    threshold_bp,
+                    ..
+                },
+                _,
+            ) => {
                 self.threshold_bp = self.threshold_bp.max(threshold_bp);
                 self.phase = Phase::Running {
                     stage,
@@ -297,7 +306,12 @@ impl RolloutState {
             }
             (Action::Complete, _) => self.phase = Phase::Completed { at: now },
             (Action::Hold { .. }, _) => {}
-            (Action::Pause { reason }, Phase::Running { stage, opened_at, .. }) => {
+            (
+                Action::Pause { reason },
+                Phase::Running {
+                    stage, opened_at, ..
+                },
+            ) => {
                 self.phase = Phase::Paused {
                     stage,
                     opened_at,
@@ -345,7 +359,12 @@ impl RolloutState {
             phase: phase_name(p),
         };
         match (command, self.phase) {
-            (Command::Pause, Phase::Running { stage, opened_at, .. }) => {
+            (
+                Command::Pause,
+                Phase::Running {
+                    stage, opened_at, ..
+                },
+            ) => {
                 self.phase = Phase::Paused {
                     stage,
                     opened_at,
@@ -354,7 +373,12 @@ impl RolloutState {
                 };
                 Ok(None)
             }
-            (Command::Resume, Phase::Paused { stage, opened_at, .. }) => {
+            (
+                Command::Resume,
+                Phase::Paused {
+                    stage, opened_at, ..
+                },
+            ) => {
                 self.phase = Phase::Running {
                     stage,
                     opened_at,
@@ -471,7 +495,11 @@ pub fn decide(plan: &Plan, state: &RolloutState, evidence: &Evidence, now: Times
             stage,
             stages: stages as u8,
         };
-        let _ = write!(t, "paused: state is at stage {} but the plan has {stages}", stage + 1);
+        let _ = write!(
+            t,
+            "paused: state is at stage {} but the plan has {stages}",
+            stage + 1
+        );
         return finish(Action::Pause { reason }, none, t);
     };
     if let Err(e) = evidence.check() {
@@ -483,17 +511,21 @@ pub fn decide(plan: &Plan, state: &RolloutState, evidence: &Evidence, now: Times
     // Readiness of the open stage.
     let assigned = evidence.stage_assigned;
     let s = &evidence.stage;
-    let need_reports =
-        (u64::from(assigned) * u64::from(st.min_reported_bp)).div_ceil(10_000);
+    let need_reports = (u64::from(assigned) * u64::from(st.min_reported_bp)).div_ceil(10_000);
     let soak_end = opened_at.plus(st.soak_secs);
     let mut missing = Missing {
         offers: assigned.saturating_sub(s.offered),
-        reports: need_reports.saturating_sub(s.completed()).min(u64::from(u32::MAX)) as u32,
+        reports: need_reports
+            .saturating_sub(s.completed())
+            .min(u64::from(u32::MAX)) as u32,
         soak_until: (now < soak_end).then_some(soak_end),
         gate_data: None,
         no_devices: assigned == 0 && evidence.rollout.offered == 0 && evidence.eligible > 0,
     };
-    let ready = missing.offers == 0 && missing.reports == 0 && missing.soak_until.is_none() && !missing.no_devices;
+    let ready = missing.offers == 0
+        && missing.reports == 0
+        && missing.soak_until.is_none()
+        && !missing.no_devices;
 
     let mut gates: Vec<GateReport, MAX_GATES> = Vec::new();
     for (i, g) in plan.gates.iter().enumerate() {
@@ -509,7 +541,11 @@ pub fn decide(plan: &Plan, state: &RolloutState, evidence: &Evidence, now: Times
         evidence.rollout.offered,
         evidence.rollout.trials(),
         evidence.rollout.failed.trial(),
-        if missing.soak_until.is_some() { "running" } else { "done" },
+        if missing.soak_until.is_some() {
+            "running"
+        } else {
+            "done"
+        },
     );
     for g in &gates {
         let _ = write!(t, "; {g}");
@@ -536,8 +572,16 @@ pub fn decide(plan: &Plan, state: &RolloutState, evidence: &Evidence, now: Times
             " => HOLD: {} offers pending, {} reports needed{}{}",
             missing.offers,
             missing.reports,
-            if missing.no_devices { ", no device assigned to the stage" } else { "" },
-            if missing.soak_until.is_some() { ", soak not over" } else { "" }
+            if missing.no_devices {
+                ", no device assigned to the stage"
+            } else {
+                ""
+            },
+            if missing.soak_until.is_some() {
+                ", soak not over"
+            } else {
+                ""
+            }
         );
         let until = missing.soak_until;
         return finish(Action::Hold { missing, until }, gates, t);
@@ -545,12 +589,23 @@ pub fn decide(plan: &Plan, state: &RolloutState, evidence: &Evidence, now: Times
     if let Some(g) = enforced(Verdict::Insufficient) {
         missing.gate_data = Some(g.index);
         let _ = write!(t, " => HOLD: gate {} needs more data", g.index);
-        return finish(Action::Hold { missing, until: None }, gates, t);
+        return finish(
+            Action::Hold {
+                missing,
+                until: None,
+            },
+            gates,
+            t,
+        );
     }
     if !acknowledged {
         if let Some(g) = enforced(Verdict::Uncertain) {
             let reason = PauseReason::GateUncertain { gate: g.index };
-            let _ = write!(t, " => PAUSE: gate {} is uncertain; an operator decides", g.index);
+            let _ = write!(
+                t,
+                " => PAUSE: gate {} is uncertain; an operator decides",
+                g.index
+            );
             return finish(Action::Pause { reason }, gates, t);
         }
         if st.manual_approval {

@@ -95,7 +95,9 @@ pub struct Evidence {
 #[non_exhaustive]
 pub enum Inconsistency {
     /// More final outcomes than offers.
-    #[error("{completed} devices completed but only {offered} were offered; counts must be per device")]
+    #[error(
+        "{completed} devices completed but only {offered} were offered; counts must be per device"
+    )]
     CompletedExceedsOffered {
         /// Devices with a final outcome.
         completed: u64,
@@ -191,20 +193,35 @@ mod tests {
         e.stage.offered = 3;
         assert_eq!(
             e.check(),
-            Err(Inconsistency::OfferedExceedsAssigned { offered: 3, assigned: 0 })
+            Err(Inconsistency::OfferedExceedsAssigned {
+                offered: 3,
+                assigned: 0
+            })
         );
         e.stage_assigned = 3;
-        assert_eq!(e.check(), Err(Inconsistency::StageExceedsRollout { stage: 3, rollout: 0 }));
+        assert_eq!(
+            e.check(),
+            Err(Inconsistency::StageExceedsRollout {
+                stage: 3,
+                rollout: 0
+            })
+        );
         e.rollout.offered = 3;
         e.rollout.succeeded = 2;
         e.rollout.failed.download = 2;
         assert_eq!(
             e.check(),
-            Err(Inconsistency::CompletedExceedsOffered { completed: 4, offered: 3 })
+            Err(Inconsistency::CompletedExceedsOffered {
+                completed: 4,
+                offered: 3
+            })
         );
         e.rollout.failed.download = 1;
         e.rollout.bricked = 2;
-        assert!(matches!(e.check(), Err(Inconsistency::BrickedExceedsFailed { .. })));
+        assert!(matches!(
+            e.check(),
+            Err(Inconsistency::BrickedExceedsFailed { .. })
+        ));
         e.rollout.bricked = 0;
         e.check().unwrap();
         assert_eq!(e.rollout.trials(), 2);

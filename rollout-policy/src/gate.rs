@@ -70,7 +70,13 @@ fn bp(x: u16) -> f64 {
 
 /// Evaluates `gate` (index `index`) on `evidence`. `ready` says whether the open stage has met
 /// its soak and report minimums; `stages` is the plan's stage count (for the per-stage split).
-pub fn evaluate(index: u8, gate: &Gate, evidence: &Evidence, ready: bool, stages: usize) -> GateReport {
+pub fn evaluate(
+    index: u8,
+    gate: &Gate,
+    evidence: &Evidence,
+    ready: bool,
+    stages: usize,
+) -> GateReport {
     let (c, k) = (&evidence.rollout, &evidence.control);
     let alpha = bp(gate.alpha_bp).max(1e-6);
     let pause = bp(gate.pause_alpha_bp).max(alpha);
@@ -107,7 +113,8 @@ pub fn evaluate(index: u8, gate: &Gate, evidence: &Evidence, ready: bool, stages
     match gate.kind {
         GateKind::FailureVsControl { max_ratio_pct } => {
             let p0 = stats::control_rate(r.control_events, r.control_samples);
-            let llr = stats::binomial_llr(r.events, r.samples, p0, f64::from(max_ratio_pct) / 100.0);
+            let llr =
+                stats::binomial_llr(r.events, r.samples, p0, f64::from(max_ratio_pct) / 100.0);
             sequential(&mut r, llr);
         }
         GateKind::CrashRateVsControl { max_ratio_pct } => {
@@ -115,8 +122,8 @@ pub fn evaluate(index: u8, gate: &Gate, evidence: &Evidence, ready: bool, stages
             r.samples = c.device_hours;
             r.control_events = u64::from(k.crashes);
             r.control_samples = k.device_hours;
-            let enough_control = r.control_samples >= u64::from(gate.min_control_samples)
-                && r.control_samples > 0;
+            let enough_control =
+                r.control_samples >= u64::from(gate.min_control_samples) && r.control_samples > 0;
             let rate0 = (r.control_events as f64 + 0.5) / (r.control_samples as f64).max(1.0);
             let llr = stats::poisson_llr(
                 r.events,
@@ -218,7 +225,12 @@ impl fmt::Display for GateReport {
             Verdict::Uncertain => "uncertain",
             Verdict::Fail => "FAIL",
         };
-        let (e, n, ce, cn) = (self.events, self.samples, self.control_events, self.control_samples);
+        let (e, n, ce, cn) = (
+            self.events,
+            self.samples,
+            self.control_events,
+            self.control_samples,
+        );
         match self.gate.kind {
             GateKind::FailureVsControl { max_ratio_pct } => write!(
                 f,
@@ -269,20 +281,23 @@ mod tests {
     use crate::evidence::Counts;
 
     fn ev(fail: u32, ok: u32) -> Evidence {
-        let mut e = Evidence::default();
-        e.rollout = Counts {
+        let mut rollout = Counts {
             offered: fail + ok,
             succeeded: ok,
             ..Counts::default()
         };
-        e.rollout.failed.boot_reverted = fail;
-        e.control = Counts {
+        rollout.failed.boot_reverted = fail;
+        let mut control = Counts {
             offered: 100_000,
             succeeded: 99_500,
             ..Counts::default()
         };
-        e.control.failed.health_regression = 500;
-        e
+        control.failed.health_regression = 500;
+        Evidence {
+            rollout,
+            control,
+            ..Evidence::default()
+        }
     }
 
     fn gate(kind: GateKind) -> Gate {
@@ -295,7 +310,11 @@ mod tests {
 
     #[test]
     fn zero_reports_are_insufficient_not_failure() {
-        for kind in [SEQ, GateKind::FailureVsControlPerStage, GateKind::FailureRatio { max_bp: 200 }] {
+        for kind in [
+            SEQ,
+            GateKind::FailureVsControlPerStage,
+            GateKind::FailureRatio { max_bp: 200 },
+        ] {
             let r = evaluate(0, &gate(kind), &ev(0, 0), true, 4);
             assert_eq!(r.verdict, Verdict::Insufficient, "{r}");
         }
@@ -303,7 +322,11 @@ mod tests {
 
     #[test]
     fn all_failures_fail_at_once() {
-        for kind in [SEQ, GateKind::FailureVsControlPerStage, GateKind::FailureRatio { max_bp: 200 }] {
+        for kind in [
+            SEQ,
+            GateKind::FailureVsControlPerStage,
+            GateKind::FailureRatio { max_bp: 200 },
+        ] {
             let r = evaluate(0, &gate(kind), &ev(30, 0), true, 4);
             assert_eq!(r.verdict, Verdict::Fail, "{r}");
         }
@@ -335,7 +358,13 @@ mod tests {
 
     #[test]
     fn per_stage_test_waits_for_stage_end() {
-        let r = evaluate(0, &gate(GateKind::FailureVsControlPerStage), &ev(30, 0), false, 4);
+        let r = evaluate(
+            0,
+            &gate(GateKind::FailureVsControlPerStage),
+            &ev(30, 0),
+            false,
+            4,
+        );
         assert_eq!(r.verdict, Verdict::Deferred);
     }
 

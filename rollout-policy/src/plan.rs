@@ -163,13 +163,17 @@ pub enum PlanError {
         previous: u8,
     },
     /// A percentage above 100%, a zero-size stage or a report share above 100%.
-    #[error("stage {stage} has size or report share out of range; expected 1..=10000 basis points and at least 1 device")]
+    #[error(
+        "stage {stage} has size or report share out of range; expected 1..=10000 basis points and at least 1 device"
+    )]
     StageOutOfRange {
         /// The offending stage.
         stage: u8,
     },
     /// A gate's error rates are out of order or out of range.
-    #[error("gate {gate} has alpha {alpha_bp} bp and pause level {pause_alpha_bp} bp; expected 1 <= alpha < pause <= 5000")]
+    #[error(
+        "gate {gate} has alpha {alpha_bp} bp and pause level {pause_alpha_bp} bp; expected 1 <= alpha < pause <= 5000"
+    )]
     GateLevels {
         /// The offending gate.
         gate: u8,
@@ -187,7 +191,9 @@ pub enum PlanError {
         ratio_pct: u16,
     },
     /// The maintenance window is malformed.
-    #[error("maintenance window is malformed; expected start < 1440, duration 1..=1440 min, jitter below duration")]
+    #[error(
+        "maintenance window is malformed; expected start < 1440, duration 1..=1440 min, jitter below duration"
+    )]
     Window,
 }
 
@@ -394,14 +400,29 @@ mod tests {
         if let Some(g) = p.gates.get_mut(0) {
             g.pause_alpha_bp = g.alpha_bp;
         }
-        assert!(matches!(p.validate(), Err(PlanError::GateLevels { gate: 0, .. })));
+        assert!(matches!(
+            p.validate(),
+            Err(PlanError::GateLevels { gate: 0, .. })
+        ));
         let mut p = Plan::default_stable();
         if let Some(g) = p.gates.get_mut(1) {
             g.kind = GateKind::CrashRateVsControl { max_ratio_pct: 100 };
         }
-        assert_eq!(p.validate(), Err(PlanError::GateRatio { gate: 1, ratio_pct: 100 }));
+        assert_eq!(
+            p.validate(),
+            Err(PlanError::GateRatio {
+                gate: 1,
+                ratio_pct: 100
+            })
+        );
         let mut p = Plan::default_stable();
         p.stages[1].size = StageSize::Devices(50);
-        assert_eq!(p.validate(), Err(PlanError::NotIncreasing { stage: 1, previous: 0 }));
+        assert_eq!(
+            p.validate(),
+            Err(PlanError::NotIncreasing {
+                stage: 1,
+                previous: 0
+            })
+        );
     }
 }

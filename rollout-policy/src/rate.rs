@@ -75,7 +75,10 @@ mod tests {
         assert_eq!(r.allowed_after(0), 0);
         assert_eq!(r.allowed_after(HOUR / 2), 25);
         assert_eq!(r.allowed_after(3 * HOUR), 350);
-        assert_eq!(r.allowed_after(7 * HOUR), 50 + 100 + 200 + 400 + 800 + 1_000 + 1_000);
+        assert_eq!(
+            r.allowed_after(7 * HOUR),
+            50 + 100 + 200 + 400 + 800 + 1_000 + 1_000
+        );
         assert!(r.allowed_after(u64::MAX) > 5_000_000_000_000_000_000);
     }
 

@@ -143,6 +143,7 @@ pub struct SimConfig {
 
 /// A decision policy under test.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // A handful of policies per simulation; boxing buys nothing.
 pub enum Policy {
     /// [`decide`] with this plan's gates (the schedule comes from the schedule plan).
     Evidence(Plan),
@@ -173,12 +174,20 @@ pub struct PolicyStats {
 impl PolicyStats {
     /// Share of runs aborted.
     pub fn abort_rate(&self) -> f64 {
-        self.aborted_in_stage.iter().map(|&n| u64::from(n)).sum::<u64>() as f64 / self.n()
+        self.aborted_in_stage
+            .iter()
+            .map(|&n| u64::from(n))
+            .sum::<u64>() as f64
+            / self.n()
     }
 
     /// Share of runs aborted while one of the first `stages` stages was open.
     pub fn abort_rate_before(&self, stages: usize) -> f64 {
-        self.aborted_in_stage.iter().take(stages).map(|&n| u64::from(n)).sum::<u64>() as f64
+        self.aborted_in_stage
+            .iter()
+            .take(stages)
+            .map(|&n| u64::from(n))
+            .sum::<u64>() as f64
             / self.n()
     }
 
@@ -204,7 +213,12 @@ struct Track {
 
 /// Simulates `config.runs` rollouts of a release failing with probability `failure`, following
 /// `schedule` (its gates are ignored), and returns one [`PolicyStats`] per policy.
-pub fn simulate(config: &SimConfig, schedule: &Plan, failure: f64, policies: &[Policy]) -> Vec<PolicyStats> {
+pub fn simulate(
+    config: &SimConfig,
+    schedule: &Plan,
+    failure: f64,
+    policies: &[Policy],
+) -> Vec<PolicyStats> {
     let mut stats = std::vec![PolicyStats::default(); policies.len()];
     let mut master_plan = schedule.clone();
     master_plan.gates.clear();
@@ -223,9 +237,14 @@ pub fn simulate(config: &SimConfig, schedule: &Plan, failure: f64, policies: &[P
         };
         let t0 = Timestamp(1_800_000_000);
         let key = RolloutKey::new(run.to_le_bytes().repeat(4).try_into().unwrap_or([0; 16]));
-        let Ok(mut master) =
-            RolloutState::start(&master_plan, key, release, previous, RollbackHistory::default(), t0)
-        else {
+        let Ok(mut master) = RolloutState::start(
+            &master_plan,
+            key,
+            release,
+            previous,
+            RollbackHistory::default(),
+            t0,
+        ) else {
             continue;
         };
         let mut ev = Evidence {
@@ -308,7 +327,11 @@ pub fn simulate(config: &SimConfig, schedule: &Plan, failure: f64, policies: &[P
                 break;
             }
             match d.action {
-                Action::Advance { stage, target_devices, .. } => {
+                Action::Advance {
+                    stage,
+                    target_devices,
+                    ..
+                } => {
                     master.apply(&master_plan, &d, now);
                     let prev = if stage == 0 { 0 } else { prev_target };
                     ev.stage_assigned = target_devices.saturating_sub(prev);
@@ -322,7 +345,9 @@ pub fn simulate(config: &SimConfig, schedule: &Plan, failure: f64, policies: &[P
                 _ => {}
             }
             // New offers go out; they report in an hour.
-            let budget = master.offer_budget(&master_plan, now.plus(HOUR)).unwrap_or(u64::MAX);
+            let budget = master
+                .offer_budget(&master_plan, now.plus(HOUR))
+                .unwrap_or(u64::MAX);
             let left = u64::from(ev.stage_assigned - ev.stage.offered);
             let new = left.min(budget.saturating_sub(u64::from(ev.stage.offered)));
             let fails = rng.binomial(new, failure);

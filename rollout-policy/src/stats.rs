@@ -191,7 +191,10 @@ mod tests {
     fn wilson_known_values() {
         // 1 failure in 3 devices: the interval is wide, nothing to conclude.
         let (lo, hi) = wilson(1, 3, 0.975);
-        assert!(close(lo, 0.0608, 1e-3) && close(hi, 0.7923, 1e-3), "{lo} {hi}");
+        assert!(
+            close(lo, 0.0608, 1e-3) && close(hi, 0.7923, 1e-3),
+            "{lo} {hi}"
+        );
         let (lo, hi) = wilson(0, 100, 0.975);
         assert_eq!(lo, 0.0);
         assert!(close(hi, 0.0370, 1e-3));
@@ -205,7 +208,11 @@ mod tests {
         // P(Bin(10, 0.5) >= 8) = 56/1024.
         assert!(close(binomial_upper_tail(8, 10, 0.5), 56.0 / 1024.0, 1e-12));
         // P(Bin(10, 0.5) >= 3) = 1 - 56/1024.
-        assert!(close(binomial_upper_tail(3, 10, 0.5), 1.0 - 56.0 / 1024.0, 1e-12));
+        assert!(close(
+            binomial_upper_tail(3, 10, 0.5),
+            1.0 - 56.0 / 1024.0,
+            1e-12
+        ));
         assert_eq!(binomial_upper_tail(0, 10, 0.1), 1.0);
         assert_eq!(binomial_upper_tail(11, 10, 0.1), 0.0);
         // P(Bin(100, 0.005) >= 3) = 0.014_10...
@@ -218,7 +225,11 @@ mod tests {
     #[test]
     fn conditional_test() {
         // Equal samples, 10 vs 0 failures: P(Bin(10, 1/2) >= 10) = 1/1024.
-        assert!(close(conditional_upper_tail(10, 1_000, 0, 1_000), 1.0 / 1024.0, 1e-12));
+        assert!(close(
+            conditional_upper_tail(10, 1_000, 0, 1_000),
+            1.0 / 1024.0,
+            1e-12
+        ));
         assert_eq!(conditional_upper_tail(0, 1_000, 5, 1_000), 1.0);
         assert_eq!(conditional_upper_tail(3, 0, 5, 1_000), 1.0);
         assert!(conditional_upper_tail(5, 1_000, 500, 100_000) > 0.3);

@@ -139,7 +139,8 @@ impl Target {
         {
             return Eligibility::Ineligible(Ineligible::VersionRange);
         }
-        if device.tags & self.require_tags != self.require_tags || device.tags & self.forbid_tags != 0
+        if device.tags & self.require_tags != self.require_tags
+            || device.tags & self.forbid_tags != 0
         {
             return Eligibility::Ineligible(Ineligible::Tags);
         }
@@ -175,7 +176,10 @@ mod tests {
     fn filters_in_order() {
         let key = RolloutKey::new([0; 16]);
         let mut t = Target::default();
-        assert!(matches!(t.eligibility(&key, &dev(b"a")), Eligibility::Bucket(_)));
+        assert!(matches!(
+            t.eligibility(&key, &dev(b"a")),
+            Eligibility::Bucket(_)
+        ));
         t.hardware_revisions.push(4).unwrap();
         assert_eq!(
             t.eligibility(&key, &dev(b"a")),
@@ -183,7 +187,10 @@ mod tests {
         );
         t.hardware_revisions.push(3).unwrap();
         t.regions.push(1).unwrap();
-        assert_eq!(t.eligibility(&key, &dev(b"a")), Eligibility::Ineligible(Ineligible::Region));
+        assert_eq!(
+            t.eligibility(&key, &dev(b"a")),
+            Eligibility::Ineligible(Ineligible::Region)
+        );
         t.regions.push(44).unwrap();
         t.min_version = Some(Version::new(1, 5, 0));
         assert_eq!(
@@ -193,15 +200,24 @@ mod tests {
         t.min_version = Some(Version::new(1, 0, 0));
         t.max_version = Some(Version::new(1, 4, 0));
         t.require_tags = 0b10;
-        assert_eq!(t.eligibility(&key, &dev(b"a")), Eligibility::Ineligible(Ineligible::Tags));
+        assert_eq!(
+            t.eligibility(&key, &dev(b"a")),
+            Eligibility::Ineligible(Ineligible::Tags)
+        );
         t.require_tags = 0b01;
         t.include.push(id(b"a")).unwrap();
         assert_eq!(t.eligibility(&key, &dev(b"a")), Eligibility::Included);
         assert!(Eligibility::Included.offered_at(0));
         t.exclude.push(id(b"a")).unwrap();
-        assert_eq!(t.eligibility(&key, &dev(b"a")), Eligibility::Ineligible(Ineligible::Excluded));
+        assert_eq!(
+            t.eligibility(&key, &dev(b"a")),
+            Eligibility::Ineligible(Ineligible::Excluded)
+        );
         let mut pinned = dev(b"b");
         pinned.pinned = true;
-        assert_eq!(t.eligibility(&key, &pinned), Eligibility::Ineligible(Ineligible::Pinned));
+        assert_eq!(
+            t.eligibility(&key, &pinned),
+            Eligibility::Ineligible(Ineligible::Pinned)
+        );
     }
 }

@@ -110,7 +110,9 @@ fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError>
         return Err(WireError::Trailing { extra: rest.len() });
     }
     let mut again = [0u8; MAX_RECORD];
-    let same = encode(&value, &mut again).map(|e| &*e == bytes).unwrap_or(false);
+    let same = encode(&value, &mut again)
+        .map(|e| &*e == bytes)
+        .unwrap_or(false);
     if !same {
         return Err(WireError::NonCanonical);
     }
