@@ -263,3 +263,149 @@ pub fn provision<F: NorFlash>(
     let state = State::initial(slot, info.version, info.sequence, info.security_version);
     journal.append(flash, &state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::ImageDigest;
+    use crate::manifest::VerifiedManifest;
+    use crate::sim::proof::test_image;
+    use crate::sim::{SimConfig, SimFlash};
+    use crate::slots::Updater;
+
+    type F = SimFlash<8, 4096>;
+
+    fn layout() -> Layout {
+        Layout {
+            journal_offset: 0,
+            journal_sectors: 2,
+            slot_a: 0x2000,
+            slot_b: 0x5000,
+            slot_size: 0x3000,
+            trial_attempts: 2,
+        }
+    }
+
+    fn info(image: &[u8], sequence: u64) -> ImageInfo {
+        ImageInfo {
+            sequence,
+            version: Version::new(sequence as u16, 0, 0),
+            security_version: sequence as u32,
+            image_size: image.len() as u32,
+            image_digest: ImageDigest::of(image),
+            manifest_digest: [0; 32],
+        }
+    }
+
+    /// A device with the old image confirmed in A and the new one activated in B.
+    fn activated() -> F {
+        let mut f = F::for_layout(&layout(), SimConfig::default());
+        let old = test_image(4000, 1);
+        f.write(0x2000, &old).unwrap();
+        provision(&mut f, &layout(), Slot::A, &info(&old, 1)).unwrap();
+        let new = test_image(6000, 2);
+        let mut up = Updater::open(&mut f, layout()).unwrap();
+        up.begin(&VerifiedManifest::new_unchecked(info(&new, 2)))
+            .unwrap();
+        up.write(&new).unwrap();
+        up.finish().unwrap();
+        up.activate().unwrap();
+        f
+    }
+
+    fn corrupt(f: &mut F, at: u32) {
+        let b = f.contents()[at as usize];
+        f.load(at as usize, &[!b]);
+    }
+
+    fn reason(d: Decision) -> (Slot, BootReason) {
+        match d {
+            Decision::Boot { slot, reason, .. } => (slot, reason),
+            other => panic!("expected a boot, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn attempts_are_spent_before_booting_then_it_reverts() {
+        let mut f = activated();
+        let l = layout();
+        assert_eq!(
+            reason(decide(&mut f, &l).unwrap()),
+            (Slot::B, BootReason::Trial { attempts_left: 1 })
+        );
+        assert_eq!(
+            reason(decide(&mut f, &l).unwrap()),
+            (Slot::B, BootReason::Trial { attempts_left: 0 })
+        );
+        assert_eq!(
+            reason(decide(&mut f, &l).unwrap()),
+            (Slot::A, BootReason::Reverted(Event::AttemptsExhausted))
+        );
+        assert_eq!(
+            reason(decide(&mut f, &l).unwrap()),
+            (Slot::A, BootReason::Confirmed)
+        );
+    }
+
+    #[test]
+    fn a_trial_image_that_changed_since_finish_is_not_booted() {
+        let mut f = activated();
+        corrupt(&mut f, 0x5000 + 10);
+        assert_eq!(
+            reason(decide(&mut f, &layout()).unwrap()),
+            (Slot::A, BootReason::Reverted(Event::TrialDigestMismatch))
+        );
+    }
+
+    #[test]
+    fn a_corrupt_confirmed_slot_falls_back_to_the_other() {
+        let mut f = activated();
+        Updater::open(&mut f, layout()).unwrap().reject().unwrap();
+        corrupt(&mut f, 0x2000 + 5);
+        assert_eq!(
+            reason(decide(&mut f, &layout()).unwrap()),
+            (Slot::B, BootReason::ConfirmedSlotCorrupt)
+        );
+        assert_eq!(
+            reason(decide(&mut f, &layout()).unwrap()),
+            (Slot::B, BootReason::Confirmed)
+        );
+    }
+
+    #[test]
+    fn both_slots_bad_is_reported() {
+        let mut f = activated();
+        Updater::open(&mut f, layout()).unwrap().reject().unwrap();
+        corrupt(&mut f, 0x2000 + 5);
+        corrupt(&mut f, 0x5000 + 5);
+        assert_eq!(
+            decide(&mut f, &layout()).unwrap(),
+            Decision::NoBootableImage {
+                a: SlotStatus::DigestMismatch,
+                b: SlotStatus::DigestMismatch
+            }
+        );
+    }
+
+    #[test]
+    fn garbage_in_the_journal_rebuilds_from_the_slot_that_verifies() {
+        let mut f = activated();
+        let noise: std::vec::Vec<u8> = (0..8192u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        f.load(0, &noise);
+        // Both slots verify against their footers: the newer one (B) is taken.
+        let d = decide(&mut f, &layout()).unwrap();
+        assert_eq!(reason(d), (Slot::B, BootReason::StateRebuilt));
+        let up = Updater::open(&mut f, layout()).unwrap();
+        assert_eq!(up.state().accepted_sequence, 2);
+        assert_eq!(up.state().last_event, Event::StateRebuilt);
+        // Blank journal, blank slots: nothing to boot, reported as such.
+        let mut blank = F::for_layout(&layout(), SimConfig::default());
+        assert_eq!(
+            decide(&mut blank, &layout()).unwrap(),
+            Decision::NoBootableImage {
+                a: SlotStatus::NoFooter,
+                b: SlotStatus::NoFooter
+            }
+        );
+    }
+}

@@ -325,3 +325,229 @@ pub(crate) fn read_digest<F: NorFlash>(
     }
     Ok(d.finalize())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boot::{BootReason, Decision, decide, provision};
+    use crate::manifest::{ImageInfo, Version};
+    use crate::sim::proof::test_image;
+    use crate::sim::{SimConfig, SimError, SimFlash, Tear};
+    use crate::state::TransitionError;
+    use proptest::prelude::*;
+
+    const E: usize = 4096;
+
+    fn layout() -> Layout {
+        Layout {
+            journal_offset: 0,
+            journal_sectors: 2,
+            slot_a: 0x2000,
+            slot_b: 0x7000,
+            slot_size: 0x5000,
+            trial_attempts: 2,
+        }
+    }
+
+    fn info(image: &[u8], sequence: u64) -> ImageInfo {
+        ImageInfo {
+            sequence,
+            version: Version::new(sequence as u16, 0, 0),
+            security_version: sequence as u32,
+            image_size: image.len() as u32,
+            image_digest: ImageDigest::of(image),
+            manifest_digest: [0; 32],
+        }
+    }
+
+    fn device<const W: usize>() -> SimFlash<W, E> {
+        let mut f = SimFlash::<W, E>::for_layout(&layout(), SimConfig::default());
+        let old = test_image(3000, 1);
+        let mut padded = old.clone();
+        padded.resize(3000usize.div_ceil(W) * W, 0xFF);
+        f.write(layout().slot_a, &padded).unwrap();
+        provision(&mut f, &layout(), Slot::A, &info(&old, 1)).unwrap();
+        f
+    }
+
+    fn slot_bytes<const W: usize>(f: &SimFlash<W, E>, slot: Slot, len: usize) -> &[u8] {
+        let base = layout().slot_offset(slot) as usize;
+        &f.contents()[base..base + len]
+    }
+
+    fn download<const W: usize>(image: &[u8], chunk: usize) -> SimFlash<W, E> {
+        let mut f = device::<W>();
+        let mut up = Updater::open(&mut f, layout()).unwrap();
+        let m = VerifiedManifest::new_unchecked(info(image, 2));
+        assert_eq!(up.begin(&m).unwrap(), 0);
+        for c in image.chunks(chunk.max(1)) {
+            up.write(c).unwrap();
+        }
+        up.finish().unwrap();
+        assert_eq!(up.state().phase, Phase::Downloaded);
+        f
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn any_chunking_writes_the_exact_image(len in 1u32..12_000, chunk in 1usize..5000, w in 0usize..5) {
+            let image = test_image(len, 9);
+            let got = match w {
+                0 => slot_bytes(&download::<1>(&image, chunk), Slot::B, image.len()).to_vec(),
+                1 => slot_bytes(&download::<4>(&image, chunk), Slot::B, image.len()).to_vec(),
+                2 => slot_bytes(&download::<8>(&image, chunk), Slot::B, image.len()).to_vec(),
+                3 => slot_bytes(&download::<16>(&image, chunk), Slot::B, image.len()).to_vec(),
+                _ => slot_bytes(&download::<32>(&image, chunk), Slot::B, image.len()).to_vec(),
+            };
+            prop_assert_eq!(got, image);
+        }
+    }
+
+    #[test]
+    fn an_interrupted_download_resumes_from_its_checkpoint() {
+        let image = test_image(16_000, 4);
+        let m = VerifiedManifest::new_unchecked(info(&image, 2));
+        let mut f = device::<8>();
+        let before = f.wear().bytes_written;
+        {
+            let mut up = Updater::open(&mut f, layout()).unwrap();
+            up.begin(&m).unwrap();
+            up.flash.cut_after(9, Tear::Noise);
+            let mut cut = false;
+            for c in image.chunks(1000) {
+                if let Err(e) = up.write(c) {
+                    assert_eq!(e, UpdateError::Flash(SimError::PowerLoss));
+                    cut = true;
+                    break;
+                }
+            }
+            assert!(cut);
+        }
+        f.power_on();
+        let mut up = Updater::open(&mut f, layout()).unwrap();
+        let offset = up.begin(&m).unwrap();
+        assert!(
+            offset >= 4096,
+            "resumed from {offset}, expected a checkpoint past the start"
+        );
+        assert_eq!(offset % 4096, 0);
+        for c in image[offset as usize..].chunks(777) {
+            up.write(c).unwrap();
+        }
+        up.finish().unwrap();
+        let written = f.wear().bytes_written - before;
+        assert!(
+            written < 2 * image.len() as u64 - u64::from(offset),
+            "{written}"
+        );
+        assert_eq!(slot_bytes(&f, Slot::B, image.len()), &image[..]);
+    }
+
+    #[test]
+    fn bytes_written_before_a_cut_are_read_back_not_trusted() {
+        let image = test_image(16_000, 4);
+        let m = VerifiedManifest::new_unchecked(info(&image, 2));
+        let mut f = device::<8>();
+        {
+            let mut up = Updater::open(&mut f, layout()).unwrap();
+            up.begin(&m).unwrap();
+            up.write(&image[..9000]).unwrap();
+        }
+        // Bit rot in the first, checkpointed sector while the device was off.
+        let at = layout().slot_b as usize + 100;
+        let rotten = f.contents()[at] & 0x7F ^ 0x01;
+        f.load(at, &[rotten]);
+        let mut up = Updater::open(&mut f, layout()).unwrap();
+        let offset = up.begin(&m).unwrap();
+        assert!(offset > 100);
+        up.write(&image[offset as usize..]).unwrap();
+        assert_eq!(up.finish(), Err(UpdateError::DigestMismatch(Slot::B)));
+        assert_eq!(up.state().phase, Phase::Idle);
+        assert_eq!(up.state().last_event, Event::DownloadDigestMismatch);
+        assert_eq!(
+            up.state().accepted_sequence,
+            2,
+            "the sequence stays accepted"
+        );
+    }
+
+    #[test]
+    fn misuse_gets_typed_errors() {
+        let image = test_image(5000, 3);
+        let mut f = device::<4>();
+        let mut up = Updater::open(&mut f, layout()).unwrap();
+        assert!(matches!(up.write(&[1]), Err(UpdateError::Transition(_))));
+        assert!(matches!(up.confirm(), Err(UpdateError::Transition(_))));
+        let mut big = info(&image, 2);
+        big.image_size = 0x5000;
+        assert_eq!(
+            up.begin(&VerifiedManifest::new_unchecked(big)),
+            Err(UpdateError::ImageTooLarge {
+                size: 0x5000,
+                capacity: 0x5000 - 128
+            })
+        );
+        let stale = info(&image, 1);
+        assert_eq!(
+            up.begin(&VerifiedManifest::new_unchecked(stale)),
+            Err(UpdateError::Transition(TransitionError::SequenceNotNewer {
+                got: 1,
+                accepted: 1
+            }))
+        );
+        up.begin(&VerifiedManifest::new_unchecked(info(&image, 2)))
+            .unwrap();
+        up.write(&image[..4000]).unwrap();
+        assert_eq!(
+            up.finish(),
+            Err(UpdateError::Incomplete {
+                written: 4000,
+                expected: 5000
+            })
+        );
+        assert!(matches!(
+            up.write(&[0; 1001]),
+            Err(UpdateError::WriteBeyondImage { .. })
+        ));
+        up.write(&image[4000..]).unwrap();
+        up.finish().unwrap();
+        assert!(matches!(up.confirm(), Err(UpdateError::Transition(_))));
+        up.activate().unwrap();
+        let msg = std::format!(
+            "{}",
+            up.begin(&VerifiedManifest::new_unchecked(info(&image, 3)))
+                .unwrap_err()
+        );
+        assert!(msg.contains("cannot begin an update"), "{msg}");
+    }
+
+    #[test]
+    fn full_cycle_then_confirm_raises_the_floor() {
+        let image = test_image(7000, 5);
+        let mut f = download::<16>(&image, 333);
+        Updater::open(&mut f, layout()).unwrap().activate().unwrap();
+        let d = decide(&mut f, &layout()).unwrap();
+        assert_eq!(
+            d,
+            Decision::Boot {
+                slot: Slot::B,
+                version: Version::new(2, 0, 0),
+                reason: BootReason::Trial { attempts_left: 1 }
+            }
+        );
+        let mut up = Updater::open(&mut f, layout()).unwrap();
+        up.confirm().unwrap();
+        assert_eq!(up.state().security_floor, 2);
+        assert_eq!(up.state().confirmed, Slot::B);
+        let d = decide(&mut f, &layout()).unwrap();
+        assert!(matches!(
+            d,
+            Decision::Boot {
+                slot: Slot::B,
+                reason: BootReason::Confirmed,
+                ..
+            }
+        ));
+    }
+}

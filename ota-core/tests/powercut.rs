@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ota_core::layout::Layout;
-use ota_core::sim::proof::{ProofConfig, ProofReport, Scenario, prove};
+use ota_core::sim::proof::{ProofConfig, ProofReport, Scenario, prove, run_with_cuts};
 use ota_core::sim::{SimConfig, Tear};
+use proptest::prelude::*;
 
 fn layout(sector: u32, slot_sectors: u32, attempts: u8) -> Layout {
     Layout {
@@ -107,5 +108,37 @@ fn full_matrix() {
             assert_proved("16", &prove::<16, 4096>(&c));
             assert_proved("32", &prove::<32, 4096>(&c));
         }
+    }
+}
+
+fn tear() -> impl Strategy<Value = Tear> {
+    prop_oneof![Just(Tear::Skip), Just(Tear::Partial), Just(Tear::Noise)]
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    prop_oneof![
+        Just(Scenario::Confirm),
+        Just(Scenario::Reject),
+        Just(Scenario::NeverConfirm)
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Random chunk sizes, random numbers of operations between cuts, several cuts per cycle:
+    /// every boot still runs the old or the new image and nothing goes backwards.
+    #[test]
+    fn random_interleavings_of_operations_and_cuts_keep_the_invariants(
+        scenario in scenario(),
+        chunk in 1usize..3000,
+        new_len in 1u32..9000,
+        prefill in 0u32..32,
+        cuts in proptest::collection::vec((0u64..40, tear()), 0..5),
+    ) {
+        let mut c = cfg(4096, scenario, SimConfig::default(), new_len);
+        c.chunk = chunk;
+        c.journal_prefill = prefill;
+        c.layout.trial_attempts = 3;
+        prop_assert_eq!(run_with_cuts::<8, 4096>(&c, &cuts), Ok(()));
     }
 }
