@@ -74,6 +74,10 @@ fn notice_wire_vector() {
     // Key: SigningKey::from_bytes(&[7; 32]). Ed25519 signatures are deterministic, so the whole
     // notice is a fixed vector.
     let bytes = body(1).sign(&key()).unwrap();
+    assert_eq!(
+        hex(key().verifying_key().as_bytes()),
+        "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c"
+    );
     let expected = concat!(
         "01",                                                   // format version 1
         "3900",                                                 // body length 57, u16 little-endian
