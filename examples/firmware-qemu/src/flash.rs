@@ -94,6 +94,17 @@ pub struct Wear {
     pub bytes_written: u32,
 }
 
+impl Wear {
+    /// The operations since `earlier`.
+    pub fn since(self, earlier: Self) -> Self {
+        Self {
+            sector_erases: self.sector_erases.saturating_sub(earlier.sector_erases),
+            writes: self.writes.saturating_sub(earlier.writes),
+            bytes_written: self.bytes_written.saturating_sub(earlier.bytes_written),
+        }
+    }
+}
+
 /// The RAM-backed NOR flash.
 pub struct RamNorFlash {
     mem: &'static mut [u8; CAPACITY],
@@ -115,6 +126,11 @@ impl RamNorFlash {
             mem,
             wear: Wear::default(),
         })
+    }
+
+    /// Operation counts so far.
+    pub fn wear(&self) -> Wear {
+        self.wear
     }
 
     /// Checks the driver's rules on the last sector of the part: a second write to the same

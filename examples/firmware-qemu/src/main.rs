@@ -95,24 +95,54 @@ fn run() -> Result<(), Failure> {
         bare.aes_gcm_instr_per_kib,
     );
 
-    let up = update::run(&clock, &mut nor)?;
+    let up = update::run(&clock, nor)?;
+    let kib = |instr| baseline::per_kib(instr, update::IMAGE_LEN);
+    let (verify, digest, decrypt) = (up.verify.instr, kib(up.finish.instr), kib(up.decrypt.instr));
     hprintln!(
-        "update: verify_instr={} ({} bare verify_strict) decrypt_instr_per_kib={} ({} bare AES-GCM) write_instr_per_kib={} digest_instr_per_kib={} ({} bare SHA-256)",
-        up.verify_instr,
-        Ratio(up.verify_instr, bare.verify_strict_instr),
-        up.decrypt_instr_per_kib,
-        Ratio(up.decrypt_instr_per_kib, bare.aes_gcm_instr_per_kib),
-        up.write_instr_per_kib,
-        up.digest_instr_per_kib,
-        Ratio(up.digest_instr_per_kib, bare.sha256_instr_per_kib),
+        "update: verify_instr={} ({} bare verify_strict) begin_instr={} decrypt_instr_per_kib={} ({} bare AES-GCM) write_instr_per_kib={} finish_digest_instr_per_kib={} ({} bare SHA-256) activate_instr={}",
+        verify,
+        Ratio(verify, bare.verify_strict_instr),
+        up.begin.instr,
+        decrypt,
+        Ratio(decrypt, bare.aes_gcm_instr_per_kib),
+        kib(up.write.instr),
+        digest,
+        Ratio(digest, bare.sha256_instr_per_kib),
+        up.activate.instr,
     );
     hprintln!(
-        "stack: update path high-water {} bytes from the top (firmware frames at start {}, verify {}, stream {}, digest {})",
-        up.stack.max(),
-        up.stack.base,
-        up.stack.verify,
-        up.stack.stream,
-        up.stack.digest
+        "boot: decide_trial_instr={} ({} KiB trial image re-hashed) recover_instr={} confirm_instr={} decide_confirmed_instr={}",
+        up.decide_trial.instr,
+        update::IMAGE_LEN / 1024,
+        up.recover.instr,
+        up.confirm.instr,
+        up.decide_confirmed.instr,
+    );
+    hprintln!(
+        "flash: the driver alone reads the image back at {} instructions per KiB (128-byte blocks, part of finish and decide)",
+        kib(up.driver_read.instr)
+    );
+    hprintln!(
+        "wear: update from begin to confirm erased {} sectors, programmed {} bytes in {} writes",
+        up.wear.sector_erases,
+        up.wear.bytes_written,
+        up.wear.writes
+    );
+    hprintln!(
+        "stack: update path high-water {} bytes below its entry, {} from the top (firmware frames {}; per step from the top: verify {}, begin {}, decrypt {}, write {}, finish {}, activate {}, decide {}, recover {}, confirm {}, decide {})",
+        up.stack_bytes(),
+        up.max_stack(),
+        up.base_stack,
+        up.verify.stack,
+        up.begin.stack,
+        up.decrypt.stack,
+        up.write.stack,
+        up.finish.stack,
+        up.activate.stack,
+        up.decide_trial.stack,
+        up.recover.stack,
+        up.confirm.stack,
+        up.decide_confirmed.stack,
     );
     let hb = telemetry::run(&clock)?;
     hprintln!(
@@ -129,11 +159,13 @@ fn run() -> Result<(), Failure> {
         size::payload_bytes()
     );
     hprintln!(
-        "firmware: ok verify_instr={} digest_instr_per_kib={} decrypt_instr_per_kib={} stack_bytes={} flash_bytes={} ram_bytes={}",
-        up.verify_instr,
-        up.digest_instr_per_kib,
-        up.decrypt_instr_per_kib,
-        up.stack.max(),
+        "firmware: ok verify_instr={} digest_instr_per_kib={} decrypt_instr_per_kib={} journal_append_instr={} recover_instr={} stack_bytes={} flash_bytes={} ram_bytes={}",
+        verify,
+        digest,
+        decrypt,
+        up.activate.instr,
+        up.recover.instr,
+        up.stack_bytes(),
         size::flash_bytes(),
         size::ram_bytes()
     );
@@ -145,7 +177,7 @@ struct Ratio(u64, u64);
 
 impl core::fmt::Display for Ratio {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let centi = self.0 * 100 / self.1.max(1);
+        let centi = (self.0 * 1000 / self.1.max(1) + 5) / 10;
         write!(f, "{}.{:02}x", centi / 100, centi % 100)
     }
 }

@@ -1,16 +1,31 @@
-//! The update path, step by step, with the real `ota-core` and default features off: verify
-//! the signed envelope, stream the segmented encrypted image into the inactive slot, and check
-//! the digest of what reads back from flash.
+//! The device story, step by step, with the real `ota-core` and default features off.
+//!
+//! 1. **Factory**: a v1.0.0 image is programmed into slot A and provisioned (footer + first
+//!    journal record); the bootloader's [`decide`] boots it.
+//! 2. **Application** ([`install`]): recover the state from the journal, verify the signed
+//!    envelope, `begin`, stream the segmented AES-GCM image (decrypt in place, write to the
+//!    inactive slot), `finish` (SHA-256 of what reads back from flash), `activate`.
+//! 3. **Reset**: [`install`] returns only the flash driver; every other piece of state (trust
+//!    store, verified manifest, decryptor, updater) is gone, as after a reboot.
+//! 4. **Bootloader**: [`decide`] recovers the journal, re-verifies the trial image, spends an
+//!    attempt and boots it.
+//! 5. **New application**: recover the journal, `confirm`; one more reset and [`decide`] must
+//!    boot the new image as the confirmed one.
 
 use crate::clock::InstrClock;
 use crate::failure::{Failure, failed};
-use crate::flash::RamNorFlash;
+use crate::flash::{RamNorFlash, Wear};
 use crate::stack::Paint;
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
-use ota_core::manifest::{ProductId, VerifiedManifest, Version};
+use ota_core::boot::{BootReason, Decision, decide, provision};
+use ota_core::digest::ImageDigest;
+use ota_core::layout::{Layout, RECORD_SIZE, Slot};
+use ota_core::manifest::{ImageInfo, ProductId, VerifiedManifest, Version};
 use ota_core::segment::{SegmentDecryptor, TAG_LEN};
+use ota_core::slots::Updater;
+use ota_core::state::State;
 use ota_core::trust::TrustStore;
-use ota_core::verify::{DeviceContext, ImageVerifier, verify};
+use ota_core::verify::{DeviceContext, verify};
 
 include!(concat!(env!("OUT_DIR"), "/update_consts.rs"));
 
@@ -23,113 +38,287 @@ crate::payload!(
     IMAGE = "image.bin"
 );
 
-/// Where the inactive slot starts in the NOR part.
-const SLOT_OFFSET: u32 = 0;
-/// Bytes of the slot.
-const SLOT_CAPACITY: u32 = 128 * 1024;
-/// Bytes read back from flash per digest chunk.
-const READ_CHUNK: usize = 256;
+/// Where things live in the NOR part: a two-sector journal, then two 128 KiB slots.
+pub const LAYOUT: Layout = Layout {
+    journal_offset: 0,
+    journal_sectors: 2,
+    slot_a: 0x1_0000,
+    slot_b: 0x3_0000,
+    slot_size: 0x2_0000,
+    trial_attempts: 3,
+};
+/// Bytes of the factory image.
+const FACTORY_LEN: u32 = 16 * 1024;
+/// The factory image's version (the update brings 1.1.0).
+const FACTORY_VERSION: Version = Version::new(1, 0, 0);
+/// The new image's version.
+const NEW_VERSION: Version = Version::new(1, 1, 0);
 
-/// Instruction counts of the update path.
+/// Instruction counts of one step, and its stack high-water mark from the top of the stack.
+#[derive(Clone, Copy, Default)]
+pub struct Step {
+    /// Instructions.
+    pub instr: u64,
+    /// Deepest stack, bytes from the top (including the frames of everything that called it).
+    pub stack: usize,
+}
+
+/// The figures of the whole story.
+#[derive(Default)]
 pub struct UpdateFigures {
+    /// Depth of the stack when the update path starts (the firmware's own frames).
+    pub base_stack: usize,
     /// `verify` of the envelope (decode, signature, policy checks).
-    pub verify_instr: u64,
-    /// Segmented decryption, per KiB of plaintext.
-    pub decrypt_instr_per_kib: u64,
-    /// Writing the plaintext into the slot, per KiB.
-    pub write_instr_per_kib: u64,
-    /// Read-back digest and comparison, per KiB.
-    pub digest_instr_per_kib: u64,
-    /// Deepest stack of the update path, from the top of the stack (so including the frames of
-    /// everything that called it), per step.
-    pub stack: UpdateStack,
+    pub verify: Step,
+    /// `Updater::begin` (a state transition: one journal record).
+    pub begin: Step,
+    /// Segmented decryption of the whole image (instr is the sum over segments).
+    pub decrypt: Step,
+    /// `Updater::write` of the whole image (erases sectors, checkpoints in the journal).
+    pub write: Step,
+    /// `Updater::finish`: SHA-256 of the image read back from flash, footer, one record.
+    pub finish: Step,
+    /// `Updater::activate`: one journal record append.
+    pub activate: Step,
+    /// The bootloader's `decide` after activation: journal recovery, SHA-256 of the trial
+    /// image, one record (an attempt spent).
+    pub decide_trial: Step,
+    /// `Updater::open` after the reset: journal recovery.
+    pub recover: Step,
+    /// `Updater::confirm`: one journal record append.
+    pub confirm: Step,
+    /// `decide` at the next boot: journal recovery and SHA-256 of the confirmed image.
+    pub decide_confirmed: Step,
+    /// Flash wear of the update (from `begin` to `confirm`).
+    pub wear: Wear,
+    /// The driver alone reading the new image back in `RECORD_SIZE` blocks (as `finish` and
+    /// `decide` do), without hashing: the part of the digest steps that is flash I/O.
+    pub driver_read: Step,
 }
 
-/// Stack high-water marks of the update path's steps, in bytes from the top of the stack.
-pub struct UpdateStack {
-    /// Depth when the update path starts (the firmware's own frames).
-    pub base: usize,
-    /// Verifying the envelope.
-    pub verify: usize,
-    /// Decrypting and writing the image.
-    pub stream: usize,
-    /// The read-back digest.
-    pub digest: usize,
-}
+impl UpdateFigures {
+    /// The deepest stack of all steps, in bytes below the update path's entry (what the update
+    /// path adds to its caller's stack).
+    pub fn stack_bytes(&self) -> usize {
+        self.max_stack().saturating_sub(self.base_stack)
+    }
 
-impl UpdateStack {
-    /// The deepest of all steps.
-    pub fn max(&self) -> usize {
-        self.verify.max(self.stream).max(self.digest)
+    /// The deepest stack of all steps, in bytes from the top of the stack.
+    pub fn max_stack(&self) -> usize {
+        [
+            self.verify,
+            self.begin,
+            self.decrypt,
+            self.write,
+            self.finish,
+            self.activate,
+            self.decide_trial,
+            self.recover,
+            self.confirm,
+            self.decide_confirmed,
+        ]
+        .iter()
+        .map(|s| s.stack)
+        .max()
+        .unwrap_or(0)
     }
 }
 
-/// This device, as the verifier sees it.
-fn device() -> DeviceContext {
+/// Times `f` and paints the stack around it. The caller's frame must already hold `f`'s
+/// captures.
+fn step<R>(clock: &InstrClock, f: impl FnOnce() -> R) -> Result<(R, Step), Failure> {
+    let paint = Paint::new();
+    let (r, instr) = clock.measure(f);
+    let stack = paint.high_water().map_err(failed("stack"))?;
+    Ok((r, Step { instr, stack }))
+}
+
+/// Runs the whole story.
+#[inline(never)]
+pub fn run(clock: &InstrClock, mut nor: RamNorFlash) -> Result<UpdateFigures, Failure> {
+    let mut figures = UpdateFigures {
+        base_stack: Paint::new().base(),
+        ..UpdateFigures::default()
+    };
+
+    factory(&mut nor)?;
+    expect_boot(
+        decide(&mut nor, &LAYOUT),
+        Slot::A,
+        FACTORY_VERSION,
+        "confirmed",
+        |r| r == BootReason::Confirmed,
+    )?;
+
+    let wear_before = nor.wear();
+    // The application runs the update; only the flash survives the reset that follows.
+    let mut nor = install(clock, nor, &mut figures)?;
+
+    // Bootloader after the reset.
+    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT))?;
+    figures.decide_trial = s;
+    expect_boot(decision, Slot::B, NEW_VERSION, "trial", |r| {
+        matches!(r, BootReason::Trial { .. })
+    })?;
+
+    // The new image runs its self-test, then confirms.
+    let (updater, s) = step(clock, || Updater::open(nor, LAYOUT))?;
+    figures.recover = s;
+    let mut updater = updater.map_err(failed("recover"))?;
+    let (confirmed, s) = step(clock, || updater.confirm())?;
+    figures.confirm = s;
+    confirmed.map_err(failed("confirm"))?;
+    let mut nor = updater.into_inner();
+    figures.wear = nor.wear().since(wear_before);
+
+    // Next boot: the new image is the confirmed one.
+    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT))?;
+    figures.decide_confirmed = s;
+    expect_boot(decision, Slot::B, NEW_VERSION, "confirmed", |r| {
+        r == BootReason::Confirmed
+    })?;
+
+    let mut block = [0u8; RECORD_SIZE];
+    let (read, s) = step(clock, || {
+        (0..IMAGE_LEN as u32)
+            .step_by(RECORD_SIZE)
+            .try_for_each(|at| {
+                nor.read(LAYOUT.slot_b + at, &mut block)?;
+                core::hint::black_box(&block);
+                Ok::<(), crate::flash::FlashError>(())
+            })
+    })?;
+    read.map_err(failed("read back"))?;
+    figures.driver_read = s;
+    Ok(figures)
+}
+
+/// Checks the bootloader's decision.
+fn expect_boot<E: core::fmt::Display>(
+    decision: Result<Decision, E>,
+    slot: Slot,
+    version: Version,
+    what: &'static str,
+    reason_ok: impl Fn(BootReason) -> bool,
+) -> Result<(), Failure> {
+    match decision.map_err(failed("decide"))? {
+        Decision::Boot {
+            slot: s,
+            version: v,
+            reason,
+        } if s == slot && v == version && reason_ok(reason) => Ok(()),
+        Decision::Boot {
+            slot: s,
+            version: v,
+            reason,
+        } => Err(Failure::new(
+            "decide",
+            format_args!(
+                "booted slot {s} v{v} ({reason:?}); expected slot {slot} v{version} ({what})"
+            ),
+        )),
+        Decision::NoBootableImage { a, b } => Err(Failure::new(
+            "decide",
+            format_args!(
+                "no bootable image (slot A {a:?}, slot B {b:?}); expected slot {slot} v{version}"
+            ),
+        )),
+    }
+}
+
+/// Byte `i` of the factory image.
+fn factory_byte(i: u32) -> u8 {
+    (i.wrapping_mul(2_654_435_761) >> 24) as u8
+}
+
+/// Programs the factory image into slot A and provisions the device.
+fn factory(nor: &mut RamNorFlash) -> Result<(), Failure> {
+    let a = LAYOUT.slot_a;
+    nor.erase(a, a + LAYOUT.slot_size)
+        .map_err(failed("factory"))?;
+    let mut chunk = [0u8; 256];
+    let mut digest = ImageDigest::new();
+    for start in (0..FACTORY_LEN).step_by(chunk.len()) {
+        for (i, b) in chunk.iter_mut().enumerate() {
+            *b = factory_byte(start + i as u32);
+        }
+        nor.write(a + start, &chunk).map_err(failed("factory"))?;
+        digest.update(&chunk);
+    }
+    let info = ImageInfo {
+        sequence: 1,
+        version: FACTORY_VERSION,
+        security_version: 1,
+        image_size: FACTORY_LEN,
+        image_digest: digest.finalize(),
+        manifest_digest: [0; 32],
+    };
+    provision(nor, &LAYOUT, Slot::A, &info).map_err(failed("provision"))
+}
+
+/// This device, as the verifier sees it, from the recovered state.
+fn device(state: &State) -> DeviceContext {
     DeviceContext {
         vendor_id: ProductId::from_text("fleet-ops"),
         class_id: ProductId::from_text("qemu-mps2-an386"),
-        last_sequence: 1,
-        security_floor: 1,
+        last_sequence: state.accepted_sequence,
+        security_floor: state.security_floor,
         now: 1_795_000_000,
-        slot_capacity: SLOT_CAPACITY,
-        installed_version: Version::new(1, 0, 0),
+        slot_capacity: LAYOUT.max_image_size(),
+        installed_version: state.confirmed_version,
     }
 }
 
-/// Runs verify -> stream -> read-back digest.
+/// The application's side of the update, up to `activate`. Returns only the flash driver:
+/// everything else is dropped, as at a reset.
 #[inline(never)]
-pub fn run(clock: &InstrClock, nor: &mut RamNorFlash) -> Result<UpdateFigures, Failure> {
+fn install(
+    clock: &InstrClock,
+    nor: RamNorFlash,
+    figures: &mut UpdateFigures,
+) -> Result<RamNorFlash, Failure> {
     let trust = TrustStore::<1, 2>::new(&[ROOT_KEY], 1).map_err(failed("trust store"))?;
-    let device = device();
+    let mut updater = Updater::open(nor, LAYOUT).map_err(failed("recover"))?;
+    let device = device(updater.state());
 
-    let paint = Paint::new();
-    let base = paint.base();
-    let (verified, verify_instr) = clock.measure(|| verify(&ENVELOPE, &trust, &device));
+    let (verified, s) = step(clock, || verify(&ENVELOPE, &trust, &device))?;
+    figures.verify = s;
     let verified = verified.map_err(failed("verify"))?;
-    let verify_stack = paint.high_water().map_err(failed("verify stack"))?;
 
-    let paint = Paint::new();
-    let (decrypt_instr, write_instr) = stream(clock, nor, &verified)?;
-    let stream_stack = paint.high_water().map_err(failed("stream stack"))?;
+    let (offset, s) = step(clock, || updater.begin(&verified))?;
+    figures.begin = s;
+    if offset.map_err(failed("begin"))? != 0 {
+        return Err(Failure::new(
+            "begin",
+            "a fresh update must start at offset 0",
+        ));
+    }
 
-    let paint = Paint::new();
-    let (digest, digest_instr) = clock.measure(|| read_back_digest(nor, &verified));
-    digest?;
-    let digest_stack = paint.high_water().map_err(failed("digest stack"))?;
+    stream(clock, &mut updater, &verified, figures)?;
 
-    let kib = |instr| crate::baseline::per_kib(instr, IMAGE_LEN);
-    Ok(UpdateFigures {
-        verify_instr,
-        decrypt_instr_per_kib: kib(decrypt_instr),
-        write_instr_per_kib: kib(write_instr),
-        digest_instr_per_kib: kib(digest_instr),
-        stack: UpdateStack {
-            base,
-            verify: verify_stack,
-            stream: stream_stack,
-            digest: digest_stack,
-        },
-    })
+    let (finished, s) = step(clock, || updater.finish())?;
+    figures.finish = s;
+    finished.map_err(failed("finish"))?;
+
+    let (activated, s) = step(clock, || updater.activate())?;
+    figures.activate = s;
+    activated.map_err(failed("activate"))?;
+    Ok(updater.into_inner())
 }
 
 /// Receives the image one segment at a time (here: copies it out of the embedded payload),
-/// decrypts each in place and writes its plaintext to the slot. Returns the instructions spent
-/// decrypting and writing.
+/// decrypts each in place and writes its plaintext into the inactive slot.
 #[inline(never)]
 fn stream(
     clock: &InstrClock,
-    nor: &mut RamNorFlash,
+    updater: &mut Updater<RamNorFlash>,
     verified: &VerifiedManifest,
-) -> Result<(u64, u64), Failure> {
+    figures: &mut UpdateFigures,
+) -> Result<(), Failure> {
     let mut decryptor =
         SegmentDecryptor::for_manifest(&IMAGE_KEY, verified).map_err(failed("decrypt setup"))?;
-    nor.erase(SLOT_OFFSET, SLOT_OFFSET + SLOT_CAPACITY)
-        .map_err(failed("erase slot"))?;
     let mut buf = [0u8; SEGMENT_SIZE + TAG_LEN];
-    let (mut decrypt_instr, mut write_instr) = (0, 0);
     let mut received = 0usize;
-    let mut written = SLOT_OFFSET;
     while let Some(len) = decryptor.next_segment_len() {
         let wire = IMAGE
             .get(received..received + len)
@@ -139,32 +328,14 @@ fn stream(
             .ok_or_else(|| Failure::new("receive", "segment too large"))?;
         segment.copy_from_slice(wire);
         received += len;
-        let (plain, instr) = clock.measure(|| decryptor.decrypt_in_place(segment));
-        decrypt_instr += instr;
+        let (plain, s) = step(clock, || decryptor.decrypt_in_place(segment))?;
+        figures.decrypt.instr += s.instr;
+        figures.decrypt.stack = figures.decrypt.stack.max(s.stack);
         let plain = plain.map_err(failed("decrypt"))?;
-        let (result, instr) = clock.measure(|| nor.write(written, plain));
-        write_instr += instr;
-        result.map_err(failed("write"))?;
-        written += plain.len() as u32;
+        let (written, s) = step(clock, || updater.write(plain))?;
+        figures.write.instr += s.instr;
+        figures.write.stack = figures.write.stack.max(s.stack);
+        written.map_err(failed("write"))?;
     }
-    decryptor.finish().map_err(failed("decrypt"))?;
-    Ok((decrypt_instr, write_instr))
-}
-
-/// SHA-256 over the image as it reads back from flash, compared with the manifest's digest.
-#[inline(never)]
-fn read_back_digest(nor: &mut RamNorFlash, verified: &VerifiedManifest) -> Result<(), Failure> {
-    let mut check = ImageVerifier::new(verified);
-    let mut chunk = [0u8; READ_CHUNK];
-    let size = verified.image().image_size;
-    let mut offset = 0u32;
-    while offset < size {
-        let n = (size - offset).min(READ_CHUNK as u32);
-        let part = chunk.get_mut(..n as usize).unwrap_or_default();
-        nor.read(SLOT_OFFSET + offset, part)
-            .map_err(failed("read back"))?;
-        check.update(part).map_err(failed("digest"))?;
-        offset += n;
-    }
-    check.finish().map_err(failed("digest"))
+    decryptor.finish().map_err(failed("decrypt"))
 }
