@@ -50,7 +50,37 @@
 //! for 1). Dates must be ordered: `security_only_from <= end_of_cloud <= owner_release` and
 //! `security_only_from <= end_of_security_updates`.
 //!
-//! The test `notice_wire_vector` in `tests/notice.rs` pins one full notice byte for byte.
+//! # Test vector
+//!
+//! Key `SigningKey::from_bytes(&[7; 32])` (public key `ea4a6c63...1446d22c`), notice 1 for
+//! product `0xABCDEF:42`, issued 2030-01-01, security-only from 2030-06-01, security updates
+//! and cloud until 2031-12-31, owner release from 2032-01-01, keeps local control, local API
+//! and data export, final firmware 3.9.0, export at `https://example.com/export`:
+//!
+//! ```text
+//! 01 3900                                   version 1, body length 57
+//! 01 ef9baf05 2a 00 80b1ef8607              sequence, vendor, product, Update, issued_at
+//! b2ac01 f4b001 f4b001                      days 22066, 22644, 22644
+//! 01f5b001 38 01030900                      owner_release 22645, keeps_local, Some(3.9.0)
+//! 1a 68747470733a2f2f6578616d706c652e636f6d2f6578706f7274
+//! d8fc86c87c2e29b6d71262d8aac4ad38e7bb55fa5a15d4c16128215a551e5bee
+//! 35818b05b85f81d1d39a4163255ecdbe609549c861c84357b12ba7f733fd3403   signature
+//! ```
+//!
+//! The test `notice_wire_vector` in `tests/notice.rs` checks it byte for byte.
+//!
+//! # Threat model
+//!
+//! - *Forged notice* (wrong key): rejected by `verify_strict`.
+//! - *Altered notice* (any bit): the signature covers every byte before it, and the length
+//!   field fixes where it ends.
+//! - *Replayed or reordered notice*: the device keeps the highest accepted `sequence` and
+//!   rejects anything not above it.
+//! - *Early shutdown by a compromised or careless backend process*: a regular notice cannot
+//!   shorten a published end date; only one marked `Shutdown` can, and that is an explicit,
+//!   signed statement.
+//! - *Clock rollback*: the device's best known time never decreases and the lifecycle never
+//!   moves back, so a reset clock restores no capability.
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
