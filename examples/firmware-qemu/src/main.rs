@@ -129,11 +129,12 @@ fn run() -> Result<(), Failure> {
         up.wear.writes
     );
     hprintln!(
-        "stack: update path high-water {} bytes below its entry, {} from the top (firmware frames {}; per step from the top: verify {}, begin {}, decrypt {}, write {}, finish {}, activate {}, decide {}, recover {}, confirm {}, decide {})",
+        "stack: update path high-water {} bytes below its entry, {} from the top (firmware frames {}); deepest from the top per step: verify {} (the call itself {}), begin {}, decrypt {}, write {}, finish {}, activate {}, decide {}, recover {}, confirm {}, decide {}",
         up.stack_bytes(),
         up.max_stack(),
         up.base_stack,
         up.verify.stack,
+        up.verify.own_stack(),
         up.begin.stack,
         up.decrypt.stack,
         up.write.stack,

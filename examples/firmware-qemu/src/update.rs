@@ -61,6 +61,16 @@ pub struct Step {
     pub instr: u64,
     /// Deepest stack, bytes from the top (including the frames of everything that called it).
     pub stack: usize,
+    /// Stack depth where the step was called, bytes from the top: `stack - entry` is what the
+    /// step itself used.
+    pub entry: usize,
+}
+
+impl Step {
+    /// Stack the step itself used, below where it was called.
+    pub fn own_stack(&self) -> usize {
+        self.stack.saturating_sub(self.entry)
+    }
 }
 
 /// The figures of the whole story.
@@ -130,7 +140,14 @@ fn step<R>(clock: &InstrClock, f: impl FnOnce() -> R) -> Result<(R, Step), Failu
     let paint = Paint::new();
     let (r, instr) = clock.measure(f);
     let stack = paint.high_water().map_err(failed("stack"))?;
-    Ok((r, Step { instr, stack }))
+    Ok((
+        r,
+        Step {
+            instr,
+            stack,
+            entry: paint.base(),
+        },
+    ))
 }
 
 /// Runs the whole story.
