@@ -32,7 +32,7 @@ use crate::diag::Diagnostics;
 use crate::error::DecodeError;
 use crate::frame::Frame;
 use crate::heartbeat::{Heartbeat, Value};
-use crate::metric::{ChargingState, MetricDef, RebootReason, vitals};
+use crate::metric::{ChargingState, RebootReason, vitals};
 use crate::time::TimeAnchor;
 
 /// Why a frame was not applied.
@@ -162,7 +162,11 @@ impl<const N: usize> Ingest<N> {
     /// [`IngestError::Registry`] when a new device cannot be added.
     pub fn ingest(&mut self, device: u64, now: u64, bytes: &[u8]) -> Result<Accepted, IngestError> {
         self.stats.bytes += bytes.len() as u64;
-        let reference = self.references.get(&device).and_then(Option::as_ref);
+        let reference = if self.references.is_empty() {
+            None
+        } else {
+            self.references.get(&device).and_then(Option::as_ref)
+        };
         let frame = match decode::<N>(bytes, reference) {
             Ok(frame) => frame,
             Err(error) => {
@@ -183,10 +187,10 @@ impl<const N: usize> Ingest<N> {
         match frame {
             Frame::Key(hb) => {
                 let obs = self.registry.observe(device, now, &report_of(&hb))?;
-                if let Some(slot) = self.references.get_mut(&device) {
-                    *slot = Some(hb);
-                } else if self.config.enroll_on_key {
+                if self.config.enroll_on_key {
                     self.keep_reference(device, hb);
+                } else if let Some(slot) = self.references.get_mut(&device) {
+                    *slot = Some(hb);
                 }
                 Ok(Accepted::Heartbeat(obs))
             }
@@ -224,43 +228,52 @@ impl<const N: usize> Ingest<N> {
     }
 }
 
-/// Maps a decoded heartbeat's standard vitals to the fleet's [`Report`].
+/// Maps a decoded heartbeat's standard vitals to the fleet's [`Report`] (one pass over the
+/// samples; unknown and product metrics are ignored).
 #[must_use]
 pub fn report_of<const N: usize>(hb: &Heartbeat<N>) -> Report {
-    let gauge = |def: MetricDef| match hb.get(def.id) {
-        Some(Value::Gauge(g)) => g.last.or(g.mean),
-        _ => None,
-    };
-    let low = |def: MetricDef| match hb.get(def.id) {
-        Some(Value::Gauge(g)) => g.min.or(g.last),
-        _ => None,
-    };
-    let state = |def: MetricDef| match hb.get(def.id) {
-        Some(Value::State(v)) => Some(*v),
-        _ => None,
-    };
-    let counter = |def: MetricDef| match hb.get(def.id) {
-        Some(Value::Counter(v)) => Some(*v),
-        _ => None,
-    };
-    let centi_to_deci = |c: i64| i16::try_from(c.div_euclid(10)).ok();
-    Report {
+    let mut r = Report {
         boot_id: hb.boot_id,
         sequence: hb.seq,
-        battery_percent: gauge(vitals::BATTERY_PCT)
-            .and_then(|v| u8::try_from(v.clamp(0, 100)).ok()),
-        battery_mv: gauge(vitals::BATTERY_MV).and_then(|v| u16::try_from(v).ok()),
-        charging: state(vitals::CHARGING)
-            .map(|c| c == ChargingState::Charging as i64 || c == ChargingState::Full as i64),
-        temperature_dc: gauge(vitals::TEMPERATURE_CENTI_C).and_then(centi_to_deci),
-        temperature_low_dc: low(vitals::TEMPERATURE_CENTI_C).and_then(centi_to_deci),
-        rssi_dbm: gauge(vitals::RSSI_DBM).and_then(|v| i8::try_from(v).ok()),
-        firmware: state(vitals::FIRMWARE_VERSION)
-            .and_then(|v| u32::try_from(v & 0x00ff_ffff).ok())
-            .map(FirmwareVersion),
-        reboot_cause: state(vitals::REBOOT_REASON).map(|c| cause_of(RebootReason::from_code(c))),
-        device_dropped: counter(vitals::FRAMES_DROPPED).and_then(|v| u32::try_from(v).ok()),
+        ..Report::default()
+    };
+    let centi_to_deci = |c: i64| i16::try_from(c.div_euclid(10)).ok();
+    for sample in hb.samples() {
+        let id = sample.id;
+        match sample.value {
+            Value::Gauge(g) => {
+                let last = g.last.or(g.mean);
+                if id == vitals::BATTERY_PCT.id {
+                    r.battery_percent = last.and_then(|v| u8::try_from(v.clamp(0, 100)).ok());
+                } else if id == vitals::BATTERY_MV.id {
+                    r.battery_mv = last.and_then(|v| u16::try_from(v).ok());
+                } else if id == vitals::TEMPERATURE_CENTI_C.id {
+                    r.temperature_dc = last.and_then(centi_to_deci);
+                    r.temperature_low_dc = g.min.or(g.last).and_then(centi_to_deci);
+                } else if id == vitals::RSSI_DBM.id {
+                    r.rssi_dbm = last.and_then(|v| i8::try_from(v).ok());
+                }
+            }
+            Value::State(v) => {
+                if id == vitals::CHARGING.id {
+                    r.charging = Some(
+                        v == ChargingState::Charging as i64 || v == ChargingState::Full as i64,
+                    );
+                } else if id == vitals::FIRMWARE_VERSION.id {
+                    r.firmware = u32::try_from(v & 0x00ff_ffff).ok().map(FirmwareVersion);
+                } else if id == vitals::REBOOT_REASON.id {
+                    r.reboot_cause = Some(cause_of(RebootReason::from_code(v)));
+                }
+            }
+            Value::Counter(v) => {
+                if id == vitals::FRAMES_DROPPED.id {
+                    r.device_dropped = u32::try_from(v).ok();
+                }
+            }
+            Value::Timer { .. } => {}
+        }
     }
+    r
 }
 
 fn cause_of(reason: RebootReason) -> RebootCause {
