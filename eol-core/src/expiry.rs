@@ -10,6 +10,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::date::Day;
+use crate::policy::SupportPolicy;
 
 /// Longest dependency name in bytes.
 pub const MAX_NAME: usize = 48;
@@ -77,6 +78,31 @@ pub fn check_expiry<'a>(
         })
 }
 
+/// The last day the device's dependencies must last: the later of the end of security updates
+/// and the end of cloud service (`None` when the policy declares neither).
+pub fn support_end(policy: &SupportPolicy) -> Option<Day> {
+    policy
+        .end_of_security_updates
+        .max(policy.end_of_cloud_service)
+}
+
+/// [`check_expiry`] against the policy's [`support_end`]; a policy without end dates yields
+/// nothing here (its own [`SupportPolicy::check`] reports the missing date).
+pub fn check_policy<'a>(
+    policy: &SupportPolicy,
+    inventory: &'a [Dependency],
+) -> impl Iterator<Item = ExpiryFinding> + 'a {
+    let ends = support_end(policy);
+    inventory.iter().filter_map(move |d| {
+        let ends = ends?;
+        (d.expires < ends).then(|| ExpiryFinding {
+            dependency: d.clone(),
+            support_ends: ends,
+            short_by_days: ends.0 - d.expires.0,
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +140,33 @@ mod tests {
             found[1].to_string(),
             "PinnedEndpoint \"mqtt v1 endpoint\" expires 2030-06-30, 365 days before support ends 2031-06-30; expected it to last until then"
         );
+    }
+
+    #[test]
+    fn checks_against_the_later_of_security_and_cloud_end() {
+        let policy = SupportPolicy {
+            placed_on_market: Day::from_ymd(2026, 1, 1).unwrap(),
+            end_of_sale: None,
+            end_of_security_updates: Some(Day::from_ymd(2031, 1, 1).unwrap()),
+            end_of_cloud_service: Some(Day::from_ymd(2032, 6, 30).unwrap()),
+            expected_use_months: None,
+            support_period_published: true,
+            end_date_told_at_purchase: true,
+        };
+        let inv = [dep(
+            DependencyKind::Certificate,
+            "cloud TLS client cert",
+            2031,
+        )];
+        let found: Vec<_> = check_policy(&policy, &inv).collect();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].short_by_days, 366);
+        let none = SupportPolicy {
+            end_of_security_updates: None,
+            end_of_cloud_service: None,
+            ..policy
+        };
+        assert_eq!(check_policy(&none, &inv).count(), 0);
     }
 
     #[test]

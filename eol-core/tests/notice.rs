@@ -620,7 +620,7 @@ proptest! {
 
 proptest! {
     // Each case signs or verifies once: few cases keep the debug test run short.
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     #[test]
     fn altered_notices_never_verify(idx in 0usize..24, pos in any::<prop::sample::Index>(), flip in 1u8..=255) {
