@@ -1,7 +1,43 @@
-//! Calls into `rollout-policy`.
+//! Calls into `rollout-policy`: the device computes its own bucket and maintenance-window
+//! jitter (pull model), and the policy core decides on a stored state and evidence.
 
-/// Buckets a seed-dependent device id.
+use rollout_policy::calendar::ReleaseRef;
+use rollout_policy::cohort::{RolloutKey, bucket, jitter_minutes};
+use rollout_policy::decide::{Action, RolloutState, decide};
+use rollout_policy::evidence::Evidence;
+use rollout_policy::plan::Plan;
+use rollout_policy::rollback::RollbackHistory;
+use rollout_policy::time::Timestamp;
+use rollout_policy::window::{MaintenanceWindow, UtcOffset};
+
+/// Buckets a seed-dependent device id, checks its window, and runs one `decide` (which must
+/// open stage 0). Returns the bucket plus 1 when the decision is as expected.
 pub(crate) fn exercise(seed: u8) -> u32 {
-    let key = rollout_policy::cohort::RolloutKey::new([seed; 16]);
-    u32::from(rollout_policy::cohort::bucket(&key, &[seed; 8]))
+    let key = RolloutKey::new([seed; 16]);
+    let id = [seed; 8];
+    let b = bucket(&key, &id);
+    let window = MaintenanceWindow {
+        start_minute: 120,
+        duration_minutes: 180,
+        jitter_minutes: 60,
+    };
+    let now = Timestamp(1_800_000_000 + u64::from(seed));
+    let open = window.is_open(now, UtcOffset(60), jitter_minutes(&key, &id, 60));
+    let plan = Plan::default_stable();
+    let rel = |id: u32| ReleaseRef {
+        id,
+        sequence: u64::from(id),
+        security_version: 1,
+    };
+    let Ok(state) = RolloutState::start(&plan, key, rel(2), rel(1), RollbackHistory::default(), now)
+    else {
+        return 0;
+    };
+    let evidence = Evidence {
+        eligible: 1_000 + u32::from(seed),
+        ..Evidence::default()
+    };
+    let d = decide(&plan, &state, &evidence, now);
+    let ok = matches!(d.action, Action::Advance { stage: 0, .. });
+    u32::from(b) + u32::from(ok) + u32::from(open)
 }
