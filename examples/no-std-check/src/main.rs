@@ -8,6 +8,7 @@
 
 mod eol;
 mod ota;
+mod ota_slots;
 mod rollout;
 mod telemetry;
 
@@ -16,6 +17,7 @@ use core::hint::black_box;
 fn exercise() -> u32 {
     let mut acc = 0u32;
     acc = acc.wrapping_add(ota::exercise(black_box(7)));
+    acc = acc.wrapping_add(ota_slots::exercise(black_box(7)));
     acc = acc.wrapping_add(telemetry::exercise(black_box(7)));
     acc = acc.wrapping_add(rollout::exercise(black_box(7)));
     acc = acc.wrapping_add(eol::exercise(black_box(7)));

@@ -1,0 +1,75 @@
+//! Calls the device path of `ota-core`'s slot state machine: the bootloader's `decide` and the
+//! application's `Updater`, over a tiny in-RAM `NorFlash` (a real driver plugs in the same way).
+
+use core::convert::Infallible;
+use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
+use ota_core::boot::{Decision, decide};
+use ota_core::layout::Layout;
+use ota_core::slots::Updater;
+
+const SECTOR: usize = 1024;
+
+/// 6 KiB of RAM standing in for flash: 2 journal sectors, two 2 KiB slots.
+struct RamFlash([u8; 6 * SECTOR]);
+
+impl ErrorType for RamFlash {
+    type Error = Infallible;
+}
+
+impl ReadNorFlash for RamFlash {
+    const READ_SIZE: usize = 1;
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Infallible> {
+        let o = offset as usize;
+        if let Some(src) = self.0.get(o..o + bytes.len()) {
+            bytes.copy_from_slice(src);
+        }
+        Ok(())
+    }
+    fn capacity(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl NorFlash for RamFlash {
+    const WRITE_SIZE: usize = 4;
+    const ERASE_SIZE: usize = SECTOR;
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), Infallible> {
+        if let Some(d) = self.0.get_mut(from as usize..to as usize) {
+            d.fill(0xFF);
+        }
+        Ok(())
+    }
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), Infallible> {
+        let o = offset as usize;
+        if let Some(d) = self.0.get_mut(o..o + bytes.len()) {
+            for (d, s) in d.iter_mut().zip(bytes) {
+                *d &= *s;
+            }
+        }
+        Ok(())
+    }
+}
+
+const LAYOUT: Layout = Layout {
+    journal_offset: 0,
+    journal_sectors: 2,
+    slot_a: 2 * SECTOR as u32,
+    slot_b: 4 * SECTOR as u32,
+    slot_size: 2 * SECTOR as u32,
+    trial_attempts: 3,
+};
+
+/// Boots (blank flash: reports no bootable image) and opens the updater.
+pub(crate) fn exercise(seed: u8) -> u32 {
+    let mut flash = RamFlash([seed; 6 * SECTOR]);
+    let booted = match decide(&mut flash, &LAYOUT) {
+        Ok(Decision::Boot { slot, .. }) => slot as u32 + 1,
+        Ok(Decision::NoBootableImage { .. }) => 0,
+        Err(_) => 100,
+    };
+    let opened = match Updater::open(&mut flash, LAYOUT) {
+        Ok(u) => u32::from(u.state().security_floor),
+        Err(_) => 7,
+    };
+    booted.wrapping_add(opened)
+}
