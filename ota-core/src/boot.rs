@@ -180,7 +180,10 @@ fn boot_confirmed<F: NorFlash>(
                 confirmed_version: f.version,
                 pending: None,
                 last_event: Event::ConfirmedSlotCorrupt,
-                accepted_sequence: state.accepted_sequence.max(f.sequence),
+                accepted_sequence: state
+                    .accepted_sequence
+                    .max(f.sequence)
+                    .max(state.pending.map_or(0, |p| p.sequence)),
                 security_floor: state.security_floor,
             };
             journal.append(flash, &next)?;

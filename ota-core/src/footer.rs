@@ -1,6 +1,6 @@
 //! The slot footer: what image a slot holds, written after the image read back correctly.
 //!
-//! The footer occupies the last [`RECORD_SIZE`](crate::layout::RECORD_SIZE) bytes of a slot. It
+//! The footer occupies the last [`crate::layout::RECORD_SIZE`] bytes of a slot. It
 //! lets the bootloader verify a slot without the journal (the journal may be lost to corruption;
 //! then the bootloader boots a slot whose image matches its own footer).
 //!

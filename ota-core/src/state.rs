@@ -135,7 +135,10 @@ pub struct State {
     pub confirmed_version: Version,
     /// The image being installed into the other slot, if any.
     pub pending: Option<Pending>,
-    /// The highest manifest sequence accepted so far (replay protection). Never decreases.
+    /// The highest manifest sequence of a finished update cycle (confirmed, rejected, reverted
+    /// or failed): replay protection, never decreases. A pending update's sequence is above it
+    /// and joins it when the cycle ends, so the verifier can check a resumed download's manifest
+    /// against this value again. Give it to the verifier as the last accepted sequence.
     pub accepted_sequence: u64,
     /// Anti-rollback floor: the lowest security version the device accepts. Never decreases.
     pub security_floor: u32,
@@ -214,10 +217,15 @@ impl State {
                 phase: self.phase,
             });
         }
-        if pending.sequence <= self.accepted_sequence {
+        // A pending update is only replaced by a newer one, never by an older one.
+        let floor = match &self.pending {
+            Some(p) => p.sequence.max(self.accepted_sequence),
+            None => self.accepted_sequence,
+        };
+        if pending.sequence <= floor {
             return Err(TransitionError::SequenceNotNewer {
                 got: pending.sequence,
-                accepted: self.accepted_sequence,
+                accepted: floor,
             });
         }
         if pending.security_version < self.security_floor {
@@ -229,7 +237,6 @@ impl State {
         Ok(Self {
             phase: Phase::Downloading { offset: 0 },
             pending: Some(pending),
-            accepted_sequence: pending.sequence,
             last_event: Event::None,
             ..*self
         })
@@ -302,9 +309,9 @@ impl State {
                 confirmed: self.confirmed.other(),
                 confirmed_version: p.version,
                 pending: None,
+                accepted_sequence: self.accepted_sequence.max(p.sequence),
                 security_floor: self.security_floor.max(p.security_version),
                 last_event: Event::Confirmed,
-                ..*self
             }),
             (phase, _) => Err(TransitionError::WrongPhase {
                 op: "confirm",
@@ -313,11 +320,14 @@ impl State {
         }
     }
 
-    /// Gives up the pending image; the confirmed slot keeps booting. `why` is recorded.
+    /// Gives up the pending image; the confirmed slot keeps booting. `why` is recorded, and
+    /// the pending sequence counts as accepted (the same manifest is not installed again).
     pub fn revert(&self, why: Event) -> Self {
+        let seen = self.pending.map_or(0, |p| p.sequence);
         Self {
             phase: Phase::Idle,
             pending: None,
+            accepted_sequence: self.accepted_sequence.max(seen),
             last_event: why,
             ..*self
         }
@@ -342,7 +352,15 @@ mod tests {
     fn a_full_cycle_raises_sequence_and_floor() {
         let s = State::initial(Slot::A, Version::new(1, 0, 0), 1, 1);
         let s = s.begin(pending(2, 3)).unwrap();
-        assert_eq!(s.accepted_sequence, 2);
+        assert_eq!(s.accepted_sequence, 1, "joins at the end of the cycle");
+        assert_eq!(
+            s.begin(pending(2, 3)),
+            Err(TransitionError::SequenceNotNewer {
+                got: 2,
+                accepted: 2
+            }),
+            "a pending update is resumed, not begun twice"
+        );
         let s = s
             .checkpoint(64)
             .unwrap()
@@ -358,6 +376,7 @@ mod tests {
             (Slot::B, 3, Phase::Idle)
         );
         assert_eq!(s.confirmed_version, Version::new(2, 0, 0));
+        assert_eq!(s.accepted_sequence, 2);
     }
 
     #[test]
