@@ -5,7 +5,8 @@
 //! with a 24 h soak, judged by `rollout-policy`'s default gates (trial failures against the
 //! previous release as control, crash rate per device-hour against control, and a tripwire on
 //! bricked devices). The backend keeps the counts per device (offered, started, succeeded,
-//! failed by kind) as the policy requires, and an operator stand-in resumes a rollout that
+//! failed by kind) as the policy requires; devices install in a nightly maintenance window in
+//! their local time; and an operator stand-in resumes a rollout that
 //! paused on an uncertain gate after 12 hours.
 
 use crate::release::{Catalog, FACTORY, GOOD, ROLLBACK, ReleaseId};
@@ -17,6 +18,7 @@ use rollout_policy::evidence::{Counts, Evidence};
 use rollout_policy::plan::{Plan, Stage, StageSize};
 use rollout_policy::rollback::{RollbackDirective, RollbackHistory};
 use rollout_policy::time::{DAY, HOUR, Timestamp};
+use rollout_policy::window::MaintenanceWindow;
 use serde::Serialize;
 
 /// Unix time of simulated hour 0 (2027-01-01T00:00:00Z).
@@ -50,6 +52,12 @@ pub fn plan(first_stage_bp: u16) -> Plan {
     }
     // Offers are not rate-limited: the simulated fleet checks in every few hours anyway.
     plan.rate = None;
+    // Devices install at night: 01:00 local, 4 hours, starts spread over the first 2.
+    plan.window = Some(MaintenanceWindow {
+        start_minute: 60,
+        duration_minutes: 240,
+        jitter_minutes: 120,
+    });
     plan
 }
 

@@ -1,12 +1,20 @@
 //! One simulated device: hardware, battery, network, lifecycle, and its update engine.
 
+use crate::backend::unix;
 use crate::release::{BAD, Catalog, FACTORY, Release, ReleaseKind};
 use crate::rng::{SimRng, trait_unit};
-use crate::sunset::NoticeDates;
 use crate::updater::Updater;
-use crate::watch::Heartbeat;
+use crate::watch::{METRICS, declared};
+use eol_core::capability::Capability;
+use eol_core::device::DeviceEol;
 use eol_core::lifecycle::Lifecycle;
+use eol_core::notice::{NoticeTrust, SunsetNotice};
+use ota_core::manifest::Version;
+use rollout_policy::window::UtcOffset;
 use serde::Serialize;
+use telemetry_core::aggregate::Aggregator;
+use telemetry_core::codec::encode_key;
+use telemetry_core::metric::{ChargingState, RebootReason, pack_version};
 
 /// Hardware revision of a device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -25,6 +33,8 @@ pub const WEAK_SHARE: f64 = 0.4;
 pub const BAD_DRAIN_FACTOR: f32 = 3.0;
 /// Probability of a crash (fault reboot) per device-hour, on every firmware.
 pub const CRASH_PER_HOUR: f64 = 1e-4;
+/// Hours between heartbeats.
+pub const HEARTBEAT_HOURS: u32 = 4;
 /// Hours between check-ins with the update service.
 pub const CHECKIN_HOURS: u32 = 4;
 
@@ -53,10 +63,18 @@ pub struct Device {
     pub crashes: u32,
     /// Hour of the last heartbeat.
     pub last_heartbeat: u32,
-    /// Lifecycle state (end of life).
-    pub lifecycle: Lifecycle,
-    /// The verified sunset notice, once received.
-    pub notice: Option<NoticeDates>,
+    /// Battery at the last heartbeat.
+    pub battery_at_heartbeat: f32,
+    /// Heartbeat sequence within the fleet's frame stream.
+    pub heartbeat_seq: u32,
+    /// Hour of the last boot.
+    pub boot_hour: u32,
+    /// Why it last rebooted.
+    pub last_reboot: RebootReason,
+    /// Network drops since the last heartbeat.
+    pub disconnects: u16,
+    /// End-of-life state (`eol-core`): lifecycle, accepted notice, capabilities.
+    pub eol: DeviceEol,
     /// The update engine.
     pub updater: Updater,
 }
@@ -75,11 +93,12 @@ impl Device {
         };
         // Normal battery life between 25 and 45 days.
         let days = 25.0 + 20.0 * trait_unit(seed, id, 2);
+        let battery = 30.0 + 70.0 * trait_unit(seed, id, 4) as f32;
         Some(Self {
             id,
             hw,
             weak: trait_unit(seed, id, 3) < WEAK_SHARE,
-            battery_pct: 30.0 + 70.0 * trait_unit(seed, id, 4) as f32,
+            battery_pct: battery,
             drain_base: (100.0 / (days * 24.0)) as f32,
             charged: false,
             offline_until: 0,
@@ -87,10 +106,20 @@ impl Device {
             boots: 1,
             crashes: 0,
             last_heartbeat: 0,
-            lifecycle: Lifecycle::Supported,
-            notice: None,
+            battery_at_heartbeat: battery,
+            heartbeat_seq: 0,
+            boot_hour: 0,
+            last_reboot: RebootReason::PowerOn,
+            disconnects: 0,
+            eol: DeviceEol::new(),
             updater: Updater::factory(factory),
         })
+    }
+
+    /// The device's offset from UTC: one of four regions, fixed per device.
+    pub fn utc_offset(&self) -> UtcOffset {
+        const OFFSETS: [i16; 4] = [-300, 0, 60, 540];
+        UtcOffset(OFFSETS.get((self.id % 4) as usize).copied().unwrap_or(0))
     }
 
     /// Whether the device can reach the backend at `hour`.
@@ -128,41 +157,111 @@ impl Device {
         self.battery_pct = self.battery_pct.max(0.0);
         if rng.chance(CRASH_PER_HOUR * f64::from(hours)) {
             self.crashes += 1;
-            self.boots += 1;
+            self.reboot(hour, RebootReason::Fault);
         }
         let p_drop = 1.0 - (1.0 - network_drop_rate).powi(hours as i32);
         if self.online(hour) && rng.chance(p_drop) {
             self.offline_until = hour + 1 + rng.below(36) as u32;
+            self.disconnects = self.disconnects.saturating_add(1);
             return true;
         }
         false
     }
 
-    /// Applies the lifecycle the accepted notice prescribes at `hour`; returns whether it changed.
-    pub fn apply_lifecycle(&mut self, hour: u32) -> bool {
-        let Some(n) = self.notice else { return false };
-        let next = self.lifecycle.advance_to(n.lifecycle_at(hour));
-        let changed = next != self.lifecycle;
-        self.lifecycle = next;
-        changed
+    /// Advances the end-of-life lifecycle by the device's clock at `hour` (after a notice).
+    pub fn apply_lifecycle(&mut self, hour: u32) {
+        if self.eol.dates().is_some() {
+            self.eol.tick(unix(hour));
+        }
     }
 
-    /// The heartbeat the device sends at `hour`, resetting the interval.
-    pub fn heartbeat(&mut self, hour: u32) -> Heartbeat {
-        let hb = Heartbeat {
-            device: self.id,
-            hour,
-            battery_pct: self.battery_pct,
-            charged: self.charged,
-            firmware: self.updater.running(),
-            boots: self.boots,
-            crashes: self.crashes,
-            hours: hour.saturating_sub(self.last_heartbeat),
+    /// Verifies a signed sunset notice and applies it at `hour`.
+    pub fn receive_notice(
+        &mut self,
+        notice: &[u8],
+        trust: &NoticeTrust,
+        hour: u32,
+    ) -> Result<Lifecycle, String> {
+        let verified = SunsetNotice::verify(notice, trust).map_err(|e| e.to_string())?;
+        self.eol
+            .apply(&verified, unix(hour))
+            .map_err(|e| e.to_string())
+    }
+
+    /// The lifecycle state.
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.eol.lifecycle()
+    }
+
+    /// Whether the device still takes over-the-air updates.
+    pub fn takes_updates(&self) -> bool {
+        self.eol.allows(Capability::Ota)
+    }
+
+    /// Records a reboot at `hour` for `reason`.
+    pub fn reboot(&mut self, hour: u32, reason: RebootReason) {
+        self.boots += 1;
+        self.boot_hour = hour;
+        self.last_reboot = reason;
+    }
+
+    /// The heartbeat key frame the device sends at `hour`, aggregated with `telemetry-core`
+    /// over the interval since the last one and encoded into `out`; resets the interval.
+    pub fn heartbeat_frame(
+        &mut self,
+        hour: u32,
+        firmware: Version,
+        out: &mut [u8],
+    ) -> Result<usize, String> {
+        let uptime = |h: u32| h.saturating_sub(self.boot_hour).saturating_mul(3600);
+        let mut agg =
+            Aggregator::<METRICS>::new(HEARTBEAT_HOURS * 3600, uptime(self.last_heartbeat));
+        let mut slots = [None; 8];
+        for (slot, def) in slots.iter_mut().zip(declared()) {
+            *slot = Some(
+                agg.declare(def)
+                    .map_err(|e| format!("telemetry declaration: {e:?}"))?,
+            );
+        }
+        let mut record = |i: usize, v: i64| {
+            if let Some(Some(slot)) = slots.get(i) {
+                agg.record(*slot, v);
+            }
         };
+        let mv = |pct: f32| 3_300 + (pct * 9.0) as i64;
+        record(0, mv(self.battery_at_heartbeat));
+        record(0, mv(self.battery_pct));
+        record(1, self.battery_pct.round() as i64);
+        let charging = if self.charged {
+            ChargingState::Charging
+        } else {
+            ChargingState::Discharging
+        };
+        record(2, charging as i64);
+        record(3, i64::from(self.boots));
+        record(4, self.last_reboot.code());
+        record(5, i64::from(self.disconnects));
+        let (maj, min, pat) = (
+            firmware.major as u8,
+            firmware.minor as u8,
+            firmware.patch as u8,
+        );
+        record(6, pack_version(maj, min, pat));
+        record(7, i64::from(self.crashes));
+        let hb = agg.finish(
+            self.boots,
+            self.heartbeat_seq,
+            uptime(hour),
+            Some(unix(self.last_heartbeat)),
+        );
+        let n = encode_key(&hb, out).map_err(|e| format!("heartbeat encoding: {e}"))?;
+        self.heartbeat_seq = self.heartbeat_seq.wrapping_add(1);
         self.charged = false;
         self.crashes = 0;
+        self.disconnects = 0;
         self.last_heartbeat = hour;
-        hb
+        self.battery_at_heartbeat = self.battery_pct;
+        Ok(n)
     }
 }
 

@@ -116,7 +116,7 @@ pub struct NamedCount {
 pub struct TelemetryReport {
     /// Heartbeats received by the backend.
     pub frames: u64,
-    /// Bytes of encoded heartbeats (0 while the frames are not encoded).
+    /// Bytes of encoded heartbeat frames.
     pub bytes: u64,
 }
 
@@ -129,6 +129,8 @@ pub struct SunsetReport {
     pub devices_with_notice: u32,
     /// Customer notifications sent.
     pub notifications: Vec<NotificationSent>,
+    /// Support-policy compliance findings (EU CRA, ETSI EN 303 645, UK PSTI); empty when none.
+    pub compliance_findings: Vec<String>,
     /// The export bundle written.
     pub export: Option<ExportSummary>,
     /// Why the export bundle could not be written, if it could not.
@@ -280,11 +282,23 @@ impl Report {
             let total: u64 = e.files.iter().map(|f| f.bytes).sum();
             let _ = writeln!(
                 s,
-                "  export bundle: {} ({} files, {} bytes, SHA256SUMS)",
+                "  export bundle: {} ({} files, {} bytes, checksums {})",
                 e.dir.display(),
                 e.files.len(),
-                total
+                total,
+                if e.verified { "verified" } else { "WRONG" }
             );
+        }
+        if self.sunset.notice.is_some() {
+            if self.sunset.compliance_findings.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  support policy: no compliance findings (EU CRA, ETSI EN 303 645, UK PSTI)"
+                );
+            }
+            for f in &self.sunset.compliance_findings {
+                let _ = writeln!(s, "  compliance finding: {f}");
+            }
         }
         if let Some(e) = &self.sunset.export_error {
             let _ = writeln!(s, "  export bundle NOT written: {e}");

@@ -12,7 +12,7 @@
 //! Everything is a function of the [`ScenarioConfig`]: the same seed gives the same run.
 
 use crate::backend::{Backend, plan, unix};
-use crate::device::{CHECKIN_HOURS, Device};
+use crate::device::{CHECKIN_HOURS, Device, HEARTBEAT_HOURS};
 use crate::progress::Progress;
 use crate::release::{BAD, Catalog, FACTORY, FIX, GOOD, ReleaseId};
 use crate::report::{
@@ -20,13 +20,17 @@ use crate::report::{
     TelemetryReport, Timeline, VersionCount, when,
 };
 use crate::rng::SimRng;
-use crate::sunset::{Sunset, write_export};
+use crate::sunset::{ExportRow, Sunset, write_export};
 use crate::updater::{CHUNK, Faults, Outcome};
-use crate::watch::{DRAIN_BIN, FleetWatch};
-use eol_core::lifecycle::Lifecycle;
+use crate::watch::{DRAIN_BIN, FleetWatch, METRICS};
+use rollout_policy::cohort::{RolloutKey, jitter_minutes};
 use rollout_policy::plan::StageSize;
+use rollout_policy::time::Timestamp;
 use std::path::PathBuf;
 use std::time::Instant;
+use telemetry_core::Heartbeat;
+use telemetry_core::fleet::report::FirmwareVersion;
+use telemetry_core::metric::RebootReason;
 
 /// What to simulate.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,12 +63,10 @@ impl ScenarioConfig {
     }
 }
 
-/// Hours between heartbeats.
-const HEARTBEAT_HOURS: u32 = 4;
+/// Hours between fleet health evaluations (offline sweep, drain anomalies, playbook).
+const WATCH_HOURS: u32 = 2;
 /// Hours between timeline samples.
 const SAMPLE_HOURS: u32 = 6;
-/// Simulated time step after the sunset notice (nothing is rolled out any more).
-const SUNSET_STEP: u32 = 6;
 /// Give up after this many simulated days.
 const MAX_DAYS: u32 = 200;
 
@@ -110,7 +112,9 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
         .map(|id| Device::new(id, config.seed, &catalog))
         .collect::<Option<Vec<_>>>()
         .ok_or("the release catalog has no factory image")?;
-    let mut watch = FleetWatch::new(devices.iter().map(|d| d.hw).collect());
+    let hws: Vec<_> = devices.iter().map(|d| d.hw).collect();
+    let mut watch = FleetWatch::new(&hws)?;
+    drop(hws);
     let mut backend = Backend::new(catalog.clone(), config.devices, config.seed);
     let mut rng = SimRng::new(config.seed, 1);
     let mut counters = Counters::default();
@@ -120,6 +124,17 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
     let mut export = None;
     let mut export_error = None;
     let stages = plan(config.first_stage_bp);
+    let window = stages
+        .window
+        .ok_or("the rollout plan has no maintenance window")?;
+    let window_key = RolloutKey::new(
+        config
+            .seed
+            .to_le_bytes()
+            .repeat(2)
+            .try_into()
+            .unwrap_or([0; 16]),
+    );
 
     let labels: Vec<String> = catalog
         .all()
@@ -144,6 +159,14 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
         .map(|l| versions.iter().position(|v| v == l).unwrap_or(0))
         .collect();
     timeline.versions = versions.clone();
+    // Firmware as telemetry reports it -> the release it is (the rollback re-issue reports 1.1.0).
+    let mut release_of = std::collections::BTreeMap::new();
+    for r in catalog.all() {
+        let v = r.version;
+        release_of
+            .entry(FirmwareVersion::new(v.major, v.minor as u8, v.patch as u8))
+            .or_insert(r.id);
+    }
     timeline.counts = vec![Vec::new(); versions.len()];
 
     backend.start_rollout(GOOD, FACTORY, stages.clone(), 0)?;
@@ -153,7 +176,8 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
     });
     let mut phase = Phase::Good;
     let mut hour: u32 = 0;
-    let mut step: u32 = 1;
+    // One simulated hour per tick: installs happen in nightly windows a coarser step would miss.
+    let step: u32 = 1;
     let mut next_sample = 0;
     let mut next_heartbeat: Vec<u32> = (0..config.devices).map(|i| i % HEARTBEAT_HOURS).collect();
     let session_drop = (config.network_drop_rate * 10.0).min(1.0);
@@ -169,14 +193,29 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
             if d.online(hour) && hour >= d.next_checkin {
                 d.next_checkin = hour + CHECKIN_HOURS + rng.below(2) as u32;
                 if let Some(s) = &sunset
-                    && d.notice.is_none()
+                    && d.eol.dates().is_none()
+                    && let Err(e) = d.receive_notice(&s.notice, &s.trust, hour)
                 {
-                    d.notice = Some(s.dates);
-                    d.apply_lifecycle(hour);
+                    return Err(format!("device {} refused the sunset notice: {e}", d.id));
                 }
-                let ota_allowed =
-                    matches!(d.lifecycle, Lifecycle::Supported | Lifecycle::SecurityOnly);
-                if ota_allowed && let Some(rid) = backend.offer(d.id) {
+                let ota_allowed = d.takes_updates();
+                let offer = if ota_allowed {
+                    backend.offer(d.id)
+                } else {
+                    None
+                };
+                let now = Timestamp(unix(hour));
+                let (offset, jitter) = (
+                    d.utc_offset(),
+                    jitter_minutes(&window_key, &d.id.to_le_bytes(), window.jitter_minutes),
+                );
+                if offer.is_some() && !window.is_open(now, offset, jitter) {
+                    // Install at night: come back when this device's window opens.
+                    if let Some(open) = window.next_open(now, offset, jitter) {
+                        let wait = open.since(now).div_ceil(3600) as u32;
+                        d.next_checkin = d.next_checkin.min(hour + wait.max(1));
+                    }
+                } else if let Some(rid) = offer {
                     let Some(release) = catalog.get(rid) else {
                         continue;
                     };
@@ -197,7 +236,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                     counters.bytes_written += u64::from(s.bytes_written);
                     if s.power_cut {
                         counters.power_cuts += 1;
-                        d.boots += 1;
+                        d.reboot(hour, RebootReason::PowerOn);
                     }
                     if s.network_drop {
                         counters.network_drops += 1;
@@ -205,7 +244,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                     }
                     if let Some(outcome) = s.outcome {
                         if !matches!(outcome, Outcome::Refused(_)) {
-                            d.boots += 1;
+                            d.reboot(hour, RebootReason::Ota);
                         }
                         backend.finished(d.id, rid, &outcome, d.updater.running());
                     }
@@ -213,15 +252,25 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
             }
             if hour >= *next_hb && d.online(hour) {
                 *next_hb = hour + HEARTBEAT_HOURS.max(step);
-                let hb = d.heartbeat(hour);
-                backend.field_report(hb.firmware, u64::from(hb.hours), hb.crashes);
-                watch.ingest(hb);
+                let running = catalog.get(d.updater.running()).map(|r| r.version);
+                let firmware = running.ok_or("a device runs a release missing from the catalog")?;
+                let mut frame = [0u8; Heartbeat::<METRICS>::MAX_FRAME_LEN];
+                let n = d.heartbeat_frame(hour, firmware, &mut frame)?;
+                if let Some(f) = frame
+                    .get(..n)
+                    .and_then(|bytes| watch.ingest(d.id, unix(hour), bytes))
+                    && let Some(&id) = release_of.get(&f.firmware)
+                {
+                    backend.field_report(id, f.hours, f.crashes);
+                }
             }
         }
 
         // Backend.
         backend.decide(hour);
-        watch.evaluate(hour, label);
+        if hour.is_multiple_of(WATCH_HOURS) {
+            watch.evaluate(hour, unix(hour), |fw| fw.to_string());
+        }
         if hour >= next_sample {
             next_sample = hour + SAMPLE_HOURS;
             backend.sample_progress(hour);
@@ -295,7 +344,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                 Phase::SunsetPending(hour + 24)
             }
             Phase::SunsetPending(at) if hour >= at => {
-                let s = Sunset::issue(hour);
+                let s = Sunset::issue(hour, config.seed)?;
                 events.push(Event {
                     hour,
                     text: format!(
@@ -307,7 +356,6 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                 let mut s = s;
                 s.notify_due(hour, config.devices);
                 sunset = Some(s);
-                step = SUNSET_STEP;
                 Phase::Sunset
             }
             p => p,
@@ -324,11 +372,11 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                     text: format!("stopped after {MAX_DAYS} simulated days"),
                 });
             }
-            if let Some(s) = &sunset {
+            if sunset.is_some() {
                 let dir = config.export_dir.clone().unwrap_or_else(|| {
                     std::env::temp_dir().join(format!("fleet-sim-export-seed{}", config.seed))
                 });
-                match write_export(&dir, &export_files(&devices, &label)) {
+                match write_export(&dir, &export_rows(&devices, &label)) {
                     Ok(e) => {
                         events.push(Event {
                             hour,
@@ -336,9 +384,8 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                         });
                         export = Some(e);
                     }
-                    Err(e) => export_error = Some(format!("{}: {e}", dir.display())),
+                    Err(e) => export_error = Some(e),
                 }
-                let _ = s;
             }
             break;
         }
@@ -408,28 +455,29 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
     final_versions.sort_by_key(|v| core::cmp::Reverse(v.devices));
     let mut final_lifecycle: Vec<NamedCount> = Vec::new();
     for d in &devices {
-        let name = format!("{:?}", d.lifecycle);
+        let name = d.lifecycle().name().to_string();
         match final_lifecycle.iter_mut().find(|x| x.name == name) {
             Some(x) => x.count += 1,
             None => final_lifecycle.push(NamedCount { name, count: 1 }),
         }
     }
+    watch.close();
     let battery = BatteryReport {
         bin_width_pct_per_day: DRAIN_BIN,
         series: watch
             .drain_hist
             .iter()
             .map(|(fw, bins)| BatterySeries {
-                firmware: label(*fw),
+                firmware: fw.to_string(),
                 bins: bins.to_vec(),
             })
             .collect(),
     };
-    let devices_with_notice = devices.iter().filter(|d| d.notice.is_some()).count() as u32;
+    let devices_with_notice = devices.iter().filter(|d| d.eol.dates().is_some()).count() as u32;
     let state_bytes_per_device = (core::mem::size_of::<Device>() + core::mem::size_of::<u32>())
         as u64
         + backend.bytes_per_device().ceil() as u64
-        + watch.bytes_per_device();
+        + watch.bytes_per_device().ceil() as u64;
     Ok(Report {
         devices: config.devices,
         seed: config.seed,
@@ -449,11 +497,15 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
         alerts: watch.alerts.clone(),
         telemetry: TelemetryReport {
             frames: watch.frames,
-            bytes: 0,
+            bytes: watch.bytes,
         },
         sunset: SunsetReport {
             notice: sunset.as_ref().map(|s| s.dates),
             devices_with_notice,
+            compliance_findings: sunset
+                .as_ref()
+                .map(|s| s.findings.clone())
+                .unwrap_or_default(),
             notifications: sunset.map(|s| s.sent).unwrap_or_default(),
             export,
             export_error,
@@ -464,30 +516,17 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
     })
 }
 
-/// The user data of the export bundle: one CSV row per device, one JSON line per device.
-fn export_files(
-    devices: &[Device],
-    label: &dyn Fn(ReleaseId) -> String,
-) -> Vec<(&'static str, Vec<u8>)> {
-    let mut csv = String::from("device_id,hardware,firmware,lifecycle,battery_pct,boots\n");
-    let mut jsonl = String::new();
-    for d in devices {
-        let fw = label(d.updater.running());
-        csv.push_str(&format!(
-            "{},{:?},{},{:?},{:.1},{}\n",
-            d.id, d.hw, fw, d.lifecycle, d.battery_pct, d.boots
-        ));
-        jsonl.push_str(
-            &serde_json::json!({
-                "device_id": d.id, "hardware": format!("{:?}", d.hw), "firmware": fw,
-                "lifecycle": format!("{:?}", d.lifecycle), "battery_pct": d.battery_pct, "boots": d.boots,
-            })
-            .to_string(),
-        );
-        jsonl.push('\n');
-    }
-    vec![
-        ("devices.csv", csv.into_bytes()),
-        ("devices.jsonl", jsonl.into_bytes()),
-    ]
+/// The user data of the export bundle: one row per device.
+fn export_rows(devices: &[Device], label: &dyn Fn(ReleaseId) -> String) -> Vec<ExportRow> {
+    devices
+        .iter()
+        .map(|d| ExportRow {
+            device_id: d.id,
+            hardware: format!("{:?}", d.hw),
+            firmware: label(d.updater.running()),
+            lifecycle: d.lifecycle().name().to_string(),
+            battery_pct: d.battery_pct,
+            boots: d.boots,
+        })
+        .collect()
 }

@@ -1,14 +1,27 @@
-//! End of life: the sunset notice, the customer notification schedule and the export bundle.
+//! End of life with `eol-core`: the signed sunset notice, the support policy and its
+//! compliance check, the customer notification schedule, and the export bundle.
 //!
-//! Interim implementation until `eol-core`'s notice, schedule and export land (issue 8): the
-//! lifecycle is `eol-core`'s, the rest is plain data here.
+//! The backend signs one notice (`eol-core`'s own Ed25519 envelope); each device verifies it
+//! when it checks in and applies it to its `DeviceEol` state, which moves it to security-only
+//! and then local-only mode by the device's own clock. Customers are reminded by
+//! `eol-core`'s idempotent notification plan; at the end of the cloud service the backend
+//! writes the user-data export bundle (CSV and JSON Lines with a checksum manifest).
 
-use eol_core::lifecycle::Lifecycle;
-use ota_core::digest::ImageDigest;
+use crate::backend::EPOCH_UNIX;
+use crate::rng::mix;
+use eol_core::capability::CapabilitySet;
+use eol_core::date::Day;
+use eol_core::ed25519_dalek::SigningKey;
+use eol_core::export::{ExportBundle, verify_bundle};
+use eol_core::notice::{
+    FirmwareVersion, NoticeBody, NoticeKind, NoticeTrust, ProductId, SunsetDates,
+};
+use eol_core::policy::SupportPolicy;
+use eol_core::schedule::{Lead, NotificationPlan, ReminderId};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// The dates a sunset notice announces, in simulated hours.
+/// The dates a sunset notice announces, in simulated hours (for the report).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct NoticeDates {
     /// When the notice was issued.
@@ -19,25 +32,12 @@ pub struct NoticeDates {
     pub local_only_from: u32,
 }
 
-impl NoticeDates {
-    /// The lifecycle state the notice prescribes at `hour`.
-    pub fn lifecycle_at(&self, hour: u32) -> Lifecycle {
-        if hour >= self.local_only_from {
-            Lifecycle::LocalOnly
-        } else if hour >= self.security_only_from {
-            Lifecycle::SecurityOnly
-        } else {
-            Lifecycle::Supported
-        }
-    }
-}
-
 /// One customer notification that went out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NotificationSent {
     /// Simulated hour it was sent.
     pub hour: u32,
-    /// Which notification of the schedule.
+    /// Which reminder of the schedule.
     pub label: String,
     /// Customers notified (one per device).
     pub recipients: u32,
@@ -50,6 +50,8 @@ pub struct ExportFile {
     pub name: String,
     /// Size in bytes.
     pub bytes: u64,
+    /// Records (CSV rows or JSON lines).
+    pub records: u64,
     /// SHA-256, hex.
     pub sha256: String,
 }
@@ -59,84 +61,191 @@ pub struct ExportFile {
 pub struct ExportSummary {
     /// Directory holding the bundle.
     pub dir: PathBuf,
-    /// The data files and their checksums (also listed in `SHA256SUMS` in the directory).
+    /// The data files and their checksums (also in `manifest.json` and `SHA256SUMS`).
     pub files: Vec<ExportFile>,
+    /// Whether `eol-core`'s verifier found every checksum right after writing.
+    pub verified: bool,
+}
+
+/// The product id notices are bound to.
+pub const PRODUCT: ProductId = ProductId {
+    vendor: 0x0f1e,
+    product: 9,
+};
+
+fn hour_of(day: Day) -> u32 {
+    (day.to_unix().saturating_sub(EPOCH_UNIX) / 3600) as u32
 }
 
 /// The product's end of life as the backend runs it.
 #[derive(Clone, Debug)]
 pub struct Sunset {
-    /// The notice's dates.
+    /// The notice's dates in hours.
     pub dates: NoticeDates,
-    schedule: Vec<(u32, String)>,
+    /// The signed notice devices receive.
+    pub notice: Vec<u8>,
+    /// What devices trust notices from.
+    pub trust: NoticeTrust,
+    policy: SupportPolicy,
+    plan: NotificationPlan,
+    sent_ids: Vec<ReminderId>,
     /// Notifications already sent.
     pub sent: Vec<NotificationSent>,
+    /// Compliance findings of the support policy (empty: nothing missing or short).
+    pub findings: Vec<String>,
 }
 
 impl Sunset {
-    /// A notice issued at `hour`: security only after 14 days, local only after 30.
-    pub fn issue(hour: u32) -> Self {
-        let day = 24;
-        let dates = NoticeDates {
-            issued: hour,
-            security_only_from: hour + 14 * day,
-            local_only_from: hour + 30 * day,
-        };
-        let end = dates.local_only_from;
-        let schedule = vec![
-            (hour, "announcement, 30 days ahead".to_string()),
-            (end - 7 * day, "reminder, 1 week ahead".to_string()),
-            (end - day, "final reminder, 1 day ahead".to_string()),
-            (
-                end,
-                "on the day: cloud service ended, local functions keep working".to_string(),
-            ),
-        ];
-        Self {
-            dates,
-            schedule,
-            sent: Vec::new(),
+    /// Issues a notice at `hour`: security only after 14 days, end of cloud after 30; signed
+    /// with a vendor key derived from `seed`.
+    pub fn issue(hour: u32, seed: u64) -> Result<Self, String> {
+        let mut secret = [0u8; 32];
+        for (i, chunk) in secret.chunks_mut(8).enumerate() {
+            chunk.copy_from_slice(&mix(seed, 0x0065_6f6c, i as u64).to_le_bytes());
         }
+        let key = SigningKey::from_bytes(&secret);
+        let issued_at = EPOCH_UNIX + u64::from(hour) * 3600;
+        let today = Day::from_unix(issued_at);
+        let dates = SunsetDates {
+            security_only_from: today.plus_days(14),
+            end_of_security_updates: today.plus_days(30),
+            end_of_cloud: today.plus_days(30),
+        };
+        let body = NoticeBody {
+            sequence: 1,
+            product: PRODUCT,
+            kind: NoticeKind::Update,
+            issued_at,
+            dates,
+            owner_release: None,
+            keeps_local: CapabilitySet::LOCAL,
+            final_firmware: Some(FirmwareVersion {
+                major: 1,
+                minor: 2,
+                patch: 1,
+            }),
+            export_instructions: "export bundle: devices.csv and events.jsonl with SHA256SUMS"
+                .try_into()
+                .unwrap_or_default(),
+        };
+        let notice = body
+            .sign(&key)
+            .map_err(|e| format!("signing the sunset notice: {e}"))?;
+        let placed = Day::from_ymd(2021, 6, 1).map_err(|e| format!("{e:?}"))?;
+        let policy = SupportPolicy {
+            placed_on_market: placed,
+            end_of_sale: Some(today),
+            end_of_security_updates: Some(dates.end_of_security_updates),
+            end_of_cloud_service: Some(dates.end_of_cloud),
+            expected_use_months: None,
+            support_period_published: true,
+            end_date_told_at_purchase: true,
+        };
+        let findings = policy.check().iter().map(|f| f.to_string()).collect();
+        Ok(Self {
+            dates: NoticeDates {
+                issued: hour,
+                security_only_from: hour_of(dates.security_only_from),
+                local_only_from: hour_of(dates.end_of_cloud),
+            },
+            notice,
+            trust: NoticeTrust {
+                key: key.verifying_key(),
+                product: PRODUCT,
+            },
+            policy,
+            plan: NotificationPlan::new(&[Lead::Months(1), Lead::Weeks(1), Lead::OnTheDay]),
+            sent_ids: Vec::new(),
+            sent: Vec::new(),
+            findings,
+        })
     }
 
-    /// Sends every notification due at `hour` that was not sent yet.
+    /// Sends every reminder `eol-core`'s plan says is due at `hour`; returns how many.
     pub fn notify_due(&mut self, hour: u32, customers: u32) -> usize {
-        let before = self.sent.len();
-        for (at, label) in &self.schedule {
-            if *at <= hour && !self.sent.iter().any(|s| &s.label == label) {
-                self.sent.push(NotificationSent {
-                    hour: hour.max(*at),
-                    label: label.clone(),
-                    recipients: customers,
-                });
-            }
+        let today = Day::from_unix(EPOCH_UNIX + u64::from(hour) * 3600);
+        let due = self.plan.due(&self.policy, &self.sent_ids, today);
+        for r in &due {
+            self.sent_ids.push(r.id());
+            let (y, m, d) = r.event_day.to_ymd();
+            self.sent.push(NotificationSent {
+                hour,
+                label: format!("{:?} on {y}-{m:02}-{d:02}, reminder {:?}", r.event, r.lead),
+                recipients: customers,
+            });
         }
-        self.sent.len() - before
+        due.len()
     }
 }
 
-/// Writes the export bundle: the given files plus `SHA256SUMS`.
-pub fn write_export(dir: &Path, files: &[(&str, Vec<u8>)]) -> std::io::Result<ExportSummary> {
-    std::fs::create_dir_all(dir)?;
-    let mut out = Vec::new();
-    let mut sums = String::new();
-    for (name, bytes) in files {
-        std::fs::write(dir.join(name), bytes)?;
-        let sha = hex(&ImageDigest::of(bytes));
-        sums.push_str(&format!("{sha}  {name}\n"));
-        out.push(ExportFile {
-            name: (*name).to_string(),
-            bytes: bytes.len() as u64,
-            sha256: sha,
-        });
+/// One device's row in the export bundle.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportRow {
+    /// Device id.
+    pub device_id: u32,
+    /// Hardware revision.
+    pub hardware: String,
+    /// Firmware version.
+    pub firmware: String,
+    /// Lifecycle state.
+    pub lifecycle: String,
+    /// Battery, percent.
+    pub battery_pct: f32,
+    /// Boot count.
+    pub boots: u32,
+}
+
+/// Writes the export bundle with `eol-core` and verifies it.
+pub fn write_export(dir: &Path, rows: &[ExportRow]) -> Result<ExportSummary, String> {
+    let err = |e: eol_core::export::ExportError| format!("{}: {e}", dir.display());
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    std::fs::write(dir.join("SHA256SUMS"), sums)?;
+    let mut bundle = ExportBundle::create(dir).map_err(err)?;
+    let mut csv = bundle
+        .csv(
+            "devices.csv",
+            &[
+                "device_id",
+                "hardware",
+                "firmware",
+                "lifecycle",
+                "battery_pct",
+                "boots",
+            ],
+        )
+        .map_err(err)?;
+    for r in rows {
+        csv.row(&[
+            r.device_id.to_string(),
+            r.hardware.clone(),
+            r.firmware.clone(),
+            r.lifecycle.clone(),
+            format!("{:.1}", r.battery_pct),
+            r.boots.to_string(),
+        ])
+        .map_err(err)?;
+    }
+    bundle.finish_csv(csv).map_err(err)?;
+    let mut jsonl = bundle.jsonl("devices.jsonl").map_err(err)?;
+    for r in rows {
+        jsonl.record(r).map_err(err)?;
+    }
+    bundle.finish_jsonl(jsonl).map_err(err)?;
+    let manifest = bundle.finish().map_err(err)?;
+    let verified = verify_bundle(dir).map_err(err)?.is_ok();
     Ok(ExportSummary {
         dir: dir.to_path_buf(),
-        files: out,
+        files: manifest
+            .files
+            .into_iter()
+            .map(|f| ExportFile {
+                name: f.name,
+                bytes: f.bytes,
+                records: f.records,
+                sha256: f.sha256,
+            })
+            .collect(),
+        verified,
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

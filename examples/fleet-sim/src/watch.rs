@@ -1,39 +1,47 @@
-//! The backend's view of device health: heartbeats in, drain estimates and alerts out.
+//! The backend's view of device health, on `telemetry-core`'s fleet side.
 //!
-//! Interim implementation until `telemetry-core`'s fleet side lands (issues 6 and 7): devices
-//! send a plain heartbeat record; the watch estimates each device's battery drain between
-//! heartbeats and raises a fleet alert when the devices of one firmware and hardware revision
-//! drain markedly faster than the same hardware on other firmware.
+//! Devices send key frames (see [`crate::device::Device::heartbeat_frame`]); the watch decodes
+//! them with `telemetry-core`'s decoder, applies them to its [`Registry`] (last seen, learned
+//! interval, reboots, vitals, offline detection), and feeds:
+//! - the rollout evidence: device-hours and fault reboots per firmware;
+//! - battery drain: one `telemetry-core` [`DrainTracker`] per device, restarted whenever the
+//!   device's firmware changes, so that a firmware's drain is measured on that firmware alone
+//!   (the registry's own tracker runs across updates); [`drain_anomalies`] then compares each
+//!   (hardware, firmware) group with the same hardware on other firmware, and a firmware
+//!   anomaly is a fleet alert;
+//! - an operations playbook on the fleet aggregate ([`AlertEngine`]): offline ratio and low
+//!   battery.
 
 use crate::device::HwRev;
-use crate::release::ReleaseId;
+use crate::report::when;
 use serde::Serialize;
+use telemetry_core::Frame;
+use telemetry_core::codec::decode;
+use telemetry_core::fleet::aggregate::{FleetAggregate, Scope};
+use telemetry_core::fleet::alert::{
+    Action, AlertEngine, AlertEvent as EngineEvent, AlertInputs, AlertRule, Condition, Direction,
+    Metric, Playbook, Severity,
+};
+use telemetry_core::fleet::battery::{
+    DeviceDrain, DrainAnomaly, DrainPolicy, DrainTracker, drain_anomalies,
+};
+use telemetry_core::fleet::ingest::report_of;
+use telemetry_core::fleet::offline::OfflinePolicy;
+use telemetry_core::fleet::registry::{DeviceAttributes, Registry};
+use telemetry_core::fleet::report::FirmwareVersion;
+use telemetry_core::fleet::status::Component;
+use telemetry_core::heartbeat::Value;
+use telemetry_core::metric::{MetricDef, MetricKind, vitals};
 
-/// One heartbeat as the device reports it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Heartbeat {
-    /// Device index.
-    pub device: u32,
-    /// Simulated hour of the end of the interval.
-    pub hour: u32,
-    /// Battery state of charge, percent.
-    pub battery_pct: f32,
-    /// Whether the battery was charged during the interval.
-    pub charged: bool,
-    /// Running firmware.
-    pub firmware: ReleaseId,
-    /// Boot count.
-    pub boots: u32,
-    /// Crashes (fault reboots) during the interval.
-    pub crashes: u32,
-    /// Interval length, hours.
-    pub hours: u32,
-}
+/// Metrics per heartbeat (capacity of the device-side aggregator and of decoded heartbeats).
+pub const METRICS: usize = 10;
+/// Product metric: fault reboots during the interval.
+pub const FAULTS: MetricDef = MetricDef::new(0x0100, MetricKind::Counter, "fault_reboots");
 
 /// Width of a drain histogram bin, in percent per day.
 pub const DRAIN_BIN: f32 = 0.5;
 /// Number of drain histogram bins.
-pub const DRAIN_BINS: usize = 32;
+pub const DRAIN_BINS: usize = 24;
 
 /// A fleet alert firing or resolving.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -48,137 +56,317 @@ pub struct AlertEvent {
     pub detail: String,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct Record {
-    last_hour: u32,
-    last_pct: f32,
-    drain_per_h: f32,
-    samples: u16,
-    firmware: ReleaseId,
+/// What one heartbeat tells the rollout evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldSample {
+    /// Firmware the device ran.
+    pub firmware: FirmwareVersion,
+    /// Hours covered.
+    pub hours: u64,
+    /// Fault reboots in the interval.
+    pub crashes: u32,
 }
 
 /// Fleet-side health state.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct FleetWatch {
-    hw: Vec<HwRev>,
-    records: Vec<Record>,
-    /// Heartbeats ingested.
+    registry: Registry,
+    trackers: Vec<(FirmwareVersion, DrainTracker)>,
+    engine: AlertEngine,
+    /// Frames decoded and applied.
     pub frames: u64,
-    /// Drain histograms per firmware label (percent per day).
-    pub drain_hist: Vec<(ReleaseId, [u32; DRAIN_BINS])>,
-    firing: Vec<(ReleaseId, HwRev)>,
+    /// Frame bytes received.
+    pub bytes: u64,
+    /// Frames that did not decode.
+    pub bad_frames: u64,
+    /// Offline events (a device silent longer than its learned interval allows).
+    pub offline_events: u64,
+    /// Drain histograms per firmware (percent per day), from closed per-firmware segments.
+    pub drain_hist: Vec<(FirmwareVersion, [u32; DRAIN_BINS])>,
+    firing: Vec<(u16, FirmwareVersion)>,
     /// Every alert event, in time order.
     pub alerts: Vec<AlertEvent>,
 }
 
+fn playbook() -> Playbook {
+    let rule = |name: &str,
+                metric,
+                op,
+                trigger,
+                clear,
+                for_s,
+                severity,
+                action,
+                component,
+                runbook: &str| AlertRule {
+        name: name.into(),
+        scope: Scope::fleet(),
+        condition: Condition::Threshold {
+            metric,
+            op,
+            trigger,
+            clear,
+        },
+        for_s,
+        severity,
+        action,
+        component,
+        runbook: runbook.into(),
+    };
+    Playbook {
+        rules: vec![
+            rule(
+                "fleet-offline",
+                Metric::OfflineRatio,
+                Direction::Above,
+                0.25,
+                0.15,
+                2 * 3600,
+                Severity::Warning,
+                Action::OpenTicket,
+                Component::DeviceConnectivity,
+                "check the carrier status page and the MQTT broker",
+            ),
+            rule(
+                "low-battery-tail",
+                Metric::BatteryPercent { quantile: 0.01 },
+                Direction::Below,
+                5.0,
+                10.0,
+                6 * 3600,
+                Severity::Info,
+                Action::NotifySupport,
+                Component::DeviceConnectivity,
+                "remind customers with empty batteries to charge",
+            ),
+        ],
+    }
+}
+
 impl FleetWatch {
     /// A watch over devices with these hardware revisions.
-    pub fn new(hw: Vec<HwRev>) -> Self {
-        let records = vec![Record::default(); hw.len()];
-        Self {
-            hw,
-            records,
+    pub fn new(hw: &[HwRev]) -> Result<Self, String> {
+        let mut registry = Registry::with_capacity(OfflinePolicy::default(), hw.len());
+        for (i, h) in hw.iter().enumerate() {
+            let attributes = DeviceAttributes {
+                hardware: format!("{h:?}"),
+                lot: String::new(),
+                region: String::new(),
+            };
+            registry
+                .provision(i as u64, &attributes)
+                .map_err(|e| format!("telemetry registry: {e}"))?;
+        }
+        Ok(Self {
+            registry,
+            trackers: vec![(FirmwareVersion::default(), DrainTracker::default()); hw.len()],
+            engine: AlertEngine::new(playbook()),
             frames: 0,
+            bytes: 0,
+            bad_frames: 0,
+            offline_events: 0,
             drain_hist: Vec::new(),
             firing: Vec::new(),
             alerts: Vec::new(),
-        }
+        })
     }
 
-    /// Fleet-side state per device, in bytes.
-    pub fn bytes_per_device(&self) -> u64 {
-        (core::mem::size_of::<Record>() + core::mem::size_of::<HwRev>()) as u64
+    /// Fleet-side state per device, in bytes (registry record and index, drain tracker).
+    pub fn bytes_per_device(&self) -> f64 {
+        self.registry.bytes_per_device()
+            + core::mem::size_of::<(FirmwareVersion, DrainTracker)>() as f64
     }
 
-    /// Takes one heartbeat.
-    pub fn ingest(&mut self, hb: Heartbeat) {
-        self.frames += 1;
-        let Some(r) = self.records.get_mut(hb.device as usize) else {
-            return;
+    /// Takes one frame from `device` received at `now` (unix seconds).
+    pub fn ingest(&mut self, device: u32, now: u64, bytes: &[u8]) -> Option<FieldSample> {
+        self.bytes += bytes.len() as u64;
+        let hb = match decode::<METRICS>(bytes, None) {
+            Ok(Frame::Key(hb)) => hb,
+            Ok(_) | Err(_) => {
+                self.bad_frames += 1;
+                let _ = self.registry.record_bad_frame(u64::from(device));
+                return None;
+            }
         };
-        if r.samples > 0 && r.firmware == hb.firmware && !hb.charged && hb.hour > r.last_hour {
-            let rate = (r.last_pct - hb.battery_pct) / (hb.hour - r.last_hour) as f32;
-            if rate >= 0.0 {
-                r.drain_per_h = if r.samples > 1 {
-                    0.5 * r.drain_per_h + 0.5 * rate
-                } else {
-                    rate
-                };
-                r.samples = r.samples.saturating_add(1);
-                let bin = ((rate * 24.0 / DRAIN_BIN) as usize).min(DRAIN_BINS - 1);
-                let fw = hb.firmware;
-                match self.drain_hist.iter_mut().find(|(f, _)| *f == fw) {
-                    Some((_, h)) => h[bin] += 1,
-                    None => {
-                        let mut h = [0; DRAIN_BINS];
-                        h[bin] = 1;
-                        self.drain_hist.push((fw, h));
-                    }
-                }
-            }
-        } else {
-            r.samples = 1;
+        let report = report_of(&hb);
+        if self
+            .registry
+            .observe(u64::from(device), now, &report)
+            .is_err()
+        {
+            self.bad_frames += 1;
+            return None;
         }
-        r.firmware = hb.firmware;
-        r.last_hour = hb.hour;
-        r.last_pct = hb.battery_pct;
+        self.frames += 1;
+        let firmware = report.firmware.unwrap_or_default();
+        if let (Some(pct), Some((fw, tracker))) = (
+            report.battery_percent,
+            self.trackers.get_mut(device as usize),
+        ) {
+            if *fw != firmware {
+                if let Some(rate) = tracker.rate_per_day() {
+                    add_to_hist(&mut self.drain_hist, *fw, rate);
+                }
+                *fw = firmware;
+                *tracker = DrainTracker::default();
+            }
+            tracker.update(now, pct, report.charging.unwrap_or(false));
+        }
+        let crashes = match hb.get(FAULTS.id) {
+            Some(Value::Counter(n)) => u32::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        Some(FieldSample {
+            firmware,
+            hours: u64::from(hb.interval.len_s / 3600),
+            crashes,
+        })
     }
 
-    /// Evaluates the battery-drain rule at `hour`, recording firing and resolving events.
-    pub fn evaluate(&mut self, hour: u32, label: impl Fn(ReleaseId) -> String) {
-        // Mean drain per (firmware, hw) over devices with an estimate.
-        let mut groups: Vec<((ReleaseId, HwRev), f64, u32)> = Vec::new();
-        for (r, hw) in self.records.iter().zip(&self.hw) {
-            if r.samples < 2 {
-                continue;
-            }
-            let key = (r.firmware, *hw);
-            match groups.iter_mut().find(|(k, _, _)| *k == key) {
-                Some((_, sum, n)) => {
-                    *sum += f64::from(r.drain_per_h);
-                    *n += 1;
-                }
-                None => groups.push((key, f64::from(r.drain_per_h), 1)),
-            }
-        }
+    /// Offline sweep, drain anomalies and the playbook at `hour`.
+    pub fn evaluate(&mut self, hour: u32, now: u64, label: impl Fn(FirmwareVersion) -> String) {
+        self.offline_events += self.registry.sweep(now).len() as u64;
+        let drains: Vec<DeviceDrain> = self
+            .registry
+            .iter()
+            .zip(&self.trackers)
+            .filter_map(|(r, (fw, t))| {
+                t.rate_per_day().map(|rate| DeviceDrain {
+                    device: r.id,
+                    hardware: r.hardware,
+                    firmware: *fw,
+                    rate_per_day: rate,
+                })
+            })
+            .collect();
         let mut now_firing = Vec::new();
-        for &((fw, hw), sum, n) in &groups {
-            let (osum, on) = groups
-                .iter()
-                .filter(|((f, h), _, _)| *h == hw && *f != fw)
-                .fold((0.0, 0u32), |(s, c), (_, gs, gn)| (s + gs, c + gn));
-            if n < 3 || on < 10 {
-                continue;
-            }
-            let ratio = (sum / f64::from(n)) / (osum / f64::from(on)).max(1e-9);
-            if ratio >= 1.5 {
-                now_firing.push((fw, hw));
-                if !self.firing.contains(&(fw, hw)) {
+        for a in drain_anomalies(&drains, &DrainPolicy::default()) {
+            if let DrainAnomaly::Firmware {
+                hardware,
+                firmware,
+                devices,
+                group_median,
+                cohort_median,
+            } = a
+            {
+                now_firing.push((hardware.0, firmware));
+                if !self.firing.contains(&(hardware.0, firmware)) {
                     self.alerts.push(AlertEvent {
                         hour,
                         rule: "battery-drain".into(),
                         state: "firing".into(),
                         detail: format!(
-                            "{} on hardware {hw:?} drains {ratio:.1}x faster than the same hardware on other firmware ({n} devices)",
-                            label(fw)
+                            "{} on hardware {} drains {group_median:.1}%/day, {:.1}x the {cohort_median:.1}%/day of the same hardware on other firmware ({devices} devices)",
+                            label(firmware),
+                            self.registry.hardware_name(hardware),
+                            group_median / cohort_median.max(1e-9)
                         ),
                     });
                 }
             }
         }
-        for &(fw, hw) in &self.firing {
-            if !now_firing.contains(&(fw, hw)) {
+        for &(hw, fw) in &self.firing {
+            if !now_firing.contains(&(hw, fw)) {
                 self.alerts.push(AlertEvent {
                     hour,
                     rule: "battery-drain".into(),
                     state: "resolved".into(),
                     detail: format!(
-                        "{} on hardware {hw:?}: no device drains abnormally any more",
-                        label(fw)
+                        "{} on hardware {}: no abnormal drain group any more",
+                        label(fw),
+                        self.registry
+                            .hardware_name(telemetry_core::fleet::registry::AttrId(hw))
                     ),
                 });
             }
         }
         self.firing = now_firing;
+        let aggregate = FleetAggregate::from_registry(&self.registry);
+        let requests = Default::default();
+        for e in self.engine.evaluate(
+            now,
+            &AlertInputs {
+                aggregate: &aggregate,
+                requests: &requests,
+            },
+        ) {
+            self.alerts.push(match e {
+                EngineEvent::Firing {
+                    rule,
+                    severity,
+                    action,
+                    value,
+                    runbook,
+                    ..
+                } => AlertEvent {
+                    hour,
+                    rule,
+                    state: "firing".into(),
+                    detail: format!(
+                        "{severity:?}, value {value:.3}; action {action:?}; runbook: {runbook}"
+                    ),
+                },
+                EngineEvent::Resolved {
+                    rule,
+                    value,
+                    fired_at,
+                    ..
+                } => AlertEvent {
+                    hour,
+                    rule,
+                    state: "resolved".into(),
+                    detail: format!(
+                        "value {value:.3}; fired {}",
+                        when(((fired_at.saturating_sub(crate::backend::EPOCH_UNIX)) / 3600) as u32)
+                    ),
+                },
+            });
+        }
     }
+
+    /// Closes every open drain segment into the histograms (at the end of the run).
+    pub fn close(&mut self) {
+        for (fw, t) in &self.trackers {
+            if let Some(rate) = t.rate_per_day() {
+                add_to_hist(&mut self.drain_hist, *fw, rate);
+            }
+        }
+    }
+}
+
+fn add_to_hist(
+    hist: &mut Vec<(FirmwareVersion, [u32; DRAIN_BINS])>,
+    fw: FirmwareVersion,
+    rate: f64,
+) {
+    let bin = ((rate.max(0.0) / f64::from(DRAIN_BIN)) as usize).min(DRAIN_BINS - 1);
+    match hist.iter_mut().find(|(f, _)| *f == fw) {
+        Some((_, h)) => {
+            if let Some(c) = h.get_mut(bin) {
+                *c += 1;
+            }
+        }
+        None => {
+            let mut h = [0; DRAIN_BINS];
+            if let Some(c) = h.get_mut(bin) {
+                *c = 1;
+            }
+            hist.push((fw, h));
+            hist.sort_by_key(|(f, _)| *f);
+        }
+    }
+}
+
+/// The vitals a device declares, in id order (the aggregator requires increasing ids).
+pub fn declared() -> [MetricDef; 8] {
+    [
+        vitals::BATTERY_MV,
+        vitals::BATTERY_PCT,
+        vitals::CHARGING,
+        vitals::BOOT_COUNT,
+        vitals::REBOOT_REASON,
+        vitals::DISCONNECTS,
+        vitals::FIRMWARE_VERSION,
+        FAULTS,
+    ]
 }
