@@ -19,6 +19,59 @@
 //! both against their own layout. Module map: [`layout`] (flash map), [`state`] (the state
 //! machine), [`journal`] and [`footer`] (on-flash formats), [`slots`], [`boot`], [`sim`].
 //!
+//! # Signed updates
+//!
+//! A release pipeline signs a [`manifest::Manifest`] into an [`envelope::Envelope`] (`std`:
+//! [`sign`], [`keys`]). The device keeps a [`trust::TrustStore`] (k-of-n roots, delegated signing
+//! keys, rotation and revocation without a firmware change) and calls [`verify::verify`] with
+//! what it knows about itself ([`verify::DeviceContext`]): the result is a
+//! [`manifest::VerifiedManifest`] or a [`verify::VerifyError`] naming the failed check. Only a
+//! `VerifiedManifest` starts an image write. The image then streams through
+//! [`verify::ImageVerifier`] (size and SHA-256) and, when encrypted, through
+//! [`segment::SegmentDecryptor`] (AES-256-GCM, one segment of RAM). Every byte of the wire formats
+//! and the threat model are on the [`format`] page.
+//!
+//! ```
+//! use ota_core::manifest::{Manifest, ProductId, Version};
+//! use ota_core::trust::TrustStore;
+//! use ota_core::verify::{DeviceContext, verify};
+//!
+//! let root = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+//! let image = b"firmware image";
+//! let manifest = Manifest {
+//!     format_version: 1,
+//!     sequence: 8,
+//!     vendor_id: ProductId::from_text("acme"),
+//!     class_id: ProductId::from_text("sensor-v2"),
+//!     version: Version::new(1, 4, 0),
+//!     security_version: 2,
+//!     image_size: image.len() as u32,
+//!     image_digest: ota_core::digest::ImageDigest::of(image),
+//!     encryption: None,
+//!     expires_at: None,
+//!     min_installed_version: None,
+//!     release_notes: heapless::String::new(),
+//! };
+//! let envelope = ota_core::sign::sign_manifest(&manifest, &[&root])?; // release side (std)
+//!
+//! let store = TrustStore::<1, 2>::new(&[root.verifying_key().to_bytes()], 1)?;
+//! let device = DeviceContext {
+//!     vendor_id: ProductId::from_text("acme"),
+//!     class_id: ProductId::from_text("sensor-v2"),
+//!     last_sequence: 7,
+//!     security_floor: 2,
+//!     now: 1_800_000_000,
+//!     slot_capacity: 512 * 1024,
+//!     installed_version: Version::new(1, 3, 0),
+//! };
+//! let verified = verify(&envelope, &store, &device)?;
+//! assert_eq!(verified.image().sequence, 8);
+//! // A replay of the same manifest once it was accepted:
+//! let after = DeviceContext { last_sequence: 8, ..device };
+//! assert_eq!(verify(&envelope, &store, &after).unwrap_err().check(), "sequence");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Example
 //!
 //! The image digest is computed over bytes read back from flash, in chunks of any size:

@@ -1,10 +1,24 @@
 //! The fleet-ops device side as real firmware on an emulated Cortex-M4 (QEMU `mps2-an386`).
 //!
-//! It runs the update path with the real crates and default features off, times every step in
-//! guest instructions (see [`clock`]), measures the stack high-water mark by painting (see
-//! [`stack`]), prints the figures over semihosting and exits with a status QEMU passes on: 0
-//! when every step succeeded, 1 otherwise. `run.sh` builds it, runs it, and adds the flash and
-//! RAM sizes from the ELF.
+//! It runs the update path with the real crates and default features off (see [`update`]), the
+//! bare crypto baselines it is compared with ([`baseline`]) and a telemetry heartbeat
+//! ([`telemetry`]); times every step in guest instructions ([`clock`]), measures stack
+//! high-water marks by painting ([`stack`]) and its own flash and RAM use ([`size`]); prints the
+//! figures over semihosting and exits with a status QEMU passes on: 0 when every step
+//! succeeded, 1 otherwise. The last line is the summary `run.sh` checks:
+//!
+//! ```text
+//! firmware: ok verify_instr=V digest_instr_per_kib=D decrypt_instr_per_kib=E journal_append_instr=J recover_instr=R stack_bytes=S flash_bytes=F ram_bytes=M
+//! ```
+//!
+//! - `verify_instr`: `ota_core::verify::verify` of the signed envelope;
+//! - `digest_instr_per_kib`: `Updater::finish` (SHA-256 of the image read back from flash,
+//!   footer, one journal record) per KiB of image;
+//! - `decrypt_instr_per_kib`: segmented AES-256-GCM decryption per KiB;
+//! - `journal_append_instr`: `Updater::activate`, one state transition = one journal record;
+//! - `recover_instr`: `Updater::open` after the reset, i.e. journal recovery;
+//! - `stack_bytes`: deepest stack of the update path below its entry;
+//! - `flash_bytes`, `ram_bytes`: see [`size`].
 #![no_std]
 #![no_main]
 
