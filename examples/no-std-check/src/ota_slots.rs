@@ -5,7 +5,10 @@ use core::convert::Infallible;
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
 use ota_core::boot::{Decision, decide};
 use ota_core::layout::Layout;
+use ota_core::manifest::{ProductId, Version};
 use ota_core::slots::Updater;
+use ota_core::trust::TrustStore;
+use ota_core::verify::{DeviceContext, verify};
 
 const SECTOR: usize = 1024;
 
@@ -59,7 +62,32 @@ const LAYOUT: Layout = Layout {
     trial_attempts: 3,
 };
 
-/// Boots (blank flash: reports no bootable image) and opens the updater.
+/// The application side: verify an offered manifest, then the whole update cycle.
+fn update(flash: &mut RamFlash, envelope: &[u8], image: &[u8]) -> Option<u32> {
+    let mut up = Updater::open(flash, LAYOUT).ok()?;
+    let store = TrustStore::<1, 1>::new(&[[0x3B; 32]], 1).ok()?;
+    let device = DeviceContext {
+        vendor_id: ProductId::from_text("acme"),
+        class_id: ProductId::from_text("board-1"),
+        last_sequence: up.state().accepted_sequence,
+        security_floor: up.state().security_floor,
+        now: 1_800_000_000,
+        slot_capacity: LAYOUT.max_image_size(),
+        installed_version: up.state().confirmed_version,
+    };
+    let manifest = verify(envelope, &store, &device).ok()?;
+    let offset = up.begin(&manifest).ok()?;
+    for chunk in image.get(offset as usize..)?.chunks(100) {
+        up.write(chunk).ok()?;
+    }
+    up.finish().ok()?;
+    up.activate().ok()?;
+    up.confirm().ok()?;
+    Some(up.state().security_floor)
+}
+
+/// Boots (blank flash: reports no bootable image), then tries an update with a manifest that
+/// does not verify: every call is linked, none can be proven dead by the optimizer.
 pub(crate) fn exercise(seed: u8) -> u32 {
     let mut flash = RamFlash([seed; 6 * SECTOR]);
     let booted = match decide(&mut flash, &LAYOUT) {
@@ -67,9 +95,8 @@ pub(crate) fn exercise(seed: u8) -> u32 {
         Ok(Decision::NoBootableImage { .. }) => 0,
         Err(_) => 100,
     };
-    let opened = match Updater::open(&mut flash, LAYOUT) {
-        Ok(u) => u32::from(u.state().security_floor),
-        Err(_) => 7,
-    };
-    booted.wrapping_add(opened)
+    let envelope = core::hint::black_box([seed; 8]);
+    let image = core::hint::black_box([seed; 300]);
+    let updated = update(&mut flash, &envelope, &image).unwrap_or(7);
+    booted.wrapping_add(updated).wrapping_add(u32::from(Version::new(1, 0, 0).major))
 }
