@@ -498,7 +498,7 @@ pub fn decide(plan: &Plan, state: &RolloutState, evidence: &Evidence, now: Times
         let _ = write!(
             t,
             "paused: state is at stage {} but the plan has {stages}",
-            stage + 1
+            u16::from(stage) + 1
         );
         return finish(Action::Pause { reason }, none, t);
     };
@@ -534,7 +534,7 @@ pub fn decide(plan: &Plan, state: &RolloutState, evidence: &Evidence, now: Times
     let _ = write!(
         t,
         "stage {}/{stages} (threshold {} bp): offered {}/{assigned}, reported {} (need {need_reports}); rollout {} offered, {} trials, {} trial failures; soak {}",
-        stage + 1,
+        u16::from(stage) + 1,
         state.threshold_bp,
         s.offered,
         s.completed(),
@@ -610,7 +610,11 @@ pub fn decide(plan: &Plan, state: &RolloutState, evidence: &Evidence, now: Times
         }
         if st.manual_approval {
             let reason = PauseReason::ManualApproval { stage };
-            let _ = write!(t, " => PAUSE: stage {} needs manual approval", stage + 1);
+            let _ = write!(
+                t,
+                " => PAUSE: stage {} needs manual approval",
+                u16::from(stage) + 1
+            );
             return finish(Action::Pause { reason }, gates, t);
         }
     }
@@ -624,7 +628,7 @@ pub fn decide(plan: &Plan, state: &RolloutState, evidence: &Evidence, now: Times
     let _ = write!(
         t,
         " => ADVANCE to stage {}/{stages}: {target} devices (threshold {threshold_bp} bp)",
-        next + 1
+        u16::from(next) + 1
     );
     let action = Action::Advance {
         stage: next,

@@ -429,6 +429,14 @@ fn invalid_plan_or_stage_pauses() {
             }
         }
     ));
+    // The largest stage number is explained without overflow (found by fuzzing).
+    s.phase = Phase::Running {
+        stage: u8::MAX,
+        opened_at: T0,
+        acknowledged: false,
+    };
+    let d = decide(&plan, &s, &evidence(100, 100, 0, 0), T0.plus(DAY));
+    assert!(d.explanation.contains("stage 256"), "{}", d.explanation);
 }
 
 #[test]
