@@ -2,7 +2,7 @@
 //! Export bundles: checksums verify, tampering is found, names are safe, streams are long.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use eol_core::export::{ExportBundle, ExportError, MANIFEST_JSON, SHA256SUMS, verify_bundle};
 use serde::Serialize;
@@ -21,7 +21,7 @@ struct Event<'a> {
     detail: &'a str,
 }
 
-fn write_sample(dir: &PathBuf, rows: u64) -> eol_core::export::Manifest {
+fn write_sample(dir: &Path, rows: u64) -> eol_core::export::Manifest {
     let mut b = ExportBundle::create(dir).unwrap();
     let mut csv = b
         .csv("temperature.csv", &["time", "celsius", "note"])
