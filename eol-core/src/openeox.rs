@@ -295,6 +295,13 @@ mod tests {
         assert_eq!(p.end_of_cloud_service, None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn timestamps_round_trip(secs in 0u64..253_402_300_799) {
+            proptest::prop_assert_eq!(parse_rfc3339_secs(&format_rfc3339(secs)).unwrap(), secs);
+        }
+    }
+
     #[test]
     fn rejects_bad_timestamps() {
         for s in [

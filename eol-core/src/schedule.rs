@@ -280,6 +280,38 @@ mod tests {
         assert!(plan.due(&policy(), &[], day(2032, 1, 31)).is_empty());
     }
 
+    proptest::proptest! {
+        /// Recording what `due` returned makes the same call return nothing, and a sent
+        /// reminder never comes back on any later day.
+        #[test]
+        fn due_is_idempotent_for_any_history(
+            days in proptest::collection::vec(0u32..2_500, 1..30),
+            eos in 0u32..2_000, cloud in 0u32..2_000, sale in 0u32..2_000,
+        ) {
+            let base = day(2029, 1, 1);
+            let p = SupportPolicy {
+                end_of_sale: Some(base.plus_days(sale)),
+                end_of_security_updates: Some(base.plus_days(eos)),
+                end_of_cloud_service: Some(base.plus_days(cloud)),
+                ..policy()
+            };
+            let plan = NotificationPlan::standard();
+            let mut sorted = days.clone();
+            sorted.sort_unstable();
+            let mut sent: Vec<ReminderId> = Vec::new();
+            for d in sorted {
+                let today = base.plus_days(d);
+                let due = plan.due(&p, &sent, today);
+                for r in &due {
+                    proptest::prop_assert!(!sent.contains(&r.id()));
+                    proptest::prop_assert!(r.send_on <= today);
+                    sent.push(r.id());
+                }
+                proptest::prop_assert!(plan.due(&p, &sent, today).is_empty());
+            }
+        }
+    }
+
     #[test]
     fn one_reminder_per_milestone() {
         let p = SupportPolicy {
