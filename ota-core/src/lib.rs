@@ -7,18 +7,6 @@
 //!
 //! The default build is `no_std` without `alloc`; every buffer has a fixed, documented size.
 //!
-//! # Power-loss-safe A/B updates
-//!
-//! The application streams a verified image into the inactive slot with
-//! [`slots::Updater`] (begin, write, finish, activate, then confirm or reject after the reboot);
-//! the bootloader calls [`boot::decide`], which verifies before it boots, spends trial attempts
-//! before booting, and reverts to the last confirmed image when a trial fails. All state lives
-//! in a [`journal`] of CRC-protected records, so a power cut at any flash operation recovers to
-//! the last complete step: the `sim` feature's fault-injecting flash ([`sim::SimFlash`]) and its
-//! power-cut proof ([`sim::proof`]) check that at every operation, and firmware teams can run
-//! both against their own layout. Module map: [`layout`] (flash map), [`state`] (the state
-//! machine), [`journal`] and [`footer`] (on-flash formats), [`slots`], [`boot`], [`sim`].
-//!
 //! # Signed updates
 //!
 //! A release pipeline signs a [`manifest::Manifest`] into an [`envelope::Envelope`] (`std`:
@@ -71,6 +59,18 @@
 //! assert_eq!(verify(&envelope, &store, &after).unwrap_err().check(), "sequence");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Power-loss-safe A/B updates
+//!
+//! The application streams a verified image into the inactive slot with
+//! [`slots::Updater`] (begin, write, finish, activate, then confirm or reject after the reboot);
+//! the bootloader calls [`boot::decide`], which verifies before it boots, spends trial attempts
+//! before booting, and reverts to the last confirmed image when a trial fails. All state lives
+//! in a [`journal`] of CRC-protected records, so a power cut at any flash operation recovers to
+//! the last complete step: the `sim` feature's fault-injecting flash ([`sim::SimFlash`]) and its
+//! power-cut proof ([`sim::proof`]) check that at every operation, and firmware teams can run
+//! both against their own layout. Module map: [`layout`] (flash map), [`state`] (the state
+//! machine), [`journal`] and [`footer`] (on-flash formats), [`slots`], [`boot`], [`sim`].
 //!
 //! # Example
 //!
