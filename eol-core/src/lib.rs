@@ -82,7 +82,7 @@
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-/// The Ed25519 crate whose key types [`notice::NoticeTrust`] and [`notice::NoticeBody::sign`]
+/// The Ed25519 crate whose key types [`notice::NoticeTrust`] and `notice::NoticeBody::sign`
 /// use, re-exported so callers get the same version.
 pub use ed25519_dalek;
 

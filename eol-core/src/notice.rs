@@ -2,7 +2,7 @@
 //!
 //! A sunset notice tells a device (and its owner) when the product degrades, what stays local,
 //! how to take the data out, which firmware is final and whether the owner may take over the
-//! update keys. The backend signs it with Ed25519 ([`NoticeBody::sign`], `std`); the device
+//! update keys. The backend signs it with Ed25519 (`NoticeBody::sign`, `std` feature); the device
 //! checks it with [`SunsetNotice::verify`] (`no_std`, no alloc, one stack buffer of
 //! [`MAX_SIGNED_LEN`] bytes) and gets a [`VerifiedNotice`], the only type
 //! [`DeviceEol::apply`](crate::device::DeviceEol::apply) accepts.
