@@ -87,6 +87,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::capability::CapabilitySet;
 use crate::date::Day;
+use crate::policy::SupportPolicy;
 
 /// The envelope format version this crate writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
@@ -130,6 +131,20 @@ pub struct SunsetDates {
     pub end_of_security_updates: Day,
     /// From this day the cloud is gone and the device is `LocalOnly`.
     pub end_of_cloud: Day,
+}
+
+impl SunsetDates {
+    /// The notice dates a support policy implies: security-only from the end of sale, the
+    /// policy's end of security updates, local-only from the end of cloud service. `None` when
+    /// the policy lacks one of them. (A product without a cloud service can pass its end of
+    /// security updates as `end_of_cloud_service`.)
+    pub fn from_policy(policy: &SupportPolicy) -> Option<SunsetDates> {
+        Some(SunsetDates {
+            security_only_from: policy.end_of_sale?,
+            end_of_security_updates: policy.end_of_security_updates?,
+            end_of_cloud: policy.end_of_cloud_service?,
+        })
+    }
 }
 
 /// A firmware version (the final release, when one is announced).

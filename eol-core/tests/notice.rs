@@ -107,6 +107,25 @@ fn notice_wire_vector() {
 }
 
 #[test]
+fn dates_from_policy() {
+    let policy = SupportPolicy {
+        placed_on_market: day(2026, 1, 1),
+        end_of_sale: Some(day(2030, 6, 1)),
+        end_of_security_updates: Some(day(2031, 12, 31)),
+        end_of_cloud_service: Some(day(2031, 12, 31)),
+        expected_use_months: None,
+        support_period_published: true,
+        end_date_told_at_purchase: true,
+    };
+    assert_eq!(SunsetDates::from_policy(&policy), Some(body(1).dates));
+    let no_sale = SupportPolicy {
+        end_of_sale: None,
+        ..policy
+    };
+    assert_eq!(SunsetDates::from_policy(&no_sale), None);
+}
+
+#[test]
 fn verifies_and_exposes_the_body() {
     let v = verified(&body(1));
     assert_eq!(v.body(), &body(1));
