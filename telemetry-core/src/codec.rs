@@ -54,75 +54,65 @@ fn is_standard_shape(id: MetricId, k: MetricKind) -> bool {
     standard(id).is_some_and(|d| d.kind == k)
 }
 
-/// Gauge aggregates in slot order: the base (first of mean, min, max, last present), then the
-/// rest in the order min, max, mean, last.
-fn gauge_order(f: GaugeFields) -> ([GaugeFields; 4], usize) {
-    let mut out = [GaugeFields::LAST; 4];
-    let mut n = 0;
-    let base = [
-        GaugeFields::MEAN,
-        GaugeFields::MIN,
-        GaugeFields::MAX,
-        GaugeFields::LAST,
-    ]
-    .into_iter()
-    .find(|b| f.contains(*b));
-    if let Some(b) = base {
-        out[0] = b;
-        n = 1;
-        for g in [
-            GaugeFields::MIN,
-            GaugeFields::MAX,
-            GaugeFields::MEAN,
-            GaugeFields::LAST,
-        ] {
-            if g != b && f.contains(g) {
-                out[n] = g;
-                n += 1;
+/// Gauge aggregate indices (0 min, 1 max, 2 mean, 3 last) in slot order for each mask: the base
+/// (first present of mean, min, max, last), then the others in the order min, max, mean, last.
+const GAUGE_ORDER: [([u8; 4], usize); 16] = gauge_order_table();
+
+const fn has(mask: u8, i: u8) -> bool {
+    mask & (1 << i) != 0
+}
+
+const fn gauge_order_table() -> [([u8; 4], usize); 16] {
+    let mut t = [([0u8; 4], 0usize); 16];
+    let mut mask: u8 = 0;
+    while mask < 16 {
+        let base = if has(mask, 2) {
+            2
+        } else if has(mask, 0) {
+            0
+        } else if has(mask, 1) {
+            1
+        } else {
+            3
+        };
+        let mut order = [0u8; 4];
+        let mut n = 0;
+        if mask != 0 {
+            order[0] = base;
+            n = 1;
+            let mut i = 0;
+            while i < 4 {
+                if i != base && has(mask, i) {
+                    order[n] = i;
+                    n += 1;
+                }
+                i += 1;
             }
         }
+        t[mask as usize] = (order, n);
+        mask += 1;
     }
-    (out, n)
+    t
 }
 
-fn gauge_field(g: &Gauge, f: GaugeFields) -> i64 {
-    let v = if f == GaugeFields::MIN {
-        g.min
-    } else if f == GaugeFields::MAX {
-        g.max
-    } else if f == GaugeFields::MEAN {
-        g.mean
-    } else {
-        g.last
-    };
-    v.unwrap_or(0)
-}
-
-fn set_gauge_field(g: &mut Gauge, f: GaugeFields, v: i64) {
-    if f == GaugeFields::MIN {
-        g.min = Some(v);
-    } else if f == GaugeFields::MAX {
-        g.max = Some(v);
-    } else if f == GaugeFields::MEAN {
-        g.mean = Some(v);
-    } else {
-        g.last = Some(v);
+#[inline]
+fn gauge_get(g: &Gauge, i: u8) -> i64 {
+    match i {
+        0 => g.min,
+        1 => g.max,
+        2 => g.mean,
+        _ => g.last,
     }
+    .unwrap_or(0)
 }
 
-/// The value slots of a value, in wire order.
-fn slots(v: &Value) -> ([i64; 4], usize) {
-    match v {
-        Value::Counter(x) | Value::State(x) => ([*x, 0, 0, 0], 1),
-        Value::Timer { total, count } => ([*total, *count, 0, 0], 2),
-        Value::Gauge(g) => {
-            let (order, n) = gauge_order(g.fields());
-            let mut s = [0; 4];
-            for (dst, f) in s.iter_mut().zip(order.iter()).take(n) {
-                *dst = gauge_field(g, *f);
-            }
-            (s, n)
-        }
+#[inline]
+fn gauge_set(g: &mut Gauge, i: u8, v: i64) {
+    match i {
+        0 => g.min = Some(v),
+        1 => g.max = Some(v),
+        2 => g.mean = Some(v),
+        _ => g.last = Some(v),
     }
 }
 
@@ -134,59 +124,243 @@ fn slot_count(k: MetricKind) -> usize {
     }
 }
 
-fn value_from_slots(k: MetricKind, s: &[i64; 4]) -> Value {
-    match k {
-        MetricKind::Counter => Value::Counter(s[0]),
-        MetricKind::State => Value::State(s[0]),
-        MetricKind::Timer => Value::Timer {
-            total: s[0],
-            count: s[1],
-        },
+/// The reference value to predict from: only a value of the same shape counts.
+#[inline]
+fn same_shape(reference: Option<&Value>, kind: MetricKind) -> Option<&Value> {
+    reference.filter(|v| v.kind() == kind)
+}
+
+fn interval_end(iv: &Interval) -> i64 {
+    i64::from(iv.start_uptime_s).wrapping_add(i64::from(iv.len_s))
+}
+
+/// Visits a value's slots in wire order as `(value, prediction)`; see the prediction rules in
+/// [`crate::frame`]. `reference` is the previous frame's value of the same metric, if any.
+#[inline]
+fn write_value(
+    id: MetricId,
+    value: &Value,
+    reference: Option<&Value>,
+    iv: &Interval,
+    mut emit: impl FnMut(i64, i64) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    let reference = same_shape(reference, value.kind());
+    match (value, reference) {
+        (Value::Counter(x), r) | (Value::State(x), r) => {
+            let p = match r {
+                Some(Value::Counter(y) | Value::State(y)) => *y,
+                _ => 0,
+            };
+            emit(*x, p)
+        }
+        (Value::Timer { total, count }, r) => {
+            let (pt, pc) = match r {
+                Some(Value::Timer { total, count }) => (*total, *count),
+                _ => (0, 0),
+            };
+            emit(*total, pt)?;
+            emit(*count, pc)
+        }
+        (Value::Gauge(g), r) => {
+            let rg = match r {
+                Some(Value::Gauge(rg)) => Some(rg),
+                _ => None,
+            };
+            let (order, n) = GAUGE_ORDER[usize::from(g.fields().bits())];
+            if n == 0 {
+                return Ok(());
+            }
+            let bi = order[0];
+            let base = gauge_get(g, bi);
+            let p0 = if id == vitals::UPTIME_S.id {
+                interval_end(iv)
+            } else {
+                rg.map_or(0, |rg| gauge_get(rg, bi))
+            };
+            emit(base, p0)?;
+            for &i in order.iter().take(n).skip(1) {
+                let p = match rg {
+                    Some(rg) => base.wrapping_add(gauge_get(rg, i).wrapping_sub(gauge_get(rg, bi))),
+                    None => base,
+                };
+                emit(gauge_get(g, i), p)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Where a frame's stored residuals come from, slot by slot.
+trait Residuals {
+    fn next(&mut self) -> Result<i64, DecodeError>;
+}
+
+/// Key frames: every slot is stored.
+struct AllStored<'r, 'a>(&'r mut Reader<'a>);
+
+impl Residuals for AllStored<'_, '_> {
+    #[inline(always)]
+    fn next(&mut self) -> Result<i64, DecodeError> {
+        self.0.int()
+    }
+}
+
+/// Delta frames: slots whose bit is clear in the change bitmap are zero.
+struct Changed<'r, 'a> {
+    r: &'r mut Reader<'a>,
+    bitmap: &'a [u8],
+    slot: usize,
+}
+
+impl Residuals for Changed<'_, '_> {
+    #[inline(always)]
+    fn next(&mut self) -> Result<i64, DecodeError> {
+        let slot = self.slot;
+        self.slot += 1;
+        let changed = self
+            .bitmap
+            .get(slot / 8)
+            .is_some_and(|b| b & (1 << (slot % 8)) != 0);
+        if !changed {
+            return Ok(0);
+        }
+        let at = self.r.position();
+        let x = self.r.int()?;
+        if x == 0 {
+            return Err(DecodeError::NonCanonical {
+                offset: at,
+                what: "a residual flagged as changed must not be zero",
+            });
+        }
+        Ok(x)
+    }
+}
+
+/// Number of value slots of a value.
+#[inline]
+fn value_slots(v: &Value) -> usize {
+    match v {
+        Value::Counter(_) | Value::State(_) => 1,
+        Value::Timer { .. } => 2,
+        Value::Gauge(g) => {
+            usize::from(g.min.is_some())
+                + usize::from(g.max.is_some())
+                + usize::from(g.mean.is_some())
+                + usize::from(g.last.is_some())
+        }
+    }
+}
+
+/// Reads a value of shape `kind`, taking each slot's stored residual from `res` in order.
+#[inline(always)]
+fn read_value(
+    id: MetricId,
+    kind: MetricKind,
+    reference: Option<&Value>,
+    iv: &Interval,
+    res: &mut impl Residuals,
+) -> Result<Value, DecodeError> {
+    let mut residual = || res.next();
+    let reference = same_shape(reference, kind);
+    Ok(match kind {
+        MetricKind::Counter | MetricKind::State => {
+            let p = match reference {
+                Some(Value::Counter(y) | Value::State(y)) => *y,
+                _ => 0,
+            };
+            let x = p.wrapping_add(residual()?);
+            if kind == MetricKind::Counter {
+                Value::Counter(x)
+            } else {
+                Value::State(x)
+            }
+        }
+        MetricKind::Timer => {
+            let (pt, pc) = match reference {
+                Some(Value::Timer { total, count }) => (*total, *count),
+                _ => (0, 0),
+            };
+            let total = pt.wrapping_add(residual()?);
+            let count = pc.wrapping_add(residual()?);
+            Value::Timer { total, count }
+        }
         MetricKind::Gauge(f) => {
-            let (order, n) = gauge_order(f);
+            let rg = match reference {
+                Some(Value::Gauge(rg)) => Some(rg),
+                _ => None,
+            };
+            let p0 = |bi: u8| {
+                if id == vitals::UPTIME_S.id {
+                    interval_end(iv)
+                } else {
+                    rg.map_or(0, |rg| gauge_get(rg, bi))
+                }
+            };
+            let off =
+                |i: u8, bi: u8| rg.map_or(0, |rg| gauge_get(rg, i).wrapping_sub(gauge_get(rg, bi)));
+            // Fast paths for the common shapes; same arithmetic as the general loop below.
+            if f == GaugeFields::ALL {
+                let mean = p0(2).wrapping_add(residual()?);
+                let min = mean.wrapping_add(off(0, 2)).wrapping_add(residual()?);
+                let max = mean.wrapping_add(off(1, 2)).wrapping_add(residual()?);
+                let last = mean.wrapping_add(off(3, 2)).wrapping_add(residual()?);
+                return Ok(Value::Gauge(Gauge::full(min, max, mean, last)));
+            }
+            if f == GaugeFields::LAST {
+                return Ok(Value::Gauge(Gauge::last(p0(3).wrapping_add(residual()?))));
+            }
+            let (order, n) = GAUGE_ORDER[usize::from(f.bits())];
             let mut g = Gauge::default();
-            for (f, v) in order.iter().zip(s.iter()).take(n) {
-                set_gauge_field(&mut g, *f, *v);
+            if n > 0 {
+                let bi = order[0];
+                let p0 = if id == vitals::UPTIME_S.id {
+                    interval_end(iv)
+                } else {
+                    rg.map_or(0, |rg| gauge_get(rg, bi))
+                };
+                let base = p0.wrapping_add(residual()?);
+                gauge_set(&mut g, bi, base);
+                for &i in order.iter().take(n).skip(1) {
+                    let p = match rg {
+                        Some(rg) => {
+                            base.wrapping_add(gauge_get(rg, i).wrapping_sub(gauge_get(rg, bi)))
+                        }
+                        None => base,
+                    };
+                    gauge_set(&mut g, i, p.wrapping_add(residual()?));
+                }
             }
             Value::Gauge(g)
         }
-    }
+    })
 }
 
-/// Prediction for slot `i` of a metric; `base` is this frame's slot 0 (valid for `i > 0`).
-fn predict(
-    id: MetricId,
-    kind: MetricKind,
-    i: usize,
-    base: i64,
-    reference: Option<&[i64; 4]>,
-    interval: &Interval,
-) -> i64 {
-    let gauge = matches!(kind, MetricKind::Gauge(_));
-    if i == 0 {
-        if gauge && id == vitals::UPTIME_S.id {
-            return i64::from(interval.start_uptime_s).wrapping_add(i64::from(interval.len_s));
-        }
-        return reference.map_or(0, |r| r[0]);
-    }
-    if gauge {
-        match reference {
-            Some(r) => base.wrapping_add(r[i].wrapping_sub(r[0])),
-            None => base,
-        }
-    } else {
-        reference.map_or(0, |r| r[i])
-    }
+/// Walks a reference heartbeat alongside increasing ids (both sorted): O(1) amortised.
+struct RefCursor<'a> {
+    samples: &'a [Sample],
 }
 
-/// The reference's slots for `id`, if it holds `id` with the same shape.
-fn reference_slots<const N: usize>(
-    reference: Option<&Heartbeat<N>>,
-    id: MetricId,
-    kind: MetricKind,
-) -> Option<[i64; 4]> {
-    let v = reference?.get(id)?;
-    (v.kind() == kind).then(|| slots(v).0)
+impl<'a> RefCursor<'a> {
+    fn new<const N: usize>(reference: Option<&'a Heartbeat<N>>) -> Self {
+        Self {
+            samples: reference.map_or(&[], |r| r.samples()),
+        }
+    }
+
+    #[inline]
+    fn find(&mut self, id: MetricId) -> Option<&'a Value> {
+        while let Some((first, rest)) = self.samples.split_first() {
+            if first.id < id {
+                self.samples = rest;
+            } else if first.id == id {
+                self.samples = rest;
+                return Some(&first.value);
+            } else {
+                return None;
+            }
+        }
+        None
+    }
 }
 
 // ---------------------------------------------------------------- layout
@@ -230,6 +404,16 @@ fn for_each_run(
 }
 
 fn write_layout(w: &mut Writer<'_>, samples: &[Sample]) -> Result<(), EncodeError> {
+    write_runs(w, samples, None)
+}
+
+/// Writes the metric runs; with `values`, each metric's value slots follow its shape (key
+/// frames), else only ids and shapes are written (the layout section of a delta frame).
+fn write_runs(
+    w: &mut Writer<'_>,
+    samples: &[Sample],
+    values: Option<&Interval>,
+) -> Result<(), EncodeError> {
     let mut runs = 0u64;
     for_each_run(samples, |_, _, _| {
         runs += 1;
@@ -243,14 +427,85 @@ fn write_layout(w: &mut Writer<'_>, samples: &[Sample]) -> Result<(), EncodeErro
         let gap = first.saturating_sub(next_id);
         w.uint((u64::from(gap) << 1) | u64::from(explicit))?;
         w.uint(count as u64 - 1)?;
-        if explicit {
-            for s in run {
+        for s in run {
+            if explicit {
                 w.byte(shape_code(s.value.kind()))?;
+            }
+            if let Some(iv) = values {
+                write_value(s.id, &s.value, None, iv, |v, p| w.int(v.wrapping_sub(p)))?;
             }
         }
         next_id = first + count as u32;
         Ok(())
     })
+}
+
+/// Reads key-frame metric runs (ids, shapes and values interleaved) into `out`.
+fn read_key_runs<const N: usize>(
+    r: &mut Reader<'_>,
+    iv: &Interval,
+    out: &mut Heartbeat<N>,
+) -> Result<(), DecodeError> {
+    let runs = r.uint()?;
+    if runs > N as u64 {
+        return Err(DecodeError::CapacityExceeded {
+            what: "metric run",
+            found: runs,
+            capacity: N,
+        });
+    }
+    let mut next_id: u32 = 0;
+    let mut prev_explicit: Option<bool> = None;
+    for _ in 0..runs {
+        let at = r.position();
+        let h = r.uint()?;
+        let explicit = h & 1 == 1;
+        let gap = h >> 1;
+        if gap == 0 && prev_explicit == Some(explicit) {
+            return Err(DecodeError::NonCanonical {
+                offset: at,
+                what: "adjacent runs of the same kind must be one run",
+            });
+        }
+        let count = r.uint()?.saturating_add(1);
+        let first = u64::from(next_id).saturating_add(gap);
+        let last = first.saturating_add(count - 1);
+        if last > u64::from(u16::MAX) {
+            return Err(DecodeError::MetricIdOverflow { offset: at });
+        }
+        if out.len() as u64 + count > N as u64 {
+            return Err(DecodeError::TooManyMetrics { capacity: N });
+        }
+        for k in 0..count {
+            let id = MetricId((first + k) as u16);
+            let kind = read_shape(r, id, explicit)?;
+            let value = read_value(id, kind, None, iv, &mut AllStored(r))?;
+            out.push_unchecked_order(Sample { id, value })?;
+        }
+        next_id = (last + 1) as u32;
+        prev_explicit = Some(explicit);
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn read_shape(r: &mut Reader<'_>, id: MetricId, explicit: bool) -> Result<MetricKind, DecodeError> {
+    if explicit {
+        let at = r.position();
+        let code = r.byte()?;
+        let kind = shape_from_code(code).ok_or(DecodeError::UnknownShape { code, offset: at })?;
+        if is_standard_shape(id, kind) {
+            return Err(DecodeError::NonCanonical {
+                offset: at,
+                what: "a standard vital in its standard shape must not be spelled out",
+            });
+        }
+        Ok(kind)
+    } else {
+        standard(id)
+            .map(|d| d.kind)
+            .ok_or(DecodeError::NoStandardShape { id })
+    }
 }
 
 /// Reads a layout into `(id, kind)` pairs.
@@ -290,23 +545,7 @@ fn read_layout<const N: usize>(
         }
         for k in 0..count {
             let id = MetricId((first + k) as u16);
-            let kind = if explicit {
-                let at = r.position();
-                let code = r.byte()?;
-                let kind =
-                    shape_from_code(code).ok_or(DecodeError::UnknownShape { code, offset: at })?;
-                if is_standard_shape(id, kind) {
-                    return Err(DecodeError::NonCanonical {
-                        offset: at,
-                        what: "a standard vital in its standard shape must not be spelled out",
-                    });
-                }
-                kind
-            } else {
-                standard(id)
-                    .map(|d| d.kind)
-                    .ok_or(DecodeError::NoStandardShape { id })?
-            };
+            let kind = read_shape(r, id, explicit)?;
             out.push((id, kind))
                 .map_err(|_| DecodeError::TooManyMetrics { capacity: N })?;
         }
@@ -344,16 +583,7 @@ fn write_key(
     if let Some(t) = interval.wall_start_unix_s {
         w.uint(t)?;
     }
-    write_layout(w, samples)?;
-    for s in samples {
-        let kind = s.value.kind();
-        let (v, n) = slots(&s.value);
-        for i in 0..n {
-            let p = predict(s.id, kind, i, v[0], None, interval);
-            w.int(v[i].wrapping_sub(p))?;
-        }
-    }
-    Ok(())
+    write_runs(w, samples, Some(interval))
 }
 
 /// Encodes `hb` as a self-contained key frame into `out`; returns the length.
@@ -507,13 +737,11 @@ pub fn encode_delta<const N: usize>(
     }
     let mut bitmap_byte = 0u8;
     let mut slot = 0usize;
+    let mut cursor = RefCursor::new(Some(reference));
     for s in hb.samples() {
-        let kind = s.value.kind();
-        let rs = reference_slots(Some(reference), s.id, kind);
-        let (v, n) = slots(&s.value);
-        for i in 0..n {
-            let p = predict(s.id, kind, i, v[0], rs.as_ref(), iv);
-            let r = v[i].wrapping_sub(p);
+        let rv = cursor.find(s.id);
+        write_value(s.id, &s.value, rv, iv, |v, p| {
+            let r = v.wrapping_sub(p);
             if r != 0 {
                 bitmap_byte |= 1 << (slot % 8);
                 w.int(r)?;
@@ -523,7 +751,8 @@ pub fn encode_delta<const N: usize>(
                 w.patch(bitmap_at + slot / 8 - 1, bitmap_byte);
                 bitmap_byte = 0;
             }
-        }
+            Ok(())
+        })?;
     }
     if !slot.is_multiple_of(8) {
         w.patch(bitmap_at + slot / 8, bitmap_byte);
@@ -591,6 +820,40 @@ pub fn decode_prefix<'a, const N: usize>(
     bytes: &'a [u8],
     reference: Option<&Heartbeat<N>>,
 ) -> Result<(Frame<N>, &'a [u8]), DecodeError> {
+    let mut hb = Heartbeat::new(0, 0, Interval::default());
+    let (d, rest) = decode_into(bytes, reference, &mut hb)?;
+    let frame = match d {
+        Decoded::Key => Frame::Key(hb),
+        Decoded::Delta => Frame::Delta(hb),
+        Decoded::TimeAnchor(a) => Frame::TimeAnchor(a),
+        Decoded::Diagnostics(d) => Frame::Diagnostics(d),
+    };
+    Ok((frame, rest))
+}
+
+/// What [`decode_into`] found at the start of the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// A key heartbeat, now in `out`.
+    Key,
+    /// A delta heartbeat, now in `out`.
+    Delta,
+    /// A time anchor (`out` untouched).
+    TimeAnchor(TimeAnchor),
+    /// A diagnostics record (`out` untouched).
+    Diagnostics(Diagnostics),
+}
+
+/// Decodes the first frame of `bytes`, writing a heartbeat into the caller's `out` instead of
+/// returning it (no copy of the heartbeat: the fast path for ingest); returns what was found
+/// and the bytes after the frame. On error `out` may hold a partial heartbeat.
+///
+/// `reference` and `out` must be different heartbeats: keep two and swap them per frame.
+pub fn decode_into<'a, const N: usize>(
+    bytes: &'a [u8],
+    reference: Option<&Heartbeat<N>>,
+    out: &mut Heartbeat<N>,
+) -> Result<(Decoded, &'a [u8]), DecodeError> {
     let mut r = Reader::new(bytes);
     let b0 = r.byte()?;
     let version = b0 >> 6;
@@ -602,16 +865,26 @@ pub fn decode_prefix<'a, const N: usize>(
     }
     let kind = (b0 >> 4) & 3;
     let flags = b0 & 15;
-    let frame = match kind {
-        KIND_KEY => Frame::Key(read_key(&mut r, flags)?),
-        KIND_DELTA => Frame::Delta(read_delta(&mut r, flags, reference)?),
-        KIND_ANCHOR => Frame::TimeAnchor(read_anchor(&mut r, flags)?),
-        _ => Frame::Diagnostics(read_diag(&mut r, flags)?),
+    let d = match kind {
+        KIND_KEY => {
+            read_key(&mut r, flags, out)?;
+            Decoded::Key
+        }
+        KIND_DELTA => {
+            read_delta(&mut r, flags, reference, out)?;
+            Decoded::Delta
+        }
+        KIND_ANCHOR => Decoded::TimeAnchor(read_anchor(&mut r, flags)?),
+        _ => Decoded::Diagnostics(read_diag(&mut r, flags)?),
     };
-    Ok((frame, r.rest()))
+    Ok((d, r.rest()))
 }
 
-fn read_key<const N: usize>(r: &mut Reader<'_>, flags: u8) -> Result<Heartbeat<N>, DecodeError> {
+fn read_key<const N: usize>(
+    r: &mut Reader<'_>,
+    flags: u8,
+    out: &mut Heartbeat<N>,
+) -> Result<(), DecodeError> {
     if flags & 8 != 0 {
         return Err(DecodeError::ReservedFlags { flags, kind: "key" });
     }
@@ -630,29 +903,20 @@ fn read_key<const N: usize>(r: &mut Reader<'_>, flags: u8) -> Result<Heartbeat<N
         wall_start_unix_s,
         complete: flags & FLAG_COMPLETE != 0,
     };
-    let layout = read_layout::<N>(r)?;
-    let mut hb = Heartbeat::new(boot_id, seq, interval);
-    hb.continued = flags & FLAG_CONTINUED != 0;
-    for (id, kind) in layout {
-        let mut v = [0i64; 4];
-        for i in 0..slot_count(kind) {
-            let p = predict(id, kind, i, v[0], None, &interval);
-            let x = r.int()?.wrapping_add(p);
-            if let Some(s) = v.get_mut(i) {
-                *s = x;
-            }
-        }
-        hb.push(id, value_from_slots(kind, &v))
-            .map_err(|_| DecodeError::TooManyMetrics { capacity: N })?;
-    }
-    Ok(hb)
+    out.boot_id = boot_id;
+    out.seq = seq;
+    out.interval = interval;
+    out.continued = flags & FLAG_CONTINUED != 0;
+    out.clear();
+    read_key_runs(r, &interval, out)
 }
 
 fn read_delta<const N: usize>(
     r: &mut Reader<'_>,
     flags: u8,
     reference: Option<&Heartbeat<N>>,
-) -> Result<Heartbeat<N>, DecodeError> {
+    out: &mut Heartbeat<N>,
+) -> Result<(), DecodeError> {
     let reference = reference.ok_or(DecodeError::MissingReference)?;
     let check = r.byte()?;
     let seq = reference.seq.wrapping_add(1);
@@ -710,12 +974,9 @@ fn read_delta<const N: usize>(
         wall_start_unix_s,
         complete: flags & FLAG_COMPLETE != 0,
     };
-    let layout: heapless::Vec<(MetricId, MetricKind), N> = if flags & FLAG_SAME_LAYOUT != 0 {
-        reference
-            .samples()
-            .iter()
-            .map(|s| (s.id, s.value.kind()))
-            .collect()
+    let layout: Option<heapless::Vec<(MetricId, MetricKind), N>> = if flags & FLAG_SAME_LAYOUT != 0
+    {
+        None
     } else {
         let at = r.position();
         let l = read_layout::<N>(r)?;
@@ -729,9 +990,16 @@ fn read_delta<const N: usize>(
                 what: "the reference's layout must use the same-layout flag",
             });
         }
-        l
+        Some(l)
     };
-    let total_slots: usize = layout.iter().map(|(_, k)| slot_count(*k)).sum();
+    let total_slots: usize = match &layout {
+        Some(l) => l.iter().map(|(_, k)| slot_count(*k)).sum(),
+        None => reference
+            .samples()
+            .iter()
+            .map(|s| value_slots(&s.value))
+            .sum(),
+    };
     let bitmap_len = total_slots.div_ceil(8);
     let bitmap_at = r.position();
     let bitmap = r.take(bitmap_len)?;
@@ -744,38 +1012,35 @@ fn read_delta<const N: usize>(
             what: "change bitmap bits past the last slot must be zero",
         });
     }
-    let mut hb = Heartbeat::new(reference.boot_id, seq, interval);
-    let mut slot = 0usize;
-    for (id, kind) in layout {
-        let rs = reference_slots(Some(reference), id, kind);
-        let mut v = [0i64; 4];
-        for i in 0..slot_count(kind) {
-            let p = predict(id, kind, i, v[0], rs.as_ref(), &interval);
-            let changed = bitmap
-                .get(slot / 8)
-                .is_some_and(|b| b & (1 << (slot % 8)) != 0);
-            let res = if changed {
-                let at = r.position();
-                let x = r.int()?;
-                if x == 0 {
-                    return Err(DecodeError::NonCanonical {
-                        offset: at,
-                        what: "a residual flagged as changed must not be zero",
-                    });
-                }
-                x
-            } else {
-                0
-            };
-            if let Some(s) = v.get_mut(i) {
-                *s = p.wrapping_add(res);
+    out.boot_id = reference.boot_id;
+    out.seq = seq;
+    out.interval = interval;
+    out.continued = false;
+    out.clear();
+    let mut residual = Changed { r, bitmap, slot: 0 };
+    match layout {
+        None => {
+            for s in reference.samples() {
+                let value = read_value(
+                    s.id,
+                    s.value.kind(),
+                    Some(&s.value),
+                    &interval,
+                    &mut residual,
+                )?;
+                out.push_unchecked_order(Sample { id: s.id, value })?;
             }
-            slot += 1;
         }
-        hb.push(id, value_from_slots(kind, &v))
-            .map_err(|_| DecodeError::TooManyMetrics { capacity: N })?;
+        Some(l) => {
+            let mut cursor = RefCursor::new(Some(reference));
+            for (id, kind) in l {
+                let rv = cursor.find(id);
+                let value = read_value(id, kind, rv, &interval, &mut residual)?;
+                out.push_unchecked_order(Sample { id, value })?;
+            }
+        }
     }
-    Ok(hb)
+    Ok(())
 }
 
 fn read_anchor(r: &mut Reader<'_>, flags: u8) -> Result<TimeAnchor, DecodeError> {
@@ -911,27 +1176,84 @@ impl<const N: usize> Encoder<N> {
 }
 
 /// Receiver-side decoder for one device: holds the previous heartbeat as the delta reference.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Decoder<const N: usize> {
     reference: Option<Heartbeat<N>>,
+    scratch: Heartbeat<N>,
+}
+
+impl<const N: usize> Default for Decoder<N> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<const N: usize> Decoder<N> {
     /// A decoder with no reference yet (the first heartbeat must be a key frame).
     pub const fn new() -> Self {
-        Self { reference: None }
+        Self {
+            reference: None,
+            scratch: Heartbeat::new(
+                0,
+                0,
+                Interval {
+                    start_uptime_s: 0,
+                    len_s: 0,
+                    wall_start_unix_s: None,
+                    complete: false,
+                },
+            ),
+        }
     }
 
-    /// Decodes one frame; a heartbeat becomes the reference for the next delta frame.
+    /// Decodes the first frame of `bytes` without copying the heartbeat: afterwards
+    /// [`Decoder::reference`] is the heartbeat just decoded. Returns what was found and the
+    /// bytes after the frame.
+    pub fn decode_next<'a>(&mut self, bytes: &'a [u8]) -> Result<(Decoded, &'a [u8]), DecodeError> {
+        let (d, rest) = decode_into(bytes, self.reference.as_ref(), &mut self.scratch)?;
+        if matches!(d, Decoded::Key | Decoded::Delta) {
+            match &mut self.reference {
+                Some(r) => core::mem::swap(r, &mut self.scratch),
+                None => {
+                    let fresh = Heartbeat::new(0, 0, Interval::default());
+                    self.reference = Some(core::mem::replace(&mut self.scratch, fresh));
+                }
+            }
+        }
+        Ok((d, rest))
+    }
+
+    /// Decodes exactly one frame (trailing bytes are an error); a heartbeat becomes the
+    /// reference for the next delta frame.
     pub fn decode(&mut self, bytes: &[u8]) -> Result<Frame<N>, DecodeError> {
-        let f = decode(bytes, self.reference.as_ref())?;
-        if let Some(h) = f.heartbeat() {
-            self.reference = Some(h.clone());
+        let (f, rest) = self.decode_prefix(bytes)?;
+        if !rest.is_empty() {
+            return Err(DecodeError::TrailingBytes {
+                len: bytes.len() - rest.len(),
+                extra: rest.len(),
+            });
         }
         Ok(f)
     }
 
-    /// The current reference.
+    /// Decodes the first frame of a packet and returns the bytes after it.
+    pub fn decode_prefix<'a>(
+        &mut self,
+        bytes: &'a [u8],
+    ) -> Result<(Frame<N>, &'a [u8]), DecodeError> {
+        let (d, rest) = self.decode_next(bytes)?;
+        let f = match (d, &self.reference) {
+            (Decoded::Key, Some(h)) => Frame::Key(h.clone()),
+            (Decoded::Delta, Some(h)) => Frame::Delta(h.clone()),
+            (Decoded::TimeAnchor(a), _) => Frame::TimeAnchor(a),
+            (Decoded::Diagnostics(d), _) => Frame::Diagnostics(d),
+            // A heartbeat always leaves a reference behind.
+            (Decoded::Key | Decoded::Delta, None) => return Err(DecodeError::MissingReference),
+        };
+        Ok((f, rest))
+    }
+
+    /// The last heartbeat decoded (the reference for the next delta frame).
     pub fn reference(&self) -> Option<&Heartbeat<N>> {
         self.reference.as_ref()
     }

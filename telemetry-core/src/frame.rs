@@ -94,7 +94,7 @@
 //! # Test vector
 //!
 //! The typical heartbeat (line 1 of `examples/data/heartbeats-day.jsonl`, boot id 12,
-//! sequence 0) is a 56-byte key frame; the bytes are pinned in `tests/vectors.rs`.
+//! sequence 0) is a 57-byte key frame and line 2 against it a 28-byte delta frame; both are pinned, annotated byte by byte, in `tests/vectors.rs`.
 
 use serde::{Deserialize, Serialize};
 

@@ -191,6 +191,18 @@ impl<const N: usize> Heartbeat<N> {
             .map_err(|_| PushError::Full { capacity: N })
     }
 
+    /// Appends a sample whose id the caller already knows to be increasing (the decoder's layout
+    /// guarantees it).
+    #[inline]
+    pub(crate) fn push_unchecked_order(
+        &mut self,
+        s: Sample,
+    ) -> Result<(), crate::error::DecodeError> {
+        self.samples
+            .push(s)
+            .map_err(|_| crate::error::DecodeError::TooManyMetrics { capacity: N })
+    }
+
     /// The samples, in increasing id order.
     pub fn samples(&self) -> &[Sample] {
         &self.samples

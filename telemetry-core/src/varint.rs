@@ -146,6 +146,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads one byte.
+    #[inline]
     pub fn byte(&mut self) -> Result<u8, DecodeError> {
         let b = *self
             .buf
@@ -169,8 +170,43 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a canonical unsigned varint of at most 64 bits.
+    #[inline(always)]
     pub fn uint(&mut self) -> Result<u64, DecodeError> {
+        // Fast path: one-byte varints are the common case.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.uint_slow()
+    }
+
+    #[inline(never)]
+    fn uint_slow(&mut self) -> Result<u64, DecodeError> {
         let start = self.pos;
+        // Two- and three-byte forms without the general loop.
+        if let Some(&[b0, b1, b2]) = self
+            .buf
+            .get(start..start + 3)
+            .and_then(|s| <&[u8; 3]>::try_from(s).ok())
+        {
+            let lo = u64::from(b0 & 0x7f);
+            if b1 < 0x80 {
+                if b1 == 0 {
+                    return Err(DecodeError::NonCanonicalVarint { offset: start });
+                }
+                self.pos += 2;
+                return Ok(lo | u64::from(b1) << 7);
+            }
+            if b2 < 0x80 {
+                if b2 == 0 {
+                    return Err(DecodeError::NonCanonicalVarint { offset: start });
+                }
+                self.pos += 3;
+                return Ok(lo | u64::from(b1 & 0x7f) << 7 | u64::from(b2) << 14);
+            }
+        }
         let mut v: u64 = 0;
         for i in 0..MAX_VARINT_LEN {
             let b = self.byte()?;
@@ -190,6 +226,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a canonical unsigned varint that must fit in 32 bits.
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, DecodeError> {
         let start = self.pos;
         let v = self.uint()?;
@@ -201,6 +238,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a zigzag varint.
+    #[inline(always)]
     pub fn int(&mut self) -> Result<i64, DecodeError> {
         self.uint().map(unzigzag)
     }

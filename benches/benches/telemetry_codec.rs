@@ -1,0 +1,130 @@
+//! telemetry-core frame codec against serde_json, CBOR with field names, SenML-CBOR, a
+//! positional CBOR array and postcard, on the same heartbeat workload in the same run.
+//!
+//! `cargo bench -p fleet-ops-benches --bench telemetry_codec -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Line 1 of `telemetry-core/examples/data/heartbeats-day.jsonl` is encoded/decoded once per
+//! iteration by every format; `delta_lines_2_24` encodes/decodes the 23 delta frames (each
+//! against the line before) per iteration, so divide it by 23 for one frame.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../telemetry-core/examples/baselines/mod.rs"]
+mod baselines;
+
+use std::hint::black_box;
+
+use baselines::{CAP, Line, Naive, heartbeat, lines};
+use criterion::{Criterion, criterion_group, criterion_main};
+use telemetry_core::codec::{decode, decode_into, encode_delta, encode_key};
+use telemetry_core::heartbeat::Heartbeat;
+use telemetry_core::heartbeat::Interval;
+
+fn bench(c: &mut Criterion) {
+    let lines = lines();
+    let hbs: Vec<Heartbeat<CAP>> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| heartbeat(l, i as u32))
+        .collect();
+    let l = &lines[0];
+    let naive = baselines::naive(l);
+    let mut buf = [0u8; Heartbeat::<CAP>::MAX_FRAME_LEN];
+
+    let mut g = c.benchmark_group("telemetry_codec/encode");
+    g.bench_function("key_frame", |b| {
+        b.iter(|| encode_key(black_box(&hbs[0]), &mut buf).unwrap())
+    });
+    g.bench_function("delta_lines_2_24", |b| {
+        b.iter(|| {
+            let mut total = 0;
+            for w in hbs.windows(2).take(23) {
+                total += encode_delta(black_box(&w[1]), &w[0], &mut buf).unwrap();
+            }
+            total
+        })
+    });
+    g.bench_function("serde_json", |b| b.iter(|| baselines::json(black_box(l))));
+    g.bench_function("cbor_named", |b| b.iter(|| baselines::cbor(black_box(l))));
+    g.bench_function("senml_cbor", |b| {
+        b.iter(|| baselines::senml_cbor(black_box(l)))
+    });
+    g.bench_function("positional_cbor", |b| {
+        b.iter(|| baselines::positional_cbor(black_box(l)))
+    });
+    let mut pbuf = [0u8; 256];
+    g.bench_function("postcard_naive", |b| {
+        b.iter(|| baselines::postcard(black_box(&naive), &mut pbuf))
+    });
+    g.finish();
+
+    let key = {
+        let n = encode_key(&hbs[0], &mut buf).unwrap();
+        buf[..n].to_vec()
+    };
+    let deltas: Vec<Vec<u8>> = hbs
+        .windows(2)
+        .take(23)
+        .map(|w| {
+            let n = encode_delta(&w[1], &w[0], &mut buf).unwrap();
+            buf[..n].to_vec()
+        })
+        .collect();
+    let json = baselines::json(l);
+    let cbor = baselines::cbor(l);
+    let senml = baselines::senml_cbor(l);
+    let positional = baselines::positional_cbor(l);
+    let n = baselines::postcard(&naive, &mut pbuf);
+    let postcard_bytes = pbuf[..n].to_vec();
+
+    let mut g = c.benchmark_group("telemetry_codec/decode");
+    g.bench_function("key_frame", |b| {
+        b.iter(|| decode::<CAP>(black_box(&key), None).unwrap())
+    });
+    g.bench_function("delta_lines_2_24", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for (d, r) in deltas.iter().zip(hbs.iter()) {
+                let f = decode::<CAP>(black_box(d), Some(r)).unwrap();
+                n += f.heartbeat().map_or(0, Heartbeat::len);
+            }
+            n
+        })
+    });
+    // The ingest path: decode into caller-owned heartbeats, no copy of the result.
+    let mut out = Heartbeat::<CAP>::new(0, 0, Interval::default());
+    g.bench_function("key_frame_into", |b| {
+        b.iter(|| {
+            decode_into::<CAP>(black_box(&key), None, &mut out).unwrap();
+            out.len()
+        })
+    });
+    g.bench_function("delta_lines_2_24_into", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for (d, r) in deltas.iter().zip(hbs.iter()) {
+                decode_into::<CAP>(black_box(d), Some(r), &mut out).unwrap();
+                n += out.len();
+            }
+            n
+        })
+    });
+    g.bench_function("serde_json", |b| {
+        b.iter(|| serde_json::from_slice::<Line>(black_box(&json)).unwrap())
+    });
+    g.bench_function("cbor_named", |b| {
+        b.iter(|| ciborium::from_reader::<Line, _>(black_box(cbor.as_slice())).unwrap())
+    });
+    g.bench_function("senml_cbor", |b| {
+        b.iter(|| baselines::senml_decode(black_box(&senml)))
+    });
+    g.bench_function("positional_cbor", |b| {
+        b.iter(|| baselines::positional_decode(black_box(&positional)))
+    });
+    g.bench_function("postcard_naive", |b| {
+        b.iter(|| postcard::from_bytes::<Naive>(black_box(&postcard_bytes)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

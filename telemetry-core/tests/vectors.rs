@@ -1,0 +1,327 @@
+//! Fixed test vectors for frame format version 1, with modified-input and truncation checks,
+//! and the device-to-backend path (aggregate, encode, store, batch, decode) end to end.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../examples/baselines/mod.rs"]
+mod baselines;
+
+use baselines::{CAP, heartbeat, lines};
+use telemetry_core::aggregate::Aggregator;
+use telemetry_core::batch::{MTU_LORAWAN_DR0, fill_packet};
+use telemetry_core::codec::{
+    Decoder, Encoder, decode, decode_prefix, encode_delta, encode_diagnostics, encode_key,
+    encode_key_fitting, encode_time_anchor,
+};
+use telemetry_core::diag::{DiagTrigger, EventRing};
+use telemetry_core::error::DecodeError;
+use telemetry_core::frame::Frame;
+use telemetry_core::heartbeat::{Heartbeat, Interval, Value};
+use telemetry_core::metric::{MetricId, RebootReason, vitals};
+use telemetry_core::ring::FrameRing;
+use telemetry_core::time::TimeAnchor;
+
+/// Line 1 of the workload (boot id 12, sequence 0) as a key frame, annotated.
+const LINE1_KEY: [u8; 57] = [
+    0x41, // version 1, key frame, complete
+    0x0c, // boot id 12
+    0x00, // sequence 0
+    0xd2, 0xf2, 0x0f, // interval start 260434 s
+    0x90, 0x1c, // interval length 3600 s
+    0x01, // one run
+    0x02, 0x14, // gap 1 (first id 1), implicit shapes; 21 metrics
+    0xfe, 0x39, 0x09, 0x0a, 0x01, // battery mV: mean 3711, min -5, max +5, last -1
+    0x9c, 0x01, // battery 78 %
+    0x00, // charging: discharging
+    0xc8, 0xf2, 0x04, 0xce, 0x0a, // free memory: min 40100, last +679
+    0xa8, 0xd3, 0x04, // low-water mark 38100
+    0x8a, 0x97, 0x63, // storage used 812485
+    0x99, 0x01, 0x07, 0x0c, 0x04, // RSSI: mean -77, min -4, max +6, last +2
+    0x16, // SNR 11
+    0xfc, 0x11, 0x7b, 0x62, 0x26, // temperature: mean 1150, min -62, max +49, last +19
+    0x00, // uptime: exactly the interval end (264034)
+    0x18, // boot count 12
+    0x02, // last reboot: watchdog
+    0x02, 0x02, // connects 1, disconnects 1
+    0x00, // OTA idle
+    0x80, 0x88, 0x08, // firmware 1.2.0
+    0x00, 0x00, 0x00, // error counters
+    0x90, 0x1c, // 1800 bytes sent
+    0xf2, 0x07, // 505 bytes received
+];
+
+/// Line 2 against line 1: a delta frame. Slot predictions: bases and single values from line 1,
+/// other gauge aggregates as this base plus line 1's offset from its base, uptime as interval end.
+const LINE2_DELTA: [u8; 28] = [
+    0x5d, // version 1, delta; complete, contiguous interval, same layout
+    0x01, // sequence check: low byte of 1
+    0xcb, 0xf6, 0xc6, 0x64, // change bitmap over 31 value slots (13 set)
+    0x05, 0x01, 0x02, // battery: mean -3; min -1, last +1 off prediction (max exact)
+    0x0e, 0xd6, 0x0c, // free memory: min +7, last +811 off prediction
+    0x8a, 0x04, // storage +261
+    0x01, 0x01, 0x06, // RSSI: mean -1; max -1, last +3 off prediction (min exact)
+    0x07, // SNR -4
+    0x9c, 0x02, 0x32, 0x12, // temperature: mean +142; max +25, last +9 (min exact)
+    0x02, 0x02, // connects +1, disconnects +1
+    0x02, // net tx failures +1
+    0xa2, 0x12, // bytes sent +1169
+    0x0b, // bytes received -6
+];
+
+fn workload() -> Vec<Heartbeat<CAP>> {
+    lines()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| heartbeat(l, i as u32))
+        .collect()
+}
+
+#[test]
+fn line1_key_frame_vector() {
+    let h = workload();
+    let mut buf = [0u8; Heartbeat::<CAP>::MAX_FRAME_LEN];
+    let n = encode_key(&h[0], &mut buf).unwrap();
+    assert_eq!(&buf[..n], &LINE1_KEY);
+    assert_eq!(
+        decode::<CAP>(&LINE1_KEY, None).unwrap(),
+        Frame::Key(h[0].clone())
+    );
+}
+
+#[test]
+fn line2_delta_frame_vector() {
+    let h = workload();
+    let mut buf = [0u8; Heartbeat::<CAP>::MAX_FRAME_LEN];
+    let n = encode_delta(&h[1], &h[0], &mut buf).unwrap();
+    assert_eq!(&buf[..n], &LINE2_DELTA);
+    assert_eq!(
+        decode::<CAP>(&LINE2_DELTA, Some(&h[0])).unwrap(),
+        Frame::Delta(h[1].clone())
+    );
+    assert_eq!(
+        decode::<CAP>(&LINE2_DELTA, None),
+        Err(DecodeError::MissingReference)
+    );
+    assert_eq!(
+        decode::<CAP>(&LINE2_DELTA, Some(&h[1])),
+        Err(DecodeError::ReferenceMismatch {
+            found: 1,
+            expected: 2,
+            reference: 1
+        })
+    );
+}
+
+#[test]
+fn anchor_and_diagnostics_vectors() {
+    let a = TimeAnchor {
+        boot_id: 12,
+        uptime_s: 264_034,
+        unix_s: 1_795_000_000,
+    };
+    let want = [0x60, 0x0c, 0xe2, 0x8e, 0x10, 0xc0, 0x8d, 0xf6, 0xd7, 0x06];
+    let mut buf = [0u8; 128];
+    let n = encode_time_anchor(&a, &mut buf).unwrap();
+    assert_eq!(&buf[..n], &want);
+    assert_eq!(decode::<CAP>(&want, None).unwrap(), Frame::TimeAnchor(a));
+
+    let mut ring = EventRing::<8>::new();
+    ring.record(7, 100);
+    ring.record(9, 260_434);
+    let d = ring.diagnostics(
+        12,
+        DiagTrigger::Crash,
+        RebootReason::Fault,
+        0xdead,
+        &[0x0800_1234],
+    );
+    let want = [
+        0x71, // version 1, diagnostics, after a crash
+        0x0c, // boot 12
+        0x03, // reboot reason: fault
+        0xad, 0xbd, 0x03, // fault code 0xdead
+        0x01, 0xb4, 0xa4, 0x80, 0x40, // one context word 0x08001234
+        0x02, 0x07, 0x64, 0x09, 0xd2, 0xf2, 0x0f, // events (7 @ 100 s), (9 @ 260434 s)
+    ];
+    let n = encode_diagnostics(&d, &mut buf).unwrap();
+    assert_eq!(&buf[..n], &want);
+    assert_eq!(decode::<CAP>(&want, None).unwrap(), Frame::Diagnostics(d));
+}
+
+#[test]
+fn every_truncation_fails_typed() {
+    for n in 0..LINE1_KEY.len() {
+        let r = decode::<CAP>(&LINE1_KEY[..n], None);
+        assert!(
+            matches!(r, Err(DecodeError::Truncated { .. })),
+            "prefix {n}: {r:?}"
+        );
+    }
+    let h = workload();
+    for n in 0..LINE2_DELTA.len() {
+        assert!(decode::<CAP>(&LINE2_DELTA[..n], Some(&h[0])).is_err());
+    }
+}
+
+#[test]
+fn trailing_bytes_and_prefix_decoding() {
+    let mut two = LINE1_KEY.to_vec();
+    two.push(0x00);
+    assert_eq!(
+        decode::<CAP>(&two, None),
+        Err(DecodeError::TrailingBytes { len: 57, extra: 1 })
+    );
+    let (f, rest) = decode_prefix::<CAP>(&two, None).unwrap();
+    assert!(matches!(f, Frame::Key(_)));
+    assert_eq!(rest, &[0x00]);
+}
+
+#[test]
+fn modified_frames_never_decode_to_the_original() {
+    let h = workload();
+    for i in 0..LINE1_KEY.len() {
+        for bit in 0..8 {
+            let mut m = LINE1_KEY;
+            m[i] ^= 1 << bit;
+            if let Ok(f) = decode::<CAP>(&m, None) {
+                assert_ne!(f, Frame::Key(h[0].clone()), "byte {i} bit {bit}");
+            }
+        }
+    }
+}
+
+#[test]
+fn rejects_wrong_version_and_non_canonical_forms() {
+    let mut m = LINE1_KEY;
+    m[0] = 0x81; // version 2
+    assert_eq!(
+        decode::<CAP>(&m, None),
+        Err(DecodeError::UnsupportedVersion {
+            found: 2,
+            expected: 1
+        })
+    );
+    assert_eq!(
+        decode::<CAP>(&[0x00; 8], None),
+        Err(DecodeError::UnsupportedVersion {
+            found: 0,
+            expected: 1
+        })
+    );
+    // Boot id 12 written as two bytes.
+    let mut long = vec![0x41, 0x8c, 0x00];
+    long.extend_from_slice(&LINE1_KEY[2..]);
+    assert_eq!(
+        decode::<CAP>(&long, None),
+        Err(DecodeError::NonCanonicalVarint { offset: 1 })
+    );
+    // Reserved key flag.
+    let mut m = LINE1_KEY;
+    m[0] |= 0x08;
+    assert!(matches!(
+        decode::<CAP>(&m, None),
+        Err(DecodeError::ReservedFlags { .. })
+    ));
+    // Too many metrics for the receiver's capacity.
+    assert_eq!(
+        decode::<8>(&LINE1_KEY, None),
+        Err(DecodeError::TooManyMetrics { capacity: 8 })
+    );
+}
+
+#[test]
+fn unknown_ids_travel_with_their_shape() {
+    // A product metric and a vital from a future version (id 200) decode without a schema.
+    let mut h = Heartbeat::<4>::new(1, 0, Interval::default());
+    h.push(vitals::CONNECTS.id, Value::Counter(3)).unwrap();
+    h.push(
+        MetricId(200),
+        Value::Timer {
+            total: 50,
+            count: 2,
+        },
+    )
+    .unwrap();
+    h.push(MetricId(0x120), Value::State(4)).unwrap();
+    let mut buf = [0u8; Heartbeat::<4>::MAX_FRAME_LEN];
+    let n = encode_key(&h, &mut buf).unwrap();
+    let back = decode::<4>(&buf[..n], None).unwrap();
+    assert_eq!(
+        back.heartbeat().unwrap().get(MetricId(200)),
+        h.get(MetricId(200))
+    );
+    assert_eq!(back, Frame::Key(h));
+}
+
+#[test]
+fn lorawan_dr0_splits_the_typical_heartbeat_into_valid_frames() {
+    let h = workload();
+    let mut buf = [0u8; MTU_LORAWAN_DR0];
+    let first = encode_key_fitting(&h[0], 0, 0, &mut buf).unwrap();
+    assert!(first.len <= MTU_LORAWAN_DR0);
+    assert!(first.next < h[0].len(), "57 bytes do not fit 51");
+    let f1 = decode::<CAP>(&buf[..first.len], None).unwrap();
+    assert!(f1.heartbeat().unwrap().continued);
+    let second = encode_key_fitting(&h[0], first.next, 1, &mut buf).unwrap();
+    assert_eq!(second.next, h[0].len());
+    let f2 = decode::<CAP>(&buf[..second.len], None).unwrap();
+    let f2 = f2.heartbeat().unwrap();
+    assert!(!f2.continued);
+    assert_eq!(f2.seq, 1);
+    let mut all: Vec<_> = f1.heartbeat().unwrap().samples().to_vec();
+    all.extend_from_slice(f2.samples());
+    assert_eq!(all.as_slice(), h[0].samples());
+}
+
+#[test]
+fn offline_day_stored_batched_and_decoded() {
+    // 24 hourly heartbeats, offline all day in a 1 KiB ring, then sent over BLE-sized packets.
+    let h = workload();
+    let mut enc = Encoder::<CAP>::new(6);
+    let mut ring = FrameRing::<1024, 32>::new();
+    let mut buf = [0u8; Heartbeat::<CAP>::MAX_FRAME_LEN];
+    for hb in &h {
+        let n = enc.encode(hb, &mut buf).unwrap();
+        ring.push(&buf[..n]).unwrap();
+    }
+    assert_eq!(ring.dropped(), 0);
+    assert!(ring.bytes_used() < 24 * 40, "{} bytes", ring.bytes_used());
+
+    let mut dec = Decoder::<CAP>::new();
+    let mut got = Vec::new();
+    let mut packet = [0u8; 244];
+    let mut packets = 0;
+    while !ring.is_empty() {
+        let p = fill_packet(&ring, 0, 244, &mut packet).unwrap();
+        let mut rest = &packet[..p.len];
+        while !rest.is_empty() {
+            let (f, r) = dec.decode_prefix(rest).unwrap();
+            got.push(f.heartbeat().unwrap().clone());
+            rest = r;
+        }
+        ring.ack_through(p.last.unwrap());
+        packets += 1;
+    }
+    assert!(packets <= 4, "{packets} packets");
+    assert_eq!(got, h);
+}
+
+#[test]
+fn aggregator_feeds_the_encoder() {
+    let mut agg = Aggregator::<CAP>::new(3600, 0);
+    let bat = agg.declare(vitals::BATTERY_MV).unwrap();
+    let con = agg.declare(vitals::CONNECTS).unwrap();
+    let drop = agg.declare(vitals::FRAMES_DROPPED).unwrap();
+    let mut enc = Encoder::<CAP>::new(4);
+    let mut dec = Decoder::<CAP>::new();
+    let mut buf = [0u8; Heartbeat::<CAP>::MAX_FRAME_LEN];
+    for seq in 0..6u32 {
+        for k in 0..60 {
+            agg.record(bat, 3700 - i64::from(seq) - (k % 3));
+        }
+        agg.record(con, 1);
+        agg.record(drop, 0);
+        let hb = agg.finish(5, seq, (seq + 1) * 3600, None);
+        let n = enc.encode(&hb, &mut buf).unwrap();
+        assert_eq!(dec.decode(&buf[..n]).unwrap().heartbeat(), Some(&hb));
+    }
+}
