@@ -18,6 +18,12 @@
 //!
 //! The caller jumps to the returned slot, or on a Linux-class device sets its boot flag.
 //! Verifying costs one read of the image per boot (SHA-256 over the slot).
+//!
+//! The fallbacks (a corrupt confirmed slot, a lost journal) boot whatever verifies against its
+//! footer, even an image below the anti-rollback floor: a device running older firmware can
+//! still be updated, a device that boots nothing cannot. The floor itself never goes down, so
+//! the next update still has to meet it. A bit flipped while reading a trial image makes its
+//! check fail and reverts the trial (safe, but the update has to be offered again).
 
 use crate::footer;
 use crate::journal::Journal;

@@ -68,6 +68,12 @@ impl<F: NorFlash> Updater<F> {
         &self.state
     }
 
+    /// The journal's newest record number: it only ever grows (diagnostics, and the power-cut
+    /// proof's check that no record is lost).
+    pub fn journal_sequence(&self) -> u32 {
+        self.journal.sequence()
+    }
+
     /// Gives the flash driver back.
     pub fn into_inner(self) -> F {
         self.flash

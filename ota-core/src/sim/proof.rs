@@ -158,18 +158,29 @@ fn is_power_loss(e: &UpdateError<SimError>) -> bool {
 struct Seen {
     accepted: u64,
     floor: u32,
+    record: u32,
 }
 
 impl Seen {
-    fn observe(&mut self, s: &State) -> Result<(), Failure> {
-        if s.accepted_sequence < self.accepted || s.security_floor < self.floor {
+    /// `record` is the journal's newest record number: a completed record never disappears.
+    fn observe(&mut self, s: &State, record: u32) -> Result<(), Failure> {
+        if s.accepted_sequence < self.accepted
+            || s.security_floor < self.floor
+            || record < self.record
+        {
             return Err(Failure::Wrong(format!(
-                "state went backwards: accepted {} floor {} after {} {}",
-                s.accepted_sequence, s.security_floor, self.accepted, self.floor
+                "state went backwards: accepted {} floor {} record {} after {} {} {}",
+                s.accepted_sequence,
+                s.security_floor,
+                record,
+                self.accepted,
+                self.floor,
+                self.record
             )));
         }
         self.accepted = s.accepted_sequence;
         self.floor = s.security_floor;
+        self.record = record;
         Ok(())
     }
 }
@@ -261,7 +272,8 @@ fn app_step<const W: usize, const E: usize>(
             Scenario::Reject => up.reject()?,
             Scenario::NeverConfirm => {}
         }
-        seen.observe(up.state()).map_err(wrong)?;
+        seen.observe(up.state(), up.journal_sequence())
+            .map_err(wrong)?;
         return Ok(Step::Reboot);
     }
     let st = *up.state();
@@ -273,7 +285,8 @@ fn app_step<const W: usize, const E: usize>(
     }
     let manifest = VerifiedManifest::new_unchecked(ctx.new_info);
     let offset = up.begin(&manifest)?;
-    seen.observe(up.state()).map_err(wrong)?;
+    seen.observe(up.state(), up.journal_sequence())
+        .map_err(wrong)?;
     for chunk in ctx
         .new
         .get(offset as usize..)
@@ -281,11 +294,15 @@ fn app_step<const W: usize, const E: usize>(
         .chunks(ctx.chunk)
     {
         up.write(chunk)?;
-        seen.observe(up.state()).map_err(wrong)?;
+        seen.observe(up.state(), up.journal_sequence())
+            .map_err(wrong)?;
     }
     up.finish()?;
+    seen.observe(up.state(), up.journal_sequence())
+        .map_err(wrong)?;
     up.activate()?;
-    seen.observe(up.state()).map_err(wrong)?;
+    seen.observe(up.state(), up.journal_sequence())
+        .map_err(wrong)?;
     Ok(Step::Reboot)
 }
 
@@ -317,8 +334,8 @@ fn run_device<const W: usize, const E: usize>(
             Err(e) => return Err(Failure::Wrong(format!("decide failed: {e}"))),
         };
         check_boot(f, ctx, &d)?;
-        if let Ok((_, Some(s))) = Journal::open(f, &ctx.layout) {
-            seen.observe(&s)?;
+        if let Ok((j, Some(s))) = Journal::open(f, &ctx.layout) {
+            seen.observe(&s, j.sequence())?;
         }
         match app_step(f, ctx, &d, &mut seen) {
             Ok(Step::Done) => return check_final(f, ctx),
