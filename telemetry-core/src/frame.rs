@@ -28,8 +28,7 @@
 //! | interval start (uptime s) | varint u32 |
 //! | interval length (s) | varint u32 |
 //! | wall-clock start (Unix s) | varint u64, only with flag bit 1 |
-//! | layout | see below |
-//! | values | one zz varint per value slot, see below |
+//! | metric runs | the layout below, each metric's value slots (one zz varint each) right after its shape |
 //!
 //! # Delta heartbeat (kind 1)
 //!
@@ -51,7 +50,8 @@
 //! # Layout: which metrics, with which shapes
 //!
 //! Ids are grouped in *runs* of consecutive ids: `varint runs`, then per run `varint (gap << 1 |
-//! explicit)`, `varint (count - 1)` and, when `explicit` is 1, one shape byte per metric. `gap` is
+//! explicit)`, `varint (count - 1)` and, per metric, one shape byte when `explicit` is 1 (in a
+//! key frame followed by that metric's values, so a key frame decodes in one pass). `gap` is
 //! the first id minus (the previous run's last id + 1), or the first id for the first run.
 //! A run without `explicit` holds only standard vitals ([`crate::metric::vitals`]) in their
 //! standard shape; every other metric (product metrics, a standard vital with other
