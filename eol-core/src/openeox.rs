@@ -188,19 +188,19 @@ pub fn parse_rfc3339_secs(s: &str) -> Result<u64, OpenEoxError> {
             }
         })
     };
-    let sep = |at: usize, want: &[u8]| -> Result<(), OpenEoxError> {
+    let sep = |at: usize, want: &[u8], what: &'static str| -> Result<(), OpenEoxError> {
         match b.get(at) {
             Some(c) if want.contains(c) => Ok(()),
-            _ => Err(bad("separator expected")),
+            _ => Err(bad(what)),
         }
     };
     let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    sep(4, b"-")?;
-    sep(7, b"-")?;
-    sep(10, b"Tt ")?;
+    sep(4, b"-", "'-' expected between year, month and day")?;
+    sep(7, b"-", "'-' expected between year, month and day")?;
+    sep(10, b"Tt ", "'T' and a time of day expected after the date")?;
     let (h, mi, se) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    sep(13, b":")?;
-    sep(16, b":")?;
+    sep(13, b":", "':' expected in the time of day")?;
+    sep(16, b":", "':' expected in the time of day")?;
     if h > 23 || mi > 59 || se > 60 {
         return Err(bad("time of day out of range"));
     }
@@ -218,7 +218,7 @@ pub fn parse_rfc3339_secs(s: &str) -> Result<u64, OpenEoxError> {
     let offset: i64 = match b.get(i) {
         Some(b'Z' | b'z') if b.len() == i + 1 => 0,
         Some(sign @ (b'+' | b'-')) if b.len() == i + 6 => {
-            sep(i + 3, b":")?;
+            sep(i + 3, b":", "offset expected as +hh:mm")?;
             let (oh, om) = (num(i + 1, 2)?, num(i + 4, 2)?);
             if oh > 23 || om > 59 {
                 return Err(bad("offset out of range"));
