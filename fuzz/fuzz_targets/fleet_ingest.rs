@@ -43,7 +43,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(got, bad[d], "bad frames of device {d}");
     }
     let stats = ingest.stats();
-    assert_eq!(stats.accepted + stats.rejected, u64::from(sent.iter().sum::<u32>()));
+    assert_eq!(
+        stats.accepted + stats.rejected,
+        u64::from(sent.iter().sum::<u32>())
+    );
     ingest.registry_mut().sweep(t + 86_400);
     let _ = render(&FleetAggregate::from_registry(ingest.registry()));
 });

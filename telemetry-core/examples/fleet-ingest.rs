@@ -171,7 +171,7 @@ fn main() -> Result<(), String> {
         ends.clear();
         for d in 0..devices {
             let i = d as usize;
-            if round > 0 && mix(d, round) % 200 == 0 {
+            if round > 0 && mix(d, round).is_multiple_of(200) {
                 boots[i] += 1;
                 seqs[i] = 0;
             }
