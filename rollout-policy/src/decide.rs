@@ -174,7 +174,8 @@ pub enum Action {
 }
 
 /// A decision: the action, the gate verdicts and a human-readable explanation with numbers.
-#[derive(Clone, Debug, PartialEq)]
+/// Serde, so it can be stored as the audit log of a rollout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     /// What to do.
     pub action: Action,

@@ -1,0 +1,96 @@
+//! Every error variant says what was wrong and what was expected.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use rollout_policy::decide::{Command, StateError};
+use rollout_policy::evidence::Inconsistency;
+use rollout_policy::plan::PlanError;
+use rollout_policy::wire::WireError;
+
+#[test]
+fn display_of_every_variant() {
+    let messages = [
+        PlanError::NoStages.to_string(),
+        PlanError::NotIncreasing {
+            stage: 1,
+            previous: 0,
+        }
+        .to_string(),
+        PlanError::StageOutOfRange { stage: 2 }.to_string(),
+        PlanError::GateLevels {
+            gate: 0,
+            alpha_bp: 500,
+            pause_alpha_bp: 400,
+        }
+        .to_string(),
+        PlanError::GateRatio {
+            gate: 1,
+            ratio_pct: 90,
+        }
+        .to_string(),
+        PlanError::Window.to_string(),
+        WireError::Empty.to_string(),
+        WireError::TooLong { len: 600 }.to_string(),
+        WireError::Version { found: 9 }.to_string(),
+        WireError::Body.to_string(),
+        WireError::Trailing { extra: 2 }.to_string(),
+        WireError::NonCanonical.to_string(),
+        WireError::BufferTooSmall { len: 4 }.to_string(),
+        StateError::NotApplicable {
+            command: Command::Resume,
+            phase: "running",
+        }
+        .to_string(),
+        StateError::FlapLimit {
+            recent: 2,
+            limit: 2,
+        }
+        .to_string(),
+        StateError::ThresholdShrinks {
+            requested: 5,
+            current: 10,
+        }
+        .to_string(),
+        Inconsistency::CompletedExceedsOffered {
+            completed: 12,
+            offered: 10,
+        }
+        .to_string(),
+        Inconsistency::StartedExceedsOffered {
+            started: 12,
+            offered: 10,
+        }
+        .to_string(),
+        Inconsistency::OfferedExceedsAssigned {
+            offered: 12,
+            assigned: 10,
+        }
+        .to_string(),
+        Inconsistency::StageExceedsRollout {
+            stage: 12,
+            rollout: 10,
+        }
+        .to_string(),
+        Inconsistency::BrickedExceedsFailed {
+            bricked: 3,
+            failed: 1,
+        }
+        .to_string(),
+    ];
+    for m in &messages {
+        println!("{m}");
+        assert!(m.len() > 20, "{m}");
+        assert!(!m.contains("invalid") || m.contains("expected"), "{m}");
+    }
+    assert_eq!(
+        WireError::Version { found: 9 }.to_string(),
+        "record has format version 9; expected 1"
+    );
+    assert_eq!(
+        PlanError::NotIncreasing {
+            stage: 1,
+            previous: 0
+        }
+        .to_string(),
+        "stage 1 is not larger than stage 0; stages must grow"
+    );
+}
