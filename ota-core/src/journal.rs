@@ -23,9 +23,9 @@
 //! |---|---|---|
 //! | 0 | 2 | magic `4F 4A` (`"OJ"`), neither erased value |
 //! | 2 | 1 | format version, `01` |
-//! | 3 | 1 | phase: 0 idle, 1 downloading, 2 downloaded, 3 activated, 4 trial |
+//! | 3 | 1 | phase: 0 idle, 1 downloading, 2 downloaded, 3 activated, 4 trial, 5 erasing |
 //! | 4 | 4 | record sequence number (u32, starts at 1, +1 per record) |
-//! | 8 | 4 | phase argument: checkpointed offset (downloading), attempts (activated), attempts left (trial), else 0 |
+//! | 8 | 4 | phase argument: checkpointed offset (downloading), attempts (activated), attempts left (trial), bytes erased (erasing), else 0 |
 //! | 12 | 1 | confirmed slot: 0 A, 1 B |
 //! | 13 | 1 | last event (see [`Event`], 0..=7) |
 //! | 14 | 1 | pending image present: 0 or 1 |
@@ -117,6 +117,7 @@ pub fn encode(seq: u32, state: &State) -> [u8; RECORD_SIZE] {
         Phase::Downloaded => (2, 0),
         Phase::Activated { attempts } => (3, u32::from(attempts)),
         Phase::Trial { attempts_left } => (4, u32::from(attempts_left)),
+        Phase::Erasing { erased } => (5, erased),
     };
     b[3] = tag;
     b[4..8].copy_from_slice(&seq.to_le_bytes());
@@ -163,6 +164,7 @@ pub fn decode(b: &[u8]) -> Option<(u32, State)> {
         4 => Phase::Trial {
             attempts_left: small(arg)?,
         },
+        5 => Phase::Erasing { erased: arg },
         _ => return None,
     };
     let pending = match *b.get(14)? {

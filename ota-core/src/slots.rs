@@ -3,11 +3,13 @@
 //! The application receives the image (over any transport, in chunks of any size) and streams
 //! it into the slot that is not running. Every step is resumable after a power cut:
 //!
-//! - [`Updater::begin`] records the verified manifest. Called again after a reboot with the same
-//!   manifest, it resumes and returns the offset to continue the download from.
-//! - [`Updater::write`] takes the next chunk. Sectors are erased just before the image reaches
-//!   them; progress is checkpointed in the journal at most [`MAX_CHECKPOINTS`] times per image,
-//!   each at a sector boundary, so a power cut costs at most one run of sectors of re-download.
+//! - [`Updater::begin`] records the verified manifest and erases the sectors the image will
+//!   occupy, checkpointing erase progress. Called again after a reboot with the same manifest,
+//!   it resumes (the erase, or the download: then it re-erases the sectors written since the
+//!   last checkpoint) and returns the offset to continue the download from.
+//! - [`Updater::write`] takes the next chunk. Progress is checkpointed in the journal at most
+//!   [`MAX_CHECKPOINTS`] times per image, each at a sector boundary, so a power cut costs at
+//!   most one run of sectors of re-download.
 //! - [`Updater::finish`] reads the whole image back from flash and checks its SHA-256 against the
 //!   manifest: bytes written before a power cut are trusted only after being read back.
 //! - [`Updater::activate`] marks the image for a trial boot with the layout's number of attempts.
@@ -110,9 +112,30 @@ impl<F: NorFlash> Updater<F> {
                 capacity,
             });
         }
-        if !self.state.is_resumable(&pending) {
+        let sector = F::ERASE_SIZE as u32;
+        let interval = self.checkpoint_interval(pending.image_size);
+        let image_end = pending.image_size.div_ceil(sector).max(1) * sector;
+        let resumed = self.state.is_resumable(&pending);
+        if !resumed {
             let next = self.state.begin(pending)?;
             self.commit(next)?;
+        }
+        if let Phase::Erasing { erased } = self.state.phase {
+            let mut at = erased - erased % sector;
+            loop {
+                let end = at.saturating_add(interval).min(image_end);
+                self.erase_slot(at, end)?;
+                let next = self.state.erased(end, end == image_end)?;
+                self.commit(next)?;
+                if end == image_end {
+                    break;
+                }
+                at = end;
+            }
+        } else if let Phase::Downloading { offset } = self.state.phase {
+            // A resumed download: whatever was written after the last checkpoint may be torn.
+            let end = (offset + interval).min(image_end);
+            self.erase_slot(offset, end)?;
         }
         let offset = match self.state.phase {
             Phase::Downloading { offset } => offset,
@@ -125,6 +148,17 @@ impl<F: NorFlash> Updater<F> {
             word: [0; RECORD_SIZE],
         });
         Ok(offset)
+    }
+
+    /// Erases the update slot's sectors covering `[from, to)` (slot-relative, sector aligned).
+    fn erase_slot(&mut self, from: u32, to: u32) -> Result<(), UpdateError<F::Error>> {
+        if from < to {
+            let base = self.slot_base();
+            self.flash
+                .erase(base + from, base + to)
+                .map_err(UpdateError::flash)?;
+        }
+        Ok(())
     }
 
     /// Appends the next chunk of the image (any length, including zero).
@@ -195,8 +229,8 @@ impl<F: NorFlash> Updater<F> {
         Ok(())
     }
 
-    /// Programs whole words at `s.flushed`, never across a sector boundary: erases a sector
-    /// before its first word and checkpoints at checkpoint boundaries.
+    /// Programs whole words at `s.flushed`, never across a sector boundary, checkpointing at
+    /// checkpoint boundaries (the sectors were erased by `begin`).
     fn program(
         &mut self,
         s: &mut Session,
@@ -211,10 +245,6 @@ impl<F: NorFlash> Updater<F> {
                 self.commit(next)?;
                 s.committed = s.flushed;
             }
-            let from = self.slot_base() + s.flushed;
-            self.flash
-                .erase(from, from + sector)
-                .map_err(UpdateError::flash)?;
         }
         let at = self.slot_base() + s.flushed;
         self.flash.write(at, data).map_err(UpdateError::flash)?;
@@ -262,8 +292,8 @@ impl<F: NorFlash> Updater<F> {
             self.commit(next)?;
             return Err(UpdateError::DigestMismatch(slot));
         }
-        // The footer shares a sector with the image, which was erased before the image was
-        // written; or it has its own sector, erased here.
+        // The footer shares a sector with the image, erased by `begin` (and again on a resume
+        // that rewrites it); or it has its own sector, erased here.
         let sector = F::ERASE_SIZE as u32;
         let footer_at = self.layout.footer_offset(slot);
         let image_sectors = pending.image_size.div_ceil(sector);

@@ -5,10 +5,10 @@
 //! so that the rules live in one place, apart from flash I/O:
 //!
 //! ```text
-//!            begin(manifest)              finish() digest ok            activate()
-//!   Idle ───────────────────▶ Downloading ───────────────────▶ Downloaded ──────────▶ Activated{n}
-//!    ▲                        │  checkpoint(offset)                                     │ decide(): boot trial,
-//!    │                        │  finish() digest bad ─▶ Idle                            ▼ n-1 attempts left
+//!        begin(manifest)         slot erased            finish() digest ok           activate()
+//!   Idle ─────────────▶ Erasing ─────────────▶ Downloading ─────────────────▶ Downloaded ─────────▶ Activated{n}
+//!    ▲                  erased(n)             │  checkpoint(offset)                                  │ decide(): boot trial,
+//!    │                                        │  finish() digest bad ─▶ Idle                         ▼ n-1 attempts left
 //!    │                        ▼                                                     Trial{n-1} ──decide()──▶ Trial{n-2} …
 //!    │◀────────── confirm(): confirmed slot := trial, floor raised ◀────────────────────┤
 //!    │◀────────── reject(), or decide() with no attempts left or a bad trial digest ◀────┘
@@ -26,6 +26,12 @@ use serde::{Deserialize, Serialize};
 pub enum Phase {
     /// No update in progress; the confirmed slot boots.
     Idle,
+    /// The update slot is being erased; every sector before `erased` was erased before this
+    /// checkpoint.
+    Erasing {
+        /// Bytes of the slot erased so far (whole sectors).
+        erased: u32,
+    },
     /// The pending image is being written to the inactive slot; every byte before `offset` was
     /// written before this checkpoint (and is still checked by reading back at finish).
     Downloading {
@@ -205,8 +211,10 @@ impl State {
 
     /// Is `pending` the update already in progress (so `begin` resumes it)?
     pub fn is_resumable(&self, pending: &Pending) -> bool {
-        matches!(self.phase, Phase::Downloading { .. } | Phase::Downloaded)
-            && self.pending.as_ref() == Some(pending)
+        matches!(
+            self.phase,
+            Phase::Erasing { .. } | Phase::Downloading { .. } | Phase::Downloaded
+        ) && self.pending.as_ref() == Some(pending)
     }
 
     /// Starts installing `pending` (the caller resumes instead when [`Self::is_resumable`]).
@@ -235,11 +243,29 @@ impl State {
             });
         }
         Ok(Self {
-            phase: Phase::Downloading { offset: 0 },
+            phase: Phase::Erasing { erased: 0 },
             pending: Some(pending),
             last_event: Event::None,
             ..*self
         })
+    }
+
+    /// Records erase progress, or (with `done`) the end of the erase: the download starts.
+    pub fn erased(&self, erased: u32, done: bool) -> Result<Self, TransitionError> {
+        match self.phase {
+            Phase::Erasing { .. } => Ok(Self {
+                phase: if done {
+                    Phase::Downloading { offset: 0 }
+                } else {
+                    Phase::Erasing { erased }
+                },
+                ..*self
+            }),
+            phase => Err(TransitionError::WrongPhase {
+                op: "record erase progress",
+                phase,
+            }),
+        }
     }
 
     /// Records download progress.
@@ -361,6 +387,13 @@ mod tests {
             }),
             "a pending update is resumed, not begun twice"
         );
+        assert_eq!(s.phase, Phase::Erasing { erased: 0 });
+        assert!(
+            s.checkpoint(64).is_err(),
+            "no download before the erase is done"
+        );
+        let s = s.erased(4096, false).unwrap().erased(8192, true).unwrap();
+        assert_eq!(s.phase, Phase::Downloading { offset: 0 });
         let s = s
             .checkpoint(64)
             .unwrap()
@@ -402,7 +435,8 @@ mod tests {
     #[test]
     fn attempts_run_out_and_confirm_needs_a_booted_trial() {
         let s = State::initial(Slot::A, Version::new(1, 0, 0), 1, 1);
-        let s = s.begin(pending(2, 1)).unwrap().downloaded().unwrap();
+        let s = s.begin(pending(2, 1)).unwrap().erased(0, true).unwrap();
+        let s = s.downloaded().unwrap();
         assert!(s.activate(0).is_err());
         let s = s.activate(1).unwrap();
         assert!(s.confirm().is_err(), "never booted: cannot confirm");
