@@ -2,9 +2,12 @@
 //! lifecycle with the device's time, and gate capabilities.
 
 use eol_core::capability::Capability;
+use eol_core::date::Day;
 use eol_core::device::DeviceEol;
 use eol_core::ed25519_dalek::VerifyingKey;
 use eol_core::notice::{NoticeTrust, ProductId, SunsetNotice};
+use eol_core::policy::SupportPolicy;
+use eol_core::schedule::NotificationPlan;
 
 /// The vendor's notice key (public half of `SigningKey::from_bytes(&[7; 32])`).
 const VENDOR_KEY: [u8; 32] = [
@@ -50,7 +53,26 @@ pub(crate) fn exercise(seed: u8) -> u32 {
     if device.apply(&notice, now).is_ok() {
         return 0;
     }
+    // Later, the clock passes the end of the cloud service.
+    let later = device.tick(now + 365 * 86_400);
+    // The policy checks and the reminder schedule also run on the device side.
+    let policy = SupportPolicy {
+        placed_on_market: Day(20_454),
+        end_of_sale: device.dates().map(|d| d.security_only_from),
+        end_of_security_updates: device.dates().map(|d| d.end_of_security_updates),
+        end_of_cloud_service: device.dates().map(|d| d.end_of_cloud),
+        expected_use_months: None,
+        support_period_published: true,
+        end_date_told_at_purchase: true,
+    };
+    let findings = policy.check().len() as u32;
+    let due = NotificationPlan::standard()
+        .due(&policy, &[], device.today())
+        .len() as u32;
     (state as u32 + 1)
         | (u32::from(device.allows(Capability::CloudSync)) << 4)
         | (u32::from(device.allows(Capability::LocalControl)) << 5)
+        | ((later as u32) << 6)
+        | (findings << 8)
+        | (due << 12)
 }
