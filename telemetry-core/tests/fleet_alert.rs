@@ -257,3 +257,25 @@ fn request_log_is_bounded() {
     assert_eq!(log.bad_ratio(10, 1), Some(1.0));
     assert_eq!(RequestLog::new(5).bad_ratio(10, 10), None);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A playbook survives JSON serialization unchanged.
+        #[test]
+        fn playbook_json_round_trip(trigger in 0.0f64..1.0, gap in 0.0f64..1.0, for_s in 0u64..100_000) {
+            let mut p = Playbook::from_json(PLAYBOOK).unwrap();
+            if let telemetry_core::fleet::alert::Condition::Threshold { trigger: t, clear: c, .. } =
+                &mut p.rules[0].condition
+            {
+                *t = trigger;
+                *c = trigger * gap;
+            }
+            p.rules[0].for_s = for_s;
+            let json = serde_json::to_string(&p).unwrap();
+            prop_assert_eq!(Playbook::from_json(&json).unwrap(), p);
+        }
+    }
+}

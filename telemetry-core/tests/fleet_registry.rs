@@ -189,3 +189,29 @@ fn bad_frames_are_counted_without_refreshing_last_seen() {
     assert_eq!(reg.get(3).unwrap().last_seen, 100);
     assert_eq!(reg.get(4).unwrap().frames, 0);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Within one boot, every sequence number up to the highest is either received once or
+        /// counted missed; duplicates and late frames are counted stale.
+        #[test]
+        fn frame_accounting_is_complete(seqs in proptest::collection::vec(0u32..200, 1..100)) {
+            let mut reg = Registry::default();
+            for (i, s) in seqs.iter().enumerate() {
+                reg.observe(1, 100 + i as u64, &report(5, *s)).unwrap();
+            }
+            let r = reg.get(1).unwrap();
+            let max_accepted = r.sequence;
+            let first = seqs[0];
+            prop_assert_eq!(
+                u64::from(r.frames) + u64::from(r.missed_frames),
+                u64::from(max_accepted - first) + 1
+            );
+            prop_assert_eq!(u64::from(r.frames) + u64::from(r.stale_frames), seqs.len() as u64);
+            prop_assert_eq!(r.reboots, 0);
+        }
+    }
+}

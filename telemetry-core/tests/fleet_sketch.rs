@@ -140,3 +140,29 @@ fn shard_aggregates_merge_into_the_fleet_view() {
         .unwrap();
     assert_eq!(fw.devices(), n / 4);
 }
+
+#[test]
+fn forged_sketches_are_rejected_without_allocating() {
+    // A sketch as another shard would send it, with its bucket offset moved far away.
+    let good = sketch_of(&[1.0, 2.0, 3.0]);
+    let mut json = serde_json::to_value(&good).unwrap();
+    json["positive"]["offset"] = serde_json::json!(2_000_000_000);
+    let forged: QuantileSketch = serde_json::from_value(json).unwrap();
+    let mut target = sketch_of(&[5.0]);
+    let before = target.clone();
+    let err = target.merge(&forged).unwrap_err();
+    assert!(matches!(err, SketchError::OutOfRange { .. }), "{err}");
+    assert!(err.to_string().contains("outside the range"), "{err}");
+    assert_eq!(target, before);
+    // The aggregate merge is all or nothing too.
+    let mut agg = FleetAggregate::from_registry(&fleet(0..30));
+    let before = agg.clone();
+    let mut bad = FleetAggregate::from_registry(&fleet(30..60));
+    let mut v = serde_json::to_value(&bad).unwrap();
+    let groups = v["groups"].as_array_mut().unwrap();
+    let last = groups.len() - 1;
+    groups[last][1]["battery_percent"]["positive"]["offset"] = serde_json::json!(-2_000_000_000);
+    bad = serde_json::from_value(v).unwrap();
+    assert!(agg.merge(&bad).is_err());
+    assert_eq!(agg, before);
+}

@@ -121,26 +121,67 @@ impl GroupStats {
     /// Adds another group's devices.
     ///
     /// # Errors
-    /// [`SketchError::Mismatch`] when the sketches were configured differently.
+    /// [`SketchError::Mismatch`] when the sketches were configured differently,
+    /// [`SketchError::OutOfRange`] for a corrupted sketch; `self` is unchanged on error.
     pub fn merge(&mut self, other: &Self) -> Result<(), SketchError> {
-        self.online += other.online;
-        self.offline += other.offline;
-        self.unseen += other.unseen;
-        self.frames += other.frames;
-        self.missed_frames += other.missed_frames;
-        self.bad_frames += other.bad_frames;
-        self.reboots += other.reboots;
-        self.fault_reboots += other.fault_reboots;
+        self.check_mergeable(other)?;
+        for (ours, theirs) in [
+            (&mut self.online, other.online),
+            (&mut self.offline, other.offline),
+            (&mut self.unseen, other.unseen),
+            (&mut self.frames, other.frames),
+            (&mut self.missed_frames, other.missed_frames),
+            (&mut self.bad_frames, other.bad_frames),
+            (&mut self.reboots, other.reboots),
+            (&mut self.fault_reboots, other.fault_reboots),
+        ] {
+            *ours = ours.saturating_add(theirs);
+        }
         self.battery_percent.merge(&other.battery_percent)?;
         self.temperature_c.merge(&other.temperature_c)?;
         self.rssi_dbm.merge(&other.rssi_dbm)
+    }
+
+    fn check_mergeable(&self, other: &Self) -> Result<(), SketchError> {
+        self.battery_percent
+            .check_mergeable(&other.battery_percent)?;
+        self.temperature_c.check_mergeable(&other.temperature_c)?;
+        self.rssi_dbm.check_mergeable(&other.rssi_dbm)
     }
 }
 
 /// The dashboard view of a fleet or shard.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FleetAggregate {
+    /// Serialized as a list of `[scope, stats]` pairs (JSON maps need string keys).
+    #[serde(with = "pairs")]
     groups: BTreeMap<Scope, GroupStats>,
+}
+
+mod pairs {
+    extern crate std;
+
+    use std::collections::BTreeMap;
+    use std::vec::Vec;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{GroupStats, Scope};
+
+    pub(super) fn serialize<S: Serializer>(
+        map: &BTreeMap<Scope, GroupStats>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        map.iter().collect::<Vec<_>>().serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<Scope, GroupStats>, D::Error> {
+        Ok(Vec::<(Scope, GroupStats)>::deserialize(d)?
+            .into_iter()
+            .collect())
+    }
 }
 
 impl FleetAggregate {
@@ -173,11 +214,19 @@ impl FleetAggregate {
         out
     }
 
-    /// Adds another shard's aggregate.
+    /// Adds another shard's aggregate (all or nothing).
     ///
     /// # Errors
-    /// [`SketchError::Mismatch`] when sketches were configured differently.
+    /// [`SketchError::Mismatch`] when sketches were configured differently,
+    /// [`SketchError::OutOfRange`] for a corrupted sketch; `self` is unchanged on error.
     pub fn merge(&mut self, other: &Self) -> Result<(), SketchError> {
+        let empty = GroupStats::default();
+        for (scope, stats) in &other.groups {
+            self.groups
+                .get(scope)
+                .unwrap_or(&empty)
+                .check_mergeable(stats)?;
+        }
         for (scope, stats) in &other.groups {
             self.groups.entry(scope.clone()).or_default().merge(stats)?;
         }

@@ -37,6 +37,21 @@ pub enum SketchError {
         /// Accuracy of the other sketch.
         theirs: f64,
     },
+    /// A sketch (e.g. deserialized from another shard) holds buckets outside the range its
+    /// configuration allows, or inconsistent parameters.
+    #[error(
+        "sketch holds buckets {low}..={high}, outside the range {min_key}..={max_key} its configuration allows"
+    )]
+    OutOfRange {
+        /// Lowest bucket key held.
+        low: i64,
+        /// Highest bucket key held.
+        high: i64,
+        /// Lowest key the configuration allows.
+        min_key: i64,
+        /// Highest key the configuration allows.
+        max_key: i64,
+    },
     /// A configuration outside its valid range.
     #[error(
         "sketch configuration invalid: relative accuracy {relative_accuracy} must be in (0, 1) and 0 < min_value {min_value} < max_value {max_value}"
@@ -96,7 +111,7 @@ impl Buckets {
             self.counts.resize(i + 1, 0);
         }
         if let Some(c) = self.counts.get_mut(i) {
-            *c += n;
+            *c = c.saturating_add(n);
         }
     }
 
@@ -212,21 +227,56 @@ impl QuantileSketch {
         self.max = self.max.max(value);
     }
 
-    /// Adds everything `other` holds; the result equals a sketch built from both inputs.
+    /// Whether [`Self::merge`] of `other` would succeed.
     ///
     /// # Errors
-    /// [`SketchError::Mismatch`] when the configurations differ.
-    pub fn merge(&mut self, other: &Self) -> Result<(), SketchError> {
-        if self.config != other.config {
+    /// As [`Self::merge`].
+    pub fn check_mergeable(&self, other: &Self) -> Result<(), SketchError> {
+        if self.config != other.config || self.ln_gamma.to_bits() != other.ln_gamma.to_bits() {
             return Err(SketchError::Mismatch {
                 ours: self.config.relative_accuracy,
                 theirs: other.config.relative_accuracy,
             });
         }
+        self.check_range(other)
+    }
+
+    /// Checks that `other`'s buckets lie within the key range of this sketch's configuration,
+    /// so merging a sketch from an untrusted source cannot allocate without bound.
+    fn check_range(&self, other: &Self) -> Result<(), SketchError> {
+        // Magnitudes in [min_value, max_value] map to these keys (one of slack for rounding).
+        let min_key = i64::from(self.key(self.config.min_value)) - 1;
+        let max_key = i64::from(self.key(self.config.max_value)) + 1;
+        for b in [&other.positive, &other.negative] {
+            if b.counts.is_empty() {
+                continue;
+            }
+            let low = i64::from(b.offset);
+            let high = low + b.counts.len() as i64 - 1;
+            if low < min_key || high > max_key {
+                return Err(SketchError::OutOfRange {
+                    low,
+                    high,
+                    min_key,
+                    max_key,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds everything `other` holds; the result equals a sketch built from both inputs.
+    ///
+    /// # Errors
+    /// [`SketchError::Mismatch`] when the configurations differ,
+    /// [`SketchError::OutOfRange`] when `other` holds buckets its configuration cannot produce
+    /// (a corrupted or forged sketch); `self` is unchanged on error.
+    pub fn merge(&mut self, other: &Self) -> Result<(), SketchError> {
+        self.check_mergeable(other)?;
         self.positive.merge(&other.positive);
         self.negative.merge(&other.negative);
-        self.zero += other.zero;
-        self.count += other.count;
+        self.zero = self.zero.saturating_add(other.zero);
+        self.count = self.count.saturating_add(other.count);
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         Ok(())
