@@ -109,7 +109,7 @@ impl Acc {
                 if self.count == 0 {
                     return None;
                 }
-                let mean = Self::clamp(self.sum.div_euclid(i128::from(self.count)));
+                let mean = Self::clamp(floor_div(self.sum, self.count));
                 let pick = |g: GaugeFields, v: i64| f.contains(g).then_some(v);
                 Some(Value::Gauge(Gauge {
                     min: pick(GaugeFields::MIN, self.min),
@@ -126,6 +126,29 @@ impl Acc {
             *self = Self::new(self.id, self.kind);
         }
     }
+}
+
+/// `floor(x / d)` for `d > 0` using only 64-bit divisions: 128-bit division would pull in a
+/// compiler-builtins routine that does not link in some `no_std` host builds, and is slow on
+/// 32-bit MCUs.
+fn floor_div(x: i128, d: u32) -> i128 {
+    let d64 = u64::from(d.max(1));
+    let neg = x < 0;
+    let mut mag = x.unsigned_abs();
+    if neg {
+        // floor(-a / d) = -ceil(a / d) = -((a + d - 1) / d)
+        mag = mag.saturating_add(u128::from(d64 - 1));
+    }
+    let mut q: u128 = 0;
+    let mut rem: u64 = 0;
+    for shift in [96u32, 64, 32, 0] {
+        let limb = ((mag >> shift) & 0xffff_ffff) as u64;
+        let cur = (rem << 32) | limb;
+        q |= u128::from(cur / d64) << shift;
+        rem = cur % d64;
+    }
+    let q = q.min(i128::MAX as u128) as i128;
+    if neg { -q } else { q }
 }
 
 /// Aggregates up to `N` metrics over one interval at a time.
@@ -299,6 +322,25 @@ mod tests {
 
     fn mem_id() -> MetricId {
         vitals::MEM_FREE.id
+    }
+
+    #[test]
+    fn floor_div_matches_i128() {
+        for x in [
+            0i128,
+            1,
+            -1,
+            7,
+            -7,
+            3700 * 60,
+            -(81 * 3600),
+            i128::from(i64::MAX) * 5,
+            i128::from(i64::MIN) * 3,
+        ] {
+            for d in [1u32, 2, 3, 7, 60, 3600, u32::MAX] {
+                assert_eq!(floor_div(x, d), x.div_euclid(i128::from(d)), "{x} / {d}");
+            }
+        }
     }
 
     #[test]
