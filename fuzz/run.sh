@@ -29,20 +29,20 @@ fi
 host="$(rustc -vV | sed -n 's/^host: //p')"
 total_runs=0
 for t in "${targets[@]}"; do
-  mkdir -p "corpus/$t"
+  mkdir -p "corpus/$t" "artifacts/$t"
   # Seed corpora checked in under seeds/ are copied in first, if present.
   if [ -d "seeds/$t" ]; then cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null || true; fi
   log="$(mktemp)"
   if [ "$use_asan" = 1 ]; then
     echo "fuzz: $t for ${secs}s (nightly, AddressSanitizer)"
-    cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" >"$log" 2>&1 || { tail -40 "$log"; exit 1; }
+    cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -artifact_prefix="artifacts/$t/" >"$log" 2>&1 || { tail -40 "$log"; echo "fuzz: $t FAILED; reproducer in fuzz/artifacts/$t/"; exit 1; }
   else
     echo "fuzz: $t for ${secs}s (stable, no sanitizer)"
     RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks" \
       cargo build --release --quiet --target "$host" --bin "$t"
-    ./target/"$host"/release/"$t" "corpus/$t" -max_total_time="$secs" >"$log" 2>&1 || { tail -40 "$log"; exit 1; }
+    ./target/"$host"/release/"$t" "corpus/$t" -max_total_time="$secs" -artifact_prefix="artifacts/$t/" >"$log" 2>&1 || { tail -40 "$log"; echo "fuzz: $t FAILED; reproducer in fuzz/artifacts/$t/"; exit 1; }
   fi
   runs="$(grep -Eo 'Done [0-9]+ runs' "$log" | grep -Eo '[0-9]+' | tail -1 || true)"
   echo "fuzz: $t ok, ${runs:-?} execs"
