@@ -181,3 +181,51 @@ fn small_cohorts_are_not_judged() {
     };
     assert!(drain_anomalies(&drains(), &policy).is_empty());
 }
+
+#[test]
+fn registry_drains_feed_the_anomaly_search() {
+    use telemetry_core::fleet::battery::device_drains;
+    use telemetry_core::fleet::registry::{DeviceAttributes, Registry};
+    use telemetry_core::fleet::report::Report;
+    let mut reg = Registry::default();
+    for d in 0..20u64 {
+        reg.provision(
+            d,
+            &DeviceAttributes {
+                hardware: "A".into(),
+                ..DeviceAttributes::default()
+            },
+        )
+        .unwrap();
+        // Device 7 drains 4 points a day, the others 1; hourly reports for three days.
+        let per_day = if d == 7 { 4.0 } else { 1.0 };
+        for h in 0..72u32 {
+            let pct = (90.0 - per_day * f64::from(h) / 24.0).round() as u8;
+            let r = Report {
+                boot_id: 1,
+                sequence: h,
+                battery_percent: Some(pct),
+                charging: Some(false),
+                ..Report::default()
+            };
+            reg.observe(d, 1_000 + u64::from(h) * 3600, &r).unwrap();
+        }
+    }
+    let drains = device_drains(&reg);
+    assert_eq!(drains.len(), 20);
+    let found = drain_anomalies(&drains, &DrainPolicy::default());
+    assert_eq!(found.len(), 1, "{found:?}");
+    match found[0] {
+        DrainAnomaly::Device {
+            device,
+            rate_per_day,
+            cohort_median,
+            ..
+        } => {
+            assert_eq!(device, 7);
+            assert!((rate_per_day - 4.0).abs() < 0.2, "{rate_per_day}");
+            assert!((cohort_median - 1.0).abs() < 0.1, "{cohort_median}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

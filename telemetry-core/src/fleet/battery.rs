@@ -23,7 +23,7 @@ use std::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use super::registry::AttrId;
+use super::registry::{AttrId, Registry};
 use super::report::FirmwareVersion;
 
 /// A rise of more than this many percentage points without a charging flag ends a segment.
@@ -196,6 +196,22 @@ pub struct DeviceDrain {
     pub firmware: FirmwareVersion,
     /// Drain, percentage points per day.
     pub rate_per_day: f64,
+}
+
+/// The drain of every device in `registry` that has a rate (from its [`DrainTracker`]).
+#[must_use]
+pub fn device_drains(registry: &Registry) -> Vec<DeviceDrain> {
+    registry
+        .iter()
+        .filter_map(|r| {
+            Some(DeviceDrain {
+                device: r.id,
+                hardware: r.hardware,
+                firmware: r.firmware,
+                rate_per_day: r.drain.rate_per_day()?,
+            })
+        })
+        .collect()
 }
 
 /// Thresholds for [`drain_anomalies`].
