@@ -35,6 +35,7 @@ fn every_variant_displays_a_useful_message() {
             max_key: 1037,
         }
         .to_string(),
+        SketchError::CountMismatch { count: 4, held: 3 }.to_string(),
         SketchError::InvalidConfig {
             relative_accuracy: 2.0,
             min_value: 1.0,
@@ -60,6 +61,7 @@ fn every_variant_displays_a_useful_message() {
         "registry holds 4294967295 devices, the most it can index; cannot add device 7",
         "cannot merge a sketch with relative accuracy 0.02 into one with 0.01; both must be built with the same configuration",
         "sketch holds buckets -5000..=3, outside the range -691..=1037 its configuration allows",
+        "sketch says it holds 4 values but its buckets hold 3",
         "sketch configuration invalid: relative accuracy 2 must be in (0, 1) and 0 < min_value 1 < max_value 0.5",
         "playbook is not valid: EOF while parsing an object at line 1 column 1; expected {\"rules\": [...]} as documented in fleet::alert",
         "rule \"r\" is inconsistent: objective must be between 0 and 1, e.g. 0.999",

@@ -147,13 +147,26 @@ fn forged_sketches_are_rejected_without_allocating() {
     let good = sketch_of(&[1.0, 2.0, 3.0]);
     let mut json = serde_json::to_value(&good).unwrap();
     json["positive"]["offset"] = serde_json::json!(2_000_000_000);
-    let forged: QuantileSketch = serde_json::from_value(json).unwrap();
-    let mut target = sketch_of(&[5.0]);
-    let before = target.clone();
-    let err = target.merge(&forged).unwrap_err();
-    assert!(matches!(err, SketchError::OutOfRange { .. }), "{err}");
+    let err = serde_json::from_value::<QuantileSketch>(json).unwrap_err();
     assert!(err.to_string().contains("outside the range"), "{err}");
-    assert_eq!(target, before);
+    // A forged count or configuration is refused too.
+    let mut json = serde_json::to_value(&good).unwrap();
+    json["count"] = serde_json::json!(4);
+    let err = serde_json::from_value::<QuantileSketch>(json).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("holds 4 values but its buckets hold 3"),
+        "{err}"
+    );
+    let mut json = serde_json::to_value(&good).unwrap();
+    json["config"]["relative_accuracy"] = serde_json::json!(0.0);
+    assert!(serde_json::from_value::<QuantileSketch>(json).is_err());
+    // A genuine one round-trips.
+    let json = serde_json::to_value(&good).unwrap();
+    assert_eq!(
+        serde_json::from_value::<QuantileSketch>(json).unwrap(),
+        good
+    );
     // The aggregate merge is all or nothing too.
     let mut agg = FleetAggregate::from_registry(&fleet(0..30));
     let before = agg.clone();
@@ -162,7 +175,18 @@ fn forged_sketches_are_rejected_without_allocating() {
     let groups = v["groups"].as_array_mut().unwrap();
     let last = groups.len() - 1;
     groups[last][1]["battery_percent"]["positive"]["offset"] = serde_json::json!(-2_000_000_000);
+    assert!(serde_json::from_value::<FleetAggregate>(v).is_err());
+    // A sketch configured differently in one group makes the whole merge fail, unchanged.
+    let other_config = SketchConfig {
+        relative_accuracy: 0.05,
+        ..SketchConfig::default()
+    };
+    let mut v = serde_json::to_value(&bad).unwrap();
+    let groups = v["groups"].as_array_mut().unwrap();
+    let last = groups.len() - 1;
+    groups[last][1]["rssi_dbm"] =
+        serde_json::to_value(QuantileSketch::new(other_config).unwrap()).unwrap();
     bad = serde_json::from_value(v).unwrap();
-    assert!(agg.merge(&bad).is_err());
+    assert!(matches!(agg.merge(&bad), Err(SketchError::Mismatch { .. })));
     assert_eq!(agg, before);
 }

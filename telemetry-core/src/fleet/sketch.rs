@@ -52,6 +52,14 @@ pub enum SketchError {
         /// Highest key the configuration allows.
         max_key: i64,
     },
+    /// A deserialized sketch's total does not match its buckets.
+    #[error("sketch says it holds {count} values but its buckets hold {held}")]
+    CountMismatch {
+        /// The stated count.
+        count: u64,
+        /// The sum of the buckets (saturated).
+        held: u64,
+    },
     /// A configuration outside its valid range.
     #[error(
         "sketch configuration invalid: relative accuracy {relative_accuracy} must be in (0, 1) and 0 < min_value {min_value} < max_value {max_value}"
@@ -140,7 +148,11 @@ impl Buckets {
 }
 
 /// A mergeable quantile sketch (see the module docs).
+///
+/// Deserialization validates what it reads (configuration, bucket range, counts), so a sketch
+/// received from another shard cannot make later inserts or merges allocate without bound.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SketchRepr")]
 pub struct QuantileSketch {
     config: SketchConfig,
     ln_gamma: f64,
@@ -148,8 +160,62 @@ pub struct QuantileSketch {
     negative: Buckets,
     zero: u64,
     count: u64,
+    // Infinite while empty; serialized as null (JSON has no infinity).
+    #[serde(serialize_with = "finite_or_null")]
     min: f64,
+    #[serde(serialize_with = "finite_or_null")]
     max: f64,
+}
+
+fn finite_or_null<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    v.is_finite().then_some(*v).serialize(s)
+}
+
+/// The serialized form, checked by `TryFrom` before it becomes a [`QuantileSketch`].
+#[derive(Deserialize)]
+struct SketchRepr {
+    config: SketchConfig,
+    #[allow(dead_code)] // Recomputed from the configuration instead of trusted.
+    ln_gamma: f64,
+    positive: Buckets,
+    negative: Buckets,
+    zero: u64,
+    count: u64,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+impl TryFrom<SketchRepr> for QuantileSketch {
+    type Error = SketchError;
+
+    fn try_from(r: SketchRepr) -> Result<Self, SketchError> {
+        let mut sketch = Self::new(r.config)?;
+        let candidate = Self {
+            config: r.config,
+            ln_gamma: sketch.ln_gamma,
+            positive: r.positive,
+            negative: r.negative,
+            zero: r.zero,
+            count: r.count,
+            min: r.min.unwrap_or(f64::INFINITY),
+            max: r.max.unwrap_or(f64::NEG_INFINITY),
+        };
+        sketch.check_range(&candidate)?;
+        let held = candidate
+            .positive
+            .counts
+            .iter()
+            .chain(&candidate.negative.counts)
+            .try_fold(candidate.zero, |acc, n| acc.checked_add(*n));
+        if held != Some(candidate.count) {
+            return Err(SketchError::CountMismatch {
+                count: candidate.count,
+                held: held.unwrap_or(u64::MAX),
+            });
+        }
+        sketch = candidate;
+        Ok(sketch)
+    }
 }
 
 impl Default for QuantileSketch {
