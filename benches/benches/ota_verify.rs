@@ -24,20 +24,45 @@ use sha2::{Digest, Sha256};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// Times `timed` while running `other` (untimed) after each iteration, so a baseline and its
-/// contender always alternate and share the machine's load: on a busy machine, criterion's
-/// one-after-the-other groups otherwise drift by tens of percent between functions.
-fn paired(b: &mut criterion::Bencher<'_>, mut timed: impl FnMut(), mut other: impl FnMut()) {
+/// Interleaved totals of one pair: (ours, baseline, iterations).
+type Totals = std::cell::Cell<(Duration, Duration, u64)>;
+
+/// Times `timed` and also runs and times `other` after each iteration, so a baseline and its
+/// contender always alternate under the same machine load. Criterion reports `timed`; both
+/// totals go into `acc` (`ours_first` says which closure is ours), and [`report`] prints the
+/// ratio of the interleaved totals: on a busy shared machine that ratio is steady while the
+/// one-after-the-other criterion figures drift by tens of percent.
+fn paired(
+    b: &mut criterion::Bencher<'_>,
+    mut timed: impl FnMut(),
+    mut other: impl FnMut(),
+    acc: &Totals,
+    ours_first: bool,
+) {
     b.iter_custom(|iters| {
-        let mut total = Duration::ZERO;
+        let (mut a, mut o) = (Duration::ZERO, Duration::ZERO);
         for _ in 0..iters {
             let t = Instant::now();
             timed();
-            total += t.elapsed();
+            a += t.elapsed();
+            let t = Instant::now();
             other();
+            o += t.elapsed();
         }
-        total
+        let (ours, base) = if ours_first { (a, o) } else { (o, a) };
+        let (x, y, n) = acc.get();
+        acc.set((x + ours, y + base, n + iters));
+        a
     });
+}
+
+/// Prints the interleaved ratio of a pair.
+fn report(group: &str, acc: &Totals) {
+    let (ours, base, n) = acc.get();
+    println!(
+        "{group}: interleaved ours/baseline time ratio = {:.3} over {n} paired iterations",
+        ours.as_secs_f64() / base.as_secs_f64()
+    );
 }
 
 const SEG: u32 = 4096;
@@ -114,10 +139,14 @@ fn manifest_verify(c: &mut Criterion) {
     let ours = || {
         verify(black_box(&envelope), black_box(&store), black_box(&ctx)).unwrap();
     };
+    let acc = Totals::default();
     let mut g = c.benchmark_group("manifest_verify");
-    g.bench_function("baseline_ed25519_verify_strict", |b| paired(b, bare, ours));
-    g.bench_function("ota_core_verify", |b| paired(b, ours, bare));
+    g.bench_function("baseline_ed25519_verify_strict", |b| {
+        paired(b, bare, ours, &acc, false)
+    });
+    g.bench_function("ota_core_verify", |b| paired(b, ours, bare, &acc, true));
     g.finish();
+    report("manifest_verify", &acc);
 }
 
 fn decrypt_digest(c: &mut Criterion) {
@@ -165,6 +194,7 @@ fn decrypt_digest(c: &mut Criterion) {
         }
         black_box(h.finalize());
     };
+    let acc = Totals::default();
     let mut g = c.benchmark_group("decrypt_digest_256k");
     g.throughput(Throughput::Bytes(image.len() as u64));
     {
@@ -179,6 +209,8 @@ fn decrypt_digest(c: &mut Criterion) {
                 || {
                     black_box(verified_like(&mut b1.borrow_mut()));
                 },
+                &acc,
+                false,
             )
         });
         g.bench_function("ota_core_segment_decrypt_digest", |b| {
@@ -188,10 +220,13 @@ fn decrypt_digest(c: &mut Criterion) {
                     black_box(verified_like(&mut b1.borrow_mut()));
                 },
                 || bare(&mut b2.borrow_mut()),
+                &acc,
+                true,
             )
         });
     }
     g.finish();
+    report("decrypt_digest_256k", &acc);
 
     // Image digest alone, paired the same way (the `digest` bench has the unpaired version).
     let sha = || {
@@ -208,11 +243,15 @@ fn decrypt_digest(c: &mut Criterion) {
         }
         black_box(d.finalize());
     };
+    let acc = Totals::default();
     let mut g = c.benchmark_group("image_digest_256k_paired");
     g.throughput(Throughput::Bytes(image.len() as u64));
-    g.bench_function("baseline_sha2", |b| paired(b, sha, ours));
-    g.bench_function("ota_core_image_digest", |b| paired(b, ours, sha));
+    g.bench_function("baseline_sha2", |b| paired(b, sha, ours, &acc, false));
+    g.bench_function("ota_core_image_digest", |b| {
+        paired(b, ours, sha, &acc, true)
+    });
     g.finish();
+    report("image_digest_256k", &acc);
 }
 
 criterion_group!(benches, manifest_verify, decrypt_digest);
