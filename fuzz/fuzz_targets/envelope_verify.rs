@@ -23,7 +23,10 @@ fn key() -> &'static SigningKey {
 fn store() -> &'static TrustStore<2, 2> {
     static STORE: OnceLock<TrustStore<2, 2>> = OnceLock::new();
     STORE.get_or_init(|| {
-        let roots = [key().verifying_key().to_bytes(), SigningKey::from_bytes(&[8; 32]).verifying_key().to_bytes()];
+        let roots = [
+            key().verifying_key().to_bytes(),
+            SigningKey::from_bytes(&[8; 32]).verifying_key().to_bytes(),
+        ];
         TrustStore::new(&roots, 1).unwrap()
     })
 }
@@ -45,14 +48,26 @@ fuzz_target!(|data: &[u8]| {
     let _ = verify(data, store(), &device(seed));
     let _ = store().clone().apply_delegation(data);
     if let Ok(env) = Envelope::decode(data) {
-        assert_eq!(env.to_vec().unwrap(), data, "envelope re-encodes differently");
+        assert_eq!(
+            env.to_vec().unwrap(),
+            data,
+            "envelope re-encodes differently"
+        );
         if let Ok(m) = Manifest::decode(env.payload) {
-            assert_eq!(m.to_vec().unwrap(), env.payload, "manifest re-encodes differently");
+            assert_eq!(
+                m.to_vec().unwrap(),
+                env.payload,
+                "manifest re-encodes differently"
+            );
             let signed = ota_core::sign::sign_manifest(&m, &[key()]).unwrap();
             let _ = verify(&signed, store(), &device(seed));
         }
         if let Ok(r) = DelegationRecord::decode(env.payload) {
-            assert_eq!(postcard::to_stdvec(&r).unwrap(), env.payload, "record re-encodes differently");
+            assert_eq!(
+                postcard::to_stdvec(&r).unwrap(),
+                env.payload,
+                "record re-encodes differently"
+            );
         }
     }
     // The same bytes as a bare manifest.

@@ -14,17 +14,29 @@ fuzz_target!(|data: &[u8]| {
     };
     let segment_size = u32::from(*a) + 1;
     let image_size = u32::from(u16::from_le_bytes([*b, *c]));
-    let info = EncryptionInfo { key_id: aes_key_id(&KEY), nonce_prefix: [1; 7], segment_size };
+    let info = EncryptionInfo {
+        key_id: aes_key_id(&KEY),
+        nonce_prefix: [1; 7],
+        segment_size,
+    };
     let digest = [3u8; 32];
 
     // Arbitrary bytes as a payload: every segment must fail (forging GCM is out of reach).
     let mut dec = SegmentDecryptor::new(&KEY, &info, image_size, digest).unwrap();
     let mut at = 0usize;
     while let Some(n) = dec.next_segment_len() {
-        let Some(src) = rest.get(at..at + n) else { break };
+        let Some(src) = rest.get(at..at + n) else {
+            break;
+        };
         let mut buf = src.to_vec();
-        assert!(dec.decrypt_in_place(&mut buf).is_err(), "a forged segment authenticated");
-        assert!(buf.iter().all(|&x| x == 0), "a failed segment left bytes in the buffer");
+        assert!(
+            dec.decrypt_in_place(&mut buf).is_err(),
+            "a forged segment authenticated"
+        );
+        assert!(
+            buf.iter().all(|&x| x == 0),
+            "a failed segment left bytes in the buffer"
+        );
         at += n;
     }
 
