@@ -78,6 +78,15 @@ fn write_sizes_one_and_sixteen() {
 }
 
 #[test]
+fn sectors_of_128_kib_with_the_footer_in_the_image_sector() {
+    let mut c = cfg(131_072, Scenario::Confirm, SimConfig::default(), 5000);
+    c.layout = layout(131_072, 1, 2);
+    c.chunk = 2048;
+    let r = prove::<32, 131_072>(&c);
+    assert_proved("128 KiB", &r);
+}
+
+#[test]
 fn cuts_across_a_journal_sector_change_recover() {
     // 32 records fit a 4 KiB sector; the cycle writes about ten, so start near the end.
     for prefill in [24, 27, 30] {
