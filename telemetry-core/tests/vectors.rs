@@ -325,3 +325,18 @@ fn aggregator_feeds_the_encoder() {
         assert_eq!(dec.decode(&buf[..n]).unwrap().heartbeat(), Some(&hb));
     }
 }
+
+#[test]
+fn readme_example() {
+    let mut agg = Aggregator::<8>::new(3600, 0);
+    let battery = agg.declare(vitals::BATTERY_MV).unwrap();
+    agg.record(battery, 3710);
+    let hb = agg.finish(12, 0, 3600, None);
+    let mut enc = Encoder::<8>::new(6);
+    let mut buf = [0u8; Heartbeat::<8>::MAX_FRAME_LEN];
+    let n = enc.encode(&hb, &mut buf).unwrap();
+    assert_eq!(
+        Decoder::<8>::new().decode(&buf[..n]).unwrap().heartbeat(),
+        Some(&hb)
+    );
+}
