@@ -29,6 +29,9 @@ use telemetry_core::metric::{pack_version, vitals};
 
 const N: usize = 12;
 
+/// Work on one round: (sequence, frame bytes, end offsets).
+type RoundFn<'a> = Box<dyn FnMut(u32, &[u8], &[usize]) + 'a>;
+
 fn heartbeat(device: u64, seq: u32) -> Heartbeat<N> {
     let interval = Interval {
         start_uptime_s: seq * 3600,
@@ -113,7 +116,7 @@ fn ingest(c: &mut Criterion) {
     g.sample_size(10);
     // All three take a freshly encoded round per iteration (encoded outside the timed part),
     // so they see the same cache state.
-    let timed = |start: u32, iters: u64, mut body: Box<dyn FnMut(u32, &[u8], &[usize]) + '_>| {
+    let timed = |start: u32, iters: u64, mut body: RoundFn<'_>| {
         let mut spent = Duration::ZERO;
         for i in 0..iters {
             let seq = start.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
