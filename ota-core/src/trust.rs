@@ -160,7 +160,7 @@ pub struct Delegate {
 #[non_exhaustive]
 pub enum TrustError {
     /// The threshold is 0 or above the number of roots.
-    #[error("threshold {threshold} is invalid for {roots} root keys (expected 1..={roots})")]
+    #[error("threshold {threshold} cannot be used with {roots} root keys (expected 1..={roots})")]
     BadThreshold {
         /// Requested threshold.
         threshold: u8,

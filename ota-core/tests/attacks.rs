@@ -555,3 +555,59 @@ fn every_error_says_what_was_wrong() {
         assert!(text.len() > 20 && !text.contains("invalid"), "{text}");
     }
 }
+
+#[test]
+fn trust_segment_and_image_errors_say_what_was_wrong() {
+    use ota_core::segment::SegmentError;
+    let id = KeyId([0xcd; 8]);
+    let texts = [
+        TrustError::BadThreshold {
+            threshold: 4,
+            roots: 3,
+        }
+        .to_string(),
+        TrustError::StoreFull { capacity: 4 }.to_string(),
+        TrustError::DuplicateRoot(id).to_string(),
+        TrustError::BadKey.to_string(),
+        TrustError::Envelope(EnvelopeError::Malformed).to_string(),
+        TrustError::UnsupportedRecordVersion { found: 3 }.to_string(),
+        TrustError::MalformedRecord.to_string(),
+        TrustError::StaleRecord { found: 1, last: 2 }.to_string(),
+        TrustError::RootThresholdNotMet {
+            valid: 1,
+            threshold: 2,
+        }
+        .to_string(),
+        SegmentError::NotEncrypted.to_string(),
+        SegmentError::WrongKey {
+            found: [1; 8],
+            expected: [2; 8],
+        }
+        .to_string(),
+        SegmentError::BadSegmentSize(0).to_string(),
+        SegmentError::WrongLength {
+            index: 1,
+            found: 2,
+            expected: 3,
+        }
+        .to_string(),
+        SegmentError::Authentication { index: 4 }.to_string(),
+        SegmentError::TrailingSegment.to_string(),
+        SegmentError::Truncated {
+            received: 1,
+            expected: 2,
+        }
+        .to_string(),
+        ImageError::TooLong { declared: 5 }.to_string(),
+        ImageError::Truncated {
+            received: 1,
+            declared: 5,
+        }
+        .to_string(),
+        ImageError::DigestMismatch.to_string(),
+    ];
+    for text in texts {
+        println!("{text}");
+        assert!(text.len() > 20 && !text.contains("invalid"), "{text}");
+    }
+}
