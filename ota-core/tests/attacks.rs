@@ -408,10 +408,8 @@ fn truncated_envelopes_are_rejected() {
 fn bit_flipped_envelopes_are_rejected() {
     let bytes = signed(&manifest());
     let s = store();
-    // Every bit of the first 8 bytes (versions, lengths, sequence), then one bit per byte,
-    // rotating through the bit positions: each byte is hit; a full sweep is the fuzz target's job
-    // (a debug-build verify is slow).
-    for bit in (0..bytes.len() * 8).filter(|bit| bit / 8 < 8 || bit % 8 == (bit / 8) % 8) {
+    // Every single bit of the envelope.
+    for bit in 0..bytes.len() * 8 {
         let mut b = bytes.clone();
         b[bit / 8] ^= 1 << (bit % 8);
         assert!(

@@ -176,7 +176,7 @@ fn modified_vectors_fail() {
     let k = key();
     let store = TrustStore::<1, 1>::new(&[k.verifying_key().to_bytes()], 1).unwrap();
     let env = read("envelope.bin");
-    for i in (0..env.len()).step_by(9) {
+    for i in 0..env.len() {
         let mut b = env.clone();
         b[i] ^= 0x80;
         assert!(

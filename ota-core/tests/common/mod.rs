@@ -75,8 +75,14 @@ pub fn delegate(record_sequence: u64, key: &SigningKey, validity: Validity) -> D
     }
 }
 
-/// Roots 1..=3 (threshold 2), with `signer()` delegated by roots 1 and 2.
+/// Roots 1..=3 (threshold 2), with `signer()` delegated by roots 1 and 2 (built once, cloned:
+/// debug-build signature checks are slow).
 pub fn store() -> Store {
+    static STORE: std::sync::OnceLock<Store> = std::sync::OnceLock::new();
+    STORE.get_or_init(build_store).clone()
+}
+
+fn build_store() -> Store {
     let roots = [root(1), root(2), root(3)].map(|k| k.verifying_key().to_bytes());
     let mut s = Store::new(&roots, 2).unwrap();
     let env = sign_delegation(
