@@ -98,6 +98,15 @@ fn version(text: &str) -> Result<Version> {
 fn keygen(dir: &Path, aes: bool) -> Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| fail("io", format!("cannot create {}: {e}", dir.display())))?;
+    for name in ["signing.pem", "signing.pub.pem", "payload.key"] {
+        let p = dir.join(name);
+        if p.exists() && (aes || name != "payload.key") {
+            return Err(fail(
+                "keygen",
+                format!("{} exists; refusing to overwrite a key", p.display()),
+            ));
+        }
+    }
     let key = keys::generate_signing_key().map_err(|e| fail("keygen", e))?;
     let private = keys::signing_key_to_pem(&key).map_err(|e| fail("keygen", e))?;
     let public = keys::verifying_key_to_pem(&key.verifying_key()).map_err(|e| fail("keygen", e))?;

@@ -95,6 +95,12 @@ fn round_trip_and_rejections() {
     let d = workdir("round-trip");
     ok(&d, &["keygen", "--out-dir", "keys"]);
     assert!(d.join("keys/signing.pem").exists() && d.join("keys/signing.pub.pem").exists());
+    let again = tool(&d, &["keygen", "--out-dir", "keys"]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "keygen must not overwrite a key"
+    );
     ok(&d, SIGN);
     let out = ok(
         &d,
