@@ -116,14 +116,6 @@ fn gauge_set(g: &mut Gauge, i: u8, v: i64) {
     }
 }
 
-fn slot_count(k: MetricKind) -> usize {
-    match k {
-        MetricKind::Counter | MetricKind::State => 1,
-        MetricKind::Timer => 2,
-        MetricKind::Gauge(f) => f.bits().count_ones() as usize,
-    }
-}
-
 /// The reference value to predict from: only a value of the same shape counts.
 #[inline]
 fn same_shape(reference: Option<&Value>, kind: MetricKind) -> Option<&Value> {
@@ -205,11 +197,26 @@ impl Residuals for AllStored<'_, '_> {
     }
 }
 
-/// Delta frames: slots whose bit is clear in the change bitmap are zero.
+/// Delta frames: a change-bitmap byte before every 8 slots; slots whose bit is clear are zero.
 struct Changed<'r, 'a> {
     r: &'r mut Reader<'a>,
-    bitmap: &'a [u8],
+    bits: u8,
+    bits_at: usize,
     slot: usize,
+}
+
+impl Changed<'_, '_> {
+    /// Checks the unused bits of the last bitmap byte.
+    fn finish(&self) -> Result<(), DecodeError> {
+        let used = self.slot % 8;
+        if used != 0 && self.bits >> used != 0 {
+            return Err(DecodeError::NonCanonical {
+                offset: self.bits_at,
+                what: "change bitmap bits past the last slot must be zero",
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Residuals for Changed<'_, '_> {
@@ -217,11 +224,11 @@ impl Residuals for Changed<'_, '_> {
     fn next(&mut self) -> Result<i64, DecodeError> {
         let slot = self.slot;
         self.slot += 1;
-        let changed = self
-            .bitmap
-            .get(slot / 8)
-            .is_some_and(|b| b & (1 << (slot % 8)) != 0);
-        if !changed {
+        if slot.is_multiple_of(8) {
+            self.bits_at = self.r.position();
+            self.bits = self.r.byte()?;
+        }
+        if self.bits & (1 << (slot % 8)) == 0 {
             return Ok(0);
         }
         let at = self.r.position();
@@ -233,21 +240,6 @@ impl Residuals for Changed<'_, '_> {
             });
         }
         Ok(x)
-    }
-}
-
-/// Number of value slots of a value.
-#[inline]
-fn value_slots(v: &Value) -> usize {
-    match v {
-        Value::Counter(_) | Value::State(_) => 1,
-        Value::Timer { .. } => 2,
-        Value::Gauge(g) => {
-            usize::from(g.min.is_some())
-                + usize::from(g.max.is_some())
-                + usize::from(g.mean.is_some())
-                + usize::from(g.last.is_some())
-        }
     }
 }
 
@@ -726,36 +718,33 @@ pub fn encode_delta<const N: usize>(
     if !same {
         write_layout(&mut w, hb.samples())?;
     }
-    // Change bitmap, then the non-zero residuals.
-    let mut total_slots = 0usize;
-    for s in hb.samples() {
-        total_slots += slot_count(s.value.kind());
-    }
-    let bitmap_at = w.len();
-    for _ in 0..total_slots.div_ceil(8) {
-        w.byte(0)?;
-    }
-    let mut bitmap_byte = 0u8;
+    // Groups of 8 slots: a change-bitmap byte, then the non-zero residuals of those slots.
+    let mut group_at = 0usize;
+    let mut bits = 0u8;
     let mut slot = 0usize;
     let mut cursor = RefCursor::new(Some(reference));
     for s in hb.samples() {
         let rv = cursor.find(s.id);
         write_value(s.id, &s.value, rv, iv, |v, p| {
+            if slot.is_multiple_of(8) {
+                if slot > 0 {
+                    w.patch(group_at, bits);
+                }
+                group_at = w.len();
+                bits = 0;
+                w.byte(0)?;
+            }
             let r = v.wrapping_sub(p);
             if r != 0 {
-                bitmap_byte |= 1 << (slot % 8);
+                bits |= 1 << (slot % 8);
                 w.int(r)?;
             }
             slot += 1;
-            if slot.is_multiple_of(8) {
-                w.patch(bitmap_at + slot / 8 - 1, bitmap_byte);
-                bitmap_byte = 0;
-            }
             Ok(())
         })?;
     }
-    if !slot.is_multiple_of(8) {
-        w.patch(bitmap_at + slot / 8, bitmap_byte);
+    if slot > 0 {
+        w.patch(group_at, bits);
     }
     Ok(w.len())
 }
@@ -992,32 +981,17 @@ fn read_delta<const N: usize>(
         }
         Some(l)
     };
-    let total_slots: usize = match &layout {
-        Some(l) => l.iter().map(|(_, k)| slot_count(*k)).sum(),
-        None => reference
-            .samples()
-            .iter()
-            .map(|s| value_slots(&s.value))
-            .sum(),
-    };
-    let bitmap_len = total_slots.div_ceil(8);
-    let bitmap_at = r.position();
-    let bitmap = r.take(bitmap_len)?;
-    if !total_slots.is_multiple_of(8)
-        && let Some(last) = bitmap.last()
-        && last >> (total_slots % 8) != 0
-    {
-        return Err(DecodeError::NonCanonical {
-            offset: bitmap_at + bitmap_len - 1,
-            what: "change bitmap bits past the last slot must be zero",
-        });
-    }
     out.boot_id = reference.boot_id;
     out.seq = seq;
     out.interval = interval;
     out.continued = false;
     out.clear();
-    let mut residual = Changed { r, bitmap, slot: 0 };
+    let mut residual = Changed {
+        r,
+        bits: 0,
+        bits_at: 0,
+        slot: 0,
+    };
     match layout {
         None => {
             for s in reference.samples() {
@@ -1040,7 +1014,7 @@ fn read_delta<const N: usize>(
             }
         }
     }
-    Ok(())
+    residual.finish()
 }
 
 fn read_anchor(r: &mut Reader<'_>, flags: u8) -> Result<TimeAnchor, DecodeError> {

@@ -44,8 +44,7 @@
 //! | interval length | zz(length - reference length), only without flag bit 2 |
 //! | wall-clock start | with flag bit 1: zz(wall - reference wall - (start - reference start)) if the reference has a wall time, else varint u64 |
 //! | layout | only without flag bit 3 |
-//! | change bitmap | `ceil(slots / 8)` bytes; bit `i % 8` of byte `i / 8` is set when slot `i`'s residual is not zero |
-//! | residuals | zz(value - prediction) for each set bit, never zero |
+//! | value slots | in groups of 8 slots: one change-bitmap byte (bit `k` set when slot `k` of the group has a non-zero residual; bits past the last slot are 0), then zz(value - prediction) for each set bit, never zero |
 //!
 //! # Layout: which metrics, with which shapes
 //!

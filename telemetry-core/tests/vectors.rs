@@ -51,17 +51,22 @@ const LINE1_KEY: [u8; 57] = [
 
 /// Line 2 against line 1: a delta frame. Slot predictions: bases and single values from line 1,
 /// other gauge aggregates as this base plus line 1's offset from its base, uptime as interval end.
+/// Every 8 value slots start with a change-bitmap byte; only non-zero residuals follow.
 const LINE2_DELTA: [u8; 28] = [
     0x5d, // version 1, delta; complete, contiguous interval, same layout
     0x01, // sequence check: low byte of 1
-    0xcb, 0xf6, 0xc6, 0x64, // change bitmap over 31 value slots (13 set)
+    0xcb, // slots 0-7 changed: 0, 1, 3, 6, 7
     0x05, 0x01, 0x02, // battery: mean -3; min -1, last +1 off prediction (max exact)
     0x0e, 0xd6, 0x0c, // free memory: min +7, last +811 off prediction
+    0xf6, // slots 8-15 changed: 9, 10, 12, 13, 14, 15
     0x8a, 0x04, // storage +261
     0x01, 0x01, 0x06, // RSSI: mean -1; max -1, last +3 off prediction (min exact)
     0x07, // SNR -4
-    0x9c, 0x02, 0x32, 0x12, // temperature: mean +142; max +25, last +9 (min exact)
+    0x9c, 0x02, // temperature mean +142
+    0xc6, // slots 16-23 changed: 17, 18, 22, 23
+    0x32, 0x12, // temperature max +25, last +9 off prediction (min exact)
     0x02, 0x02, // connects +1, disconnects +1
+    0x64, // slots 24-30 changed: 26, 29, 30
     0x02, // net tx failures +1
     0xa2, 0x12, // bytes sent +1169
     0x0b, // bytes received -6
