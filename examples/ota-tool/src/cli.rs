@@ -27,7 +27,7 @@ pub(crate) enum Command {
     /// Check a signed manifest and its image as a device would. Exit 0 and `OK ...` when genuine;
     /// exit 1 and `REJECTED <check>: <why>` otherwise.
     Verify(VerifyArgs),
-    /// Print a signed manifest's fields, without checking them.
+    /// Print a signed manifest's (or delegation record's) fields, without checking them.
     Inspect {
         /// The signed manifest (envelope) file.
         manifest: PathBuf,

@@ -320,7 +320,13 @@ fn verify_cmd(a: &VerifyArgs) -> Result<()> {
 fn inspect(path: &Path, json: bool) -> Result<()> {
     let bytes = read(path)?;
     let env = Envelope::decode(&bytes).map_err(|e| fail("decode", e))?;
-    let m = Manifest::decode(env.payload).map_err(|e| fail("decode", e))?;
+    let m = match Manifest::decode(env.payload) {
+        Ok(m) => m,
+        Err(e) => match DelegationRecord::decode(env.payload) {
+            Ok(r) => return inspect_delegation(&env, &r, json),
+            Err(_) => return Err(fail("decode", e)),
+        },
+    };
     let digest = ImageDigest::of(env.payload);
     let sigs: Vec<String> = env
         .signatures
@@ -398,6 +404,53 @@ fn inspect(path: &Path, json: bool) -> Result<()> {
             sigs.join(", ")
         }
     );
+    Ok(())
+}
+
+fn inspect_delegation(env: &Envelope<'_>, r: &DelegationRecord, json: bool) -> Result<()> {
+    let sigs: Vec<String> = env
+        .signatures
+        .iter()
+        .map(|s| s.key_id.to_string())
+        .collect();
+    let (action, key_id, validity) = match r.action {
+        DelegationAction::Delegate { key, validity } => {
+            ("delegate", KeyId::of_bytes(&key), Some(validity))
+        }
+        DelegationAction::Revoke { key_id } => ("revoke", key_id, None),
+    };
+    let value = serde_json::json!({
+        "delegation_format_version": r.format_version,
+        "record_sequence": r.record_sequence,
+        "action": action,
+        "key_id": key_id.to_string(),
+        "from_sequence": validity.map(|v| v.from_sequence),
+        "until_sequence": validity.and_then(|v| v.until_sequence),
+        "not_before": validity.and_then(|v| v.not_before),
+        "not_after": validity.and_then(|v| v.not_after),
+        "signature_key_ids": sigs,
+    });
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).map_err(|e| fail("json", e))?
+        );
+    } else {
+        println!("delegation record v{} (not verified)", r.format_version);
+        println!("  record_sequence   {}", r.record_sequence);
+        println!("  action            {action} key {key_id}");
+        if let Some(v) = validity {
+            println!(
+                "  validity          sequences {}..={}, time {}..={}",
+                v.from_sequence,
+                v.until_sequence
+                    .map_or("unbounded".into(), |u| u.to_string()),
+                v.not_before.map_or("open".into(), |t| t.to_string()),
+                v.not_after.map_or("open".into(), |t| t.to_string())
+            );
+        }
+        println!("  signatures        {}", sigs.join(", "));
+    }
     Ok(())
 }
 

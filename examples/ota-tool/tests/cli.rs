@@ -257,6 +257,11 @@ fn delegation_rotation_and_revocation() {
         ],
     );
     assert!(ok(&d, &base(&["--delegation", "grant.del"])).starts_with("OK "));
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&d, &["inspect", "grant.del", "--json"])).unwrap();
+    assert_eq!(shown["action"], "delegate");
+    assert_eq!(shown["record_sequence"], 1);
+    assert_eq!(shown["signature_key_ids"].as_array().unwrap().len(), 2);
     ok(
         &d,
         &[
