@@ -80,6 +80,12 @@ impl Bits {
     fn new(n: usize) -> Self {
         Self(vec![0; n.div_ceil(64)])
     }
+    /// Whether bit `i` is set.
+    fn get(&self, i: u32) -> bool {
+        self.0
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
     /// Sets bit `i`; returns whether it was clear.
     fn set(&mut self, i: u32) -> bool {
         let (w, b) = ((i / 64) as usize, i % 64);
@@ -111,6 +117,7 @@ pub struct Rollout {
     offered: Bits,
     started: Bits,
     finished: Bits,
+    regressed: Bits,
     /// Stages opened.
     pub stages_opened: usize,
     /// Hour it started.
@@ -160,6 +167,9 @@ impl Rollout {
 struct DeviceRecord {
     version: ReleaseId,
     failed_mask: u8,
+    /// Highest manifest sequence the device finished an update cycle with (it refuses any
+    /// sequence not above it).
+    accepted: u64,
 }
 
 /// Per-release field data from telemetry: device-hours and crashes.
@@ -211,7 +221,8 @@ impl Backend {
             records: vec![
                 DeviceRecord {
                     version: FACTORY,
-                    failed_mask: 0
+                    failed_mask: 0,
+                    accepted: 0,
                 };
                 devices as usize
             ],
@@ -253,6 +264,7 @@ impl Backend {
             offered: Bits::new(n),
             started: Bits::new(n),
             finished: Bits::new(n),
+            regressed: Bits::new(n),
             stages_opened: 0,
             started_hour: hour,
             ended_hour: None,
@@ -281,10 +293,20 @@ impl Backend {
     /// The release the backend offers `device` now, if any; records the offer.
     pub fn offer(&mut self, device: u32) -> Option<ReleaseId> {
         let rec = *self.records.get(device as usize)?;
-        let current = self.catalog.get(rec.version)?.sequence;
+        let current = self.catalog.get(rec.version)?;
+        let floor = current.sequence.max(rec.accepted);
         for r in self.rollouts.iter_mut().rev() {
             if r.aborted() {
-                if rec.version == r.release && r.directive.is_some() {
+                // The directive: devices offered the aborted release that run it, or that
+                // reverted to something older than the rollback target, get the target
+                // re-issued with the fresh sequence.
+                let target = self.catalog.get(ROLLBACK);
+                let behind =
+                    target.is_some_and(|t| t.version > current.version && t.sequence > floor);
+                if r.directive.is_some()
+                    && r.offered.get(device)
+                    && (rec.version == r.release || behind)
+                {
                     return Some(ROLLBACK);
                 }
                 continue;
@@ -292,7 +314,7 @@ impl Backend {
             let newer = self
                 .catalog
                 .get(r.release)
-                .is_some_and(|rel| rel.sequence > current);
+                .is_some_and(|rel| rel.sequence > floor);
             let failed = rec.failed_mask & (1 << r.release) != 0;
             if newer && !failed && r.offered_to(device) {
                 if r.offered.set(device) {
@@ -332,6 +354,9 @@ impl Backend {
         };
         let previous = rec.version;
         rec.version = running;
+        if let Some(r) = self.catalog.get(release) {
+            rec.accepted = rec.accepted.max(r.sequence);
+        }
         let ok = matches!(outcome, Outcome::Confirmed);
         if !ok {
             rec.failed_mask |= 1 << release;
@@ -346,8 +371,11 @@ impl Backend {
             {
                 match outcome {
                     Outcome::Confirmed => c.succeeded += 1,
-                    Outcome::RevertedSelfTest => c.failed.boot_reverted += 1,
+                    Outcome::RevertedSelfTest | Outcome::RevertedByBootloader => {
+                        c.failed.boot_reverted += 1
+                    }
                     Outcome::Refused(_) => c.failed.verify += 1,
+                    Outcome::InstallFailed(_) => c.failed.install += 1,
                 }
             }
         }
@@ -360,6 +388,31 @@ impl Backend {
         {
             r.rolled_back += 1;
         }
+    }
+
+    /// Records a health regression of `device` on `release` found by fleet telemetry after it
+    /// confirmed: its success becomes a failure (each device counts once, under its final
+    /// outcome). Returns whether it was new.
+    pub fn health_regression(&mut self, device: u32, release: ReleaseId) -> bool {
+        let confirmed = self
+            .records
+            .get(device as usize)
+            .is_some_and(|r| r.version == release);
+        let Some(r) = self.rollouts.iter_mut().find(|r| r.release == release) else {
+            return false;
+        };
+        if !confirmed || r.aborted() || r.completed() || !r.regressed.set(device) {
+            return false;
+        }
+        let in_stage = r.in_open_stage(device);
+        for c in [Some(&mut r.counts), in_stage.then_some(&mut r.stage)]
+            .into_iter()
+            .flatten()
+        {
+            c.succeeded = c.succeeded.saturating_sub(1);
+            c.failed.health_regression += 1;
+        }
+        true
     }
 
     /// Takes telemetry's field data: `hours` run on `firmware`, with `crashes` faults.

@@ -1,7 +1,7 @@
 //! One simulated device: hardware, battery, network, lifecycle, and its update engine.
 
 use crate::backend::unix;
-use crate::release::{BAD, Catalog, FACTORY, Release, ReleaseKind};
+use crate::release::{BAD_VERSION, Catalog, FACTORY};
 use crate::rng::{SimRng, trait_unit};
 use crate::updater::Updater;
 use crate::watch::{METRICS, declared};
@@ -28,7 +28,7 @@ pub enum HwRev {
 }
 
 /// Share of hardware revision B devices that fail 1.2.0's self-test.
-pub const WEAK_SHARE: f64 = 0.4;
+pub const WEAK_SHARE: f64 = 0.3;
 /// How much faster a revision B device drains its battery on 1.2.0.
 pub const BAD_DRAIN_FACTOR: f32 = 3.0;
 /// Probability of a crash (fault reboot) per device-hour, on every firmware.
@@ -81,8 +81,10 @@ pub struct Device {
 
 impl Device {
     /// Device `id` of the fleet seeded with `seed`, fresh from the factory.
-    pub fn new(id: u32, seed: u64, catalog: &Catalog) -> Option<Self> {
-        let factory = catalog.get(FACTORY)?;
+    pub fn new(id: u32, seed: u64, catalog: &Catalog) -> Result<Self, String> {
+        let factory = catalog
+            .get(FACTORY)
+            .ok_or("the catalog has no factory image")?;
         let u = trait_unit(seed, id, 1);
         let hw = if u < 0.5 {
             HwRev::A
@@ -94,7 +96,7 @@ impl Device {
         // Normal battery life between 25 and 45 days.
         let days = 25.0 + 20.0 * trait_unit(seed, id, 2);
         let battery = 30.0 + 70.0 * trait_unit(seed, id, 4) as f32;
-        Some(Self {
+        Ok(Self {
             id,
             hw,
             weak: trait_unit(seed, id, 3) < WEAK_SHARE,
@@ -112,7 +114,7 @@ impl Device {
             last_reboot: RebootReason::PowerOn,
             disconnects: 0,
             eol: DeviceEol::new(),
-            updater: Updater::factory(factory),
+            updater: Updater::factory(factory, crate::rng::mix(seed, u64::from(id), 6))?,
         })
     }
 
@@ -128,13 +130,19 @@ impl Device {
     }
 
     /// Whether the firmware's self-test passes on this unit when running `release`.
-    pub fn self_test_passes(&self, release: &Release) -> bool {
-        !(release.kind == ReleaseKind::Bad && self.hw == HwRev::B && self.weak)
+    pub fn self_test_passes(&self, version: Version) -> bool {
+        !(version == BAD_VERSION && self.hw == HwRev::B && self.weak)
+    }
+
+    /// The self-test of a unit of hardware `hw` (`weak`: one of 1.2.0's failures), as a check
+    /// of the version on trial.
+    pub fn self_test_probe(hw: HwRev, weak: bool) -> impl Fn(Version) -> bool {
+        move |version| !(version == BAD_VERSION && hw == HwRev::B && weak)
     }
 
     /// Battery drain in percent per hour on the firmware it runs now.
     pub fn drain_per_hour(&self) -> f32 {
-        if self.updater.running() == BAD && self.hw == HwRev::B {
+        if self.updater.running() == BAD_VERSION && self.hw == HwRev::B {
             self.drain_base * BAD_DRAIN_FACTOR
         } else {
             self.drain_base

@@ -41,6 +41,8 @@ pub const GOOD: ReleaseId = 1;
 pub const BAD: ReleaseId = 2;
 /// 1.1.0 re-issued as the rollback target of 1.2.0.
 pub const ROLLBACK: ReleaseId = 3;
+/// Display version of the bad release.
+pub const BAD_VERSION: Version = Version::new(1, 2, 0);
 /// 1.2.1: the fix.
 pub const FIX: ReleaseId = 4;
 
@@ -81,7 +83,7 @@ pub struct Release {
 
 /// Size of each simulated firmware image, in bytes. Tiny on purpose: every device keeps two
 /// slots of simulated flash, and a million devices must fit in memory.
-pub const IMAGE_SIZE: usize = 512;
+pub const IMAGE_SIZE: usize = 256;
 
 /// All releases of the scenario.
 #[derive(Clone, Debug)]
@@ -175,6 +177,15 @@ impl Catalog {
         r.envelope = sign_manifest(&manifest, &[&self.root])
             .map_err(|e| format!("signing {}: {e}", r.version))?;
         Ok(())
+    }
+
+    /// The first release with display version `version` (the rollback re-issue shares its
+    /// original's version, so this names the original).
+    pub fn id_of(&self, version: Version) -> Option<ReleaseId> {
+        self.releases
+            .iter()
+            .find(|r| r.version == version)
+            .map(|r| r.id)
     }
 
     /// The release with index `id`, if there is one.

@@ -25,7 +25,8 @@ pub struct Report {
     pub bricked: u32,
     /// Update sessions run (including resumed ones).
     pub update_sessions: u64,
-    /// Flash bytes written by updates across the fleet.
+    /// Flash bytes written across the fleet (simulator wear counters, factory provisioning
+    /// included).
     pub flash_bytes_written: u64,
     /// Simulated time covered, in days.
     pub simulated_days: f64,
@@ -73,6 +74,9 @@ pub struct ReleaseReport {
     pub devices_succeeded: u32,
     /// Devices where it failed (self-test revert or refusal).
     pub devices_failed: u32,
+    /// Failures by kind (self-test reverts count as `boot_reverted`, drain found by fleet
+    /// telemetry after confirming as `health_regression`).
+    pub failures: rollout_policy::evidence::Failures,
     /// Devices sent back by the rollback directive (aborted releases).
     pub devices_rolled_back: u32,
     /// The last decision and why.

@@ -23,6 +23,7 @@ use crate::rng::SimRng;
 use crate::sunset::{ExportRow, Sunset, write_export};
 use crate::updater::{CHUNK, Faults, Outcome};
 use crate::watch::{DRAIN_BIN, FleetWatch, METRICS};
+use ota_core::sim::Tear;
 use rollout_policy::cohort::{RolloutKey, jitter_minutes};
 use rollout_policy::plan::StageSize;
 use rollout_policy::time::Timestamp;
@@ -100,7 +101,6 @@ struct Counters {
     power_cuts: u64,
     network_drops: u64,
     sessions: u64,
-    bytes_written: u64,
 }
 
 /// Runs the scenario and returns its report. `progress` shows simulated time as it passes.
@@ -110,8 +110,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
     let trust = catalog.trust()?;
     let mut devices = (0..config.devices)
         .map(|id| Device::new(id, config.seed, &catalog))
-        .collect::<Option<Vec<_>>>()
-        .ok_or("the release catalog has no factory image")?;
+        .collect::<Result<Vec<_>, String>>()?;
     let hws: Vec<_> = devices.iter().map(|d| d.hw).collect();
     let mut watch = FleetWatch::new(&hws)?;
     drop(hws);
@@ -181,7 +180,10 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
     let mut next_sample = 0;
     let mut next_heartbeat: Vec<u32> = (0..config.devices).map(|i| i % HEARTBEAT_HOURS).collect();
     let session_drop = (config.network_drop_rate * 10.0).min(1.0);
-    let chunks = (crate::release::IMAGE_SIZE / CHUNK) as u64;
+    let chunks = crate::release::IMAGE_SIZE.div_ceil(CHUNK) as u64;
+    // Flash writes and erases in one update cycle (words, sectors, journal records): a cut
+    // point is drawn uniformly below this.
+    let flash_ops = (crate::release::IMAGE_SIZE / crate::updater::WRITE_SIZE) as u64 + 24;
 
     loop {
         // Devices.
@@ -220,20 +222,24 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                         continue;
                     };
                     let faults = Faults {
-                        power_cut_at_op: rng
-                            .chance(config.power_cut_rate)
-                            .then(|| rng.below(chunks + 3) as u32),
+                        power_cut: rng.chance(config.power_cut_rate).then(|| {
+                            let tear = Tear::ALL
+                                .get(rng.below(3) as usize)
+                                .copied()
+                                .unwrap_or(Tear::Skip);
+                            (rng.below(flash_ops), tear)
+                        }),
                         network_drop_at_chunk: rng
                             .chance(session_drop)
                             .then(|| rng.below(chunks) as u32),
                     };
                     backend.started(d.id, rid);
-                    let passes = d.self_test_passes(release);
+                    let (hw, weak) = (d.hw, d.weak);
+                    let probe = Device::self_test_probe(hw, weak);
                     let s = d
                         .updater
-                        .session(release, &trust, unix(hour), faults, passes);
+                        .session(release, &trust, unix(hour), faults, &probe);
                     counters.sessions += 1;
-                    counters.bytes_written += u64::from(s.bytes_written);
                     if s.power_cut {
                         counters.power_cuts += 1;
                         d.reboot(hour, RebootReason::PowerOn);
@@ -246,14 +252,14 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                         if !matches!(outcome, Outcome::Refused(_)) {
                             d.reboot(hour, RebootReason::Ota);
                         }
-                        backend.finished(d.id, rid, &outcome, d.updater.running());
+                        let running = catalog.id_of(d.updater.running()).unwrap_or(rid);
+                        backend.finished(d.id, rid, &outcome, running);
                     }
                 }
             }
             if hour >= *next_hb && d.online(hour) {
                 *next_hb = hour + HEARTBEAT_HOURS.max(step);
-                let running = catalog.get(d.updater.running()).map(|r| r.version);
-                let firmware = running.ok_or("a device runs a release missing from the catalog")?;
+                let firmware = d.updater.running();
                 let mut frame = [0u8; Heartbeat::<METRICS>::MAX_FRAME_LEN];
                 let n = d.heartbeat_frame(hour, firmware, &mut frame)?;
                 if let Some(f) = frame
@@ -270,13 +276,19 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
         backend.decide(hour);
         if hour.is_multiple_of(WATCH_HOURS) {
             watch.evaluate(hour, unix(hour), |fw| fw.to_string());
+            for &(device, fw) in &watch.regressions {
+                if let Some(&id) = release_of.get(&fw) {
+                    backend.health_regression(device, id);
+                }
+            }
         }
         if hour >= next_sample {
             next_sample = hour + SAMPLE_HOURS;
             backend.sample_progress(hour);
             let mut counts = vec![0u32; versions.len()];
             for d in &devices {
-                if let Some(&i) = series_of.get(usize::from(d.updater.running()))
+                let id = catalog.id_of(d.updater.running()).unwrap_or(FACTORY);
+                if let Some(&i) = series_of.get(usize::from(id))
                     && let Some(c) = counts.get_mut(i)
                 {
                     *c += 1;
@@ -376,7 +388,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                 let dir = config.export_dir.clone().unwrap_or_else(|| {
                     std::env::temp_dir().join(format!("fleet-sim-export-seed{}", config.seed))
                 });
-                match write_export(&dir, &export_rows(&devices, &label)) {
+                match write_export(&dir, &export_rows(&devices)) {
                     Ok(e) => {
                         events.push(Event {
                             hour,
@@ -424,6 +436,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                 devices_succeeded: r.counts.succeeded,
                 devices_failed: r.counts.failed.total() as u32,
                 devices_rolled_back: r.rolled_back,
+                failures: r.counts.failed,
                 decision: last.map_or("none".into(), |d| d.action.clone()),
                 why: last.map_or_else(|| r.last_explanation.clone(), |d| d.why.clone()),
                 holds: r.holds,
@@ -436,7 +449,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
         .collect();
     let mut final_versions: Vec<VersionCount> = Vec::new();
     for d in &devices {
-        let v = label(d.updater.running());
+        let v = d.updater.running().to_string();
         match final_versions.iter_mut().find(|x| x.version == v) {
             Some(x) => x.devices += 1,
             None => final_versions.push(VersionCount {
@@ -473,11 +486,18 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
             })
             .collect(),
     };
+    let bricked = devices
+        .iter_mut()
+        .map(|d| d.updater.bricked_after_reset())
+        .filter(|&bricked| bricked)
+        .count() as u32;
+    let flash_bytes_written = devices.iter().map(|d| d.updater.bytes_written()).sum();
     let devices_with_notice = devices.iter().filter(|d| d.eol.dates().is_some()).count() as u32;
-    let state_bytes_per_device = (core::mem::size_of::<Device>() + core::mem::size_of::<u32>())
-        as u64
-        + backend.bytes_per_device().ceil() as u64
-        + watch.bytes_per_device().ceil() as u64;
+    let flash_heap = devices.first().map_or(0, |d| d.updater.flash_bytes());
+    let state_bytes_per_device =
+        (core::mem::size_of::<Device>() + flash_heap + core::mem::size_of::<u32>()) as u64
+            + backend.bytes_per_device().ceil() as u64
+            + watch.bytes_per_device().ceil() as u64;
     Ok(Report {
         devices: config.devices,
         seed: config.seed,
@@ -485,9 +505,9 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
         first_stage_percent: f64::from(config.first_stage_bp) / 100.0,
         power_cuts: counters.power_cuts,
         network_drops: counters.network_drops,
-        bricked: 0,
+        bricked,
         update_sessions: counters.sessions,
-        flash_bytes_written: counters.bytes_written,
+        flash_bytes_written,
         simulated_days: f64::from(hour) / 24.0,
         wall_seconds: started.elapsed().as_secs_f64(),
         state_bytes_per_device,
@@ -517,13 +537,13 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
 }
 
 /// The user data of the export bundle: one row per device.
-fn export_rows(devices: &[Device], label: &dyn Fn(ReleaseId) -> String) -> Vec<ExportRow> {
+fn export_rows(devices: &[Device]) -> Vec<ExportRow> {
     devices
         .iter()
         .map(|d| ExportRow {
             device_id: d.id,
             hardware: format!("{:?}", d.hw),
-            firmware: label(d.updater.running()),
+            firmware: d.updater.running().to_string(),
             lifecycle: d.lifecycle().name().to_string(),
             battery_pct: d.battery_pct,
             boots: d.boots,

@@ -1,26 +1,60 @@
-//! The device's update engine: an A/B slot pair, one update session at a time.
+//! The device's update engine: `ota-core`'s A/B slot state machine and bootloader `decide` on
+//! `ota-core`'s fault-injecting simulated NOR flash, one update session at a time.
 //!
-//! Interim model until `ota-core`'s slot state machine and simulated flash land (issue 4): the
-//! same flow (begin, write with checkpoints, finish, activate, trial boot, confirm or revert)
-//! with power cuts and network drops at a given operation, but the state is kept in plain
-//! fields, not in a journal on simulated flash.
+//! Each device owns a tiny flash (16-byte write words, 128-byte erase sectors): a two-sector
+//! state journal and two slots of three sectors, enough for the 256-byte images of the
+//! scenario plus the slot footer. A session verifies the signed manifest against the device's
+//! own journal state (last accepted sequence, security floor, installed version), then
+//! `begin` (resuming a checkpointed download), `write`, `finish` (read-back digest),
+//! `activate`, reboot through `decide` into the trial image, and `confirm` or `reject` after the
+//! firmware's self-test. A power cut is injected by arming the simulator to fail the k-th
+//! flash operation (torn as skip, partial or noise); the device then reboots through `decide`
+//! exactly as a bootloader would. Nothing here knows which slot "should" boot: whatever the
+//! flash says is what runs.
 
-use crate::release::{FirmwareTrust, Release, ReleaseId, class_id, vendor_id};
-use ota_core::manifest::Version;
+use crate::release::{FirmwareTrust, Release, class_id, vendor_id};
+use embedded_storage::nor_flash::NorFlash as _;
+use ota_core::boot::{BootReason, Decision, decide, provision};
+use ota_core::layout::{Layout, RECORD_SIZE, Slot};
+use ota_core::manifest::{ImageInfo, Version};
+use ota_core::sim::{SimConfig, SimFlash, Tear};
+use ota_core::slots::Updater as SlotUpdater;
+use ota_core::state::Phase;
+use ota_core::update_error::UpdateError;
 use ota_core::verify::{DeviceContext, verify};
 
-/// Bytes available in the update slot.
-pub const SLOT_CAPACITY: u32 = 1024;
+/// Write word of the simulated flash, bytes.
+pub const WRITE_SIZE: usize = 16;
+/// Erase sector of the simulated flash, bytes (the smallest `ota-core` supports).
+pub const SECTOR: usize = 128;
+/// Sectors per slot: the image plus the 128-byte slot footer.
+pub const SLOT_SECTORS: u32 =
+    ((crate::release::IMAGE_SIZE + RECORD_SIZE) as u32).div_ceil(SECTOR as u32);
+/// Bytes sent per download chunk.
+pub const CHUNK: usize = 64;
 
-/// Bytes written per flash operation of a session.
-pub const CHUNK: usize = 128;
+/// The simulated flash of one device.
+pub type Flash = SimFlash<WRITE_SIZE, SECTOR>;
+
+/// The flash map every device uses.
+pub const fn layout() -> Layout {
+    let sector = SECTOR as u32;
+    Layout {
+        journal_offset: 0,
+        journal_sectors: 2,
+        slot_a: 2 * sector,
+        slot_b: (2 + SLOT_SECTORS) * sector,
+        slot_size: SLOT_SECTORS * sector,
+        trial_attempts: 2,
+    }
+}
 
 /// Faults injected into one session.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Faults {
-    /// Cut the power before flash operation `k` of this session.
-    pub power_cut_at_op: Option<u32>,
-    /// Lose the network after `k` downloaded chunks.
+    /// Cut the power after this many more flash writes or erases, torn like this.
+    pub power_cut: Option<(u64, Tear)>,
+    /// Lose the network after this many downloaded chunks.
     pub network_drop_at_chunk: Option<u32>,
 }
 
@@ -29,129 +63,214 @@ pub struct Faults {
 pub enum Outcome {
     /// Trial boot passed the self-test and was confirmed.
     Confirmed,
-    /// The self-test failed; the device reverted to its confirmed image.
+    /// The self-test failed; the device rejected the trial and boots its confirmed image.
     RevertedSelfTest,
-    /// The manifest or image was refused; nothing changed.
+    /// The bootloader reverted the trial (attempts spent or image digest wrong).
+    RevertedByBootloader,
+    /// The manifest was refused by verification; nothing was written.
     Refused(String),
+    /// The slot state machine refused (e.g. the image read back wrong).
+    InstallFailed(String),
 }
 
 /// What one session did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Session {
-    /// The power was cut (the device rebooted and recovered).
+    /// The power was cut (the device rebooted through `decide`).
     pub power_cut: bool,
-    /// The network dropped mid-download.
+    /// The network dropped mid-download (progress is checkpointed in the journal).
     pub network_drop: bool,
-    /// The device could not boot any slot afterwards.
-    pub bricked: bool,
     /// Set when the attempt finished in this session.
     pub outcome: Option<Outcome>,
-    /// Flash bytes written.
-    pub bytes_written: u32,
 }
 
-/// The A/B update state of one device.
+/// The update engine of one device.
 #[derive(Clone, Debug)]
 pub struct Updater {
-    confirmed: ReleaseId,
-    version: Version,
-    last_sequence: u64,
-    security_floor: u32,
-    download: Option<(ReleaseId, u32)>,
+    flash: Flash,
+    running: Version,
+    bricked: bool,
 }
 
+type Res<T> = Result<T, UpdateError<ota_core::sim::SimError>>;
+
 impl Updater {
-    /// A device fresh from the factory, running `factory`.
-    pub fn factory(factory: &Release) -> Self {
-        Self {
-            confirmed: factory.id,
+    /// A device fresh from the factory: `factory` programmed into slot A and provisioned.
+    pub fn factory(factory: &Release, seed: u64) -> Result<Self, String> {
+        let layout = layout();
+        let cfg = SimConfig {
+            seed: seed | 1,
+            ..SimConfig::default()
+        };
+        let mut flash = Flash::for_layout(&layout, cfg);
+        let mut image = factory.image.clone();
+        image.resize(image.len().div_ceil(WRITE_SIZE) * WRITE_SIZE, 0xFF);
+        let err = |e: &dyn core::fmt::Display| format!("factory provisioning: {e}");
+        flash
+            .erase(layout.slot_a, layout.slot_a + layout.slot_size)
+            .map_err(|e| err(&e))?;
+        flash.write(layout.slot_a, &image).map_err(|e| err(&e))?;
+        let info = ImageInfo {
+            sequence: factory.sequence,
             version: factory.version,
-            last_sequence: factory.sequence,
-            security_floor: factory.security_version,
-            download: None,
+            security_version: factory.security_version,
+            image_size: factory.image.len() as u32,
+            image_digest: ota_core::digest::ImageDigest::of(&factory.image),
+            manifest_digest: ota_core::digest::ImageDigest::of(&factory.envelope),
+        };
+        provision(&mut flash, &layout, Slot::A, &info).map_err(|e| err(&e))?;
+        let mut u = Self {
+            flash,
+            running: factory.version,
+            bricked: false,
+        };
+        u.boot(&|_| true).map_err(|e| err(&e))?;
+        Ok(u)
+    }
+
+    /// The version the device boots.
+    pub fn running(&self) -> Version {
+        self.running
+    }
+
+    /// Resets the device and asks the bootloader once more: `true` when no slot holds a
+    /// verified image (the device is bricked).
+    pub fn bricked_after_reset(&mut self) -> bool {
+        self.flash.power_on();
+        match self.boot(&|_| true) {
+            Ok(_) => self.bricked,
+            Err(_) => true,
         }
     }
 
-    /// The release the device boots.
-    pub fn running(&self) -> ReleaseId {
-        self.confirmed
+    /// Whether the last boot found no bootable image.
+    pub fn bricked(&self) -> bool {
+        self.bricked
     }
 
-    /// Whether the device would accept `release` (sequence newer, security version not lower).
-    pub fn wants(&self, release: &Release) -> bool {
-        release.sequence > self.last_sequence && release.security_version >= self.security_floor
+    /// Flash bytes written so far (wear counter of the simulator).
+    pub fn bytes_written(&self) -> u64 {
+        self.flash.wear().bytes_written
+    }
+
+    /// Heap bytes of the simulated flash.
+    pub fn flash_bytes(&self) -> usize {
+        let data = self.flash.contents().len();
+        data + data / WRITE_SIZE + self.flash.sector_erases().len() * 4
+    }
+
+    /// Runs the bootloader and, on a trial boot, the firmware's self-test (`passes` says
+    /// whether it passes for the trial version), as after a reset. Returns how a pending
+    /// update ended, if it ended during this boot.
+    fn boot(&mut self, passes: &dyn Fn(Version) -> bool) -> Res<Option<Outcome>> {
+        let layout = layout();
+        let mut outcome = None;
+        for _ in 0..4 {
+            match decide(&mut self.flash, &layout)? {
+                Decision::NoBootableImage { .. } => {
+                    self.bricked = true;
+                    return Ok(outcome);
+                }
+                Decision::Boot {
+                    version, reason, ..
+                } => {
+                    self.bricked = false;
+                    self.running = version;
+                    match reason {
+                        BootReason::Trial { .. } => {
+                            let mut up = SlotUpdater::open(&mut self.flash, layout)?;
+                            if passes(version) {
+                                up.confirm()?;
+                                return Ok(Some(Outcome::Confirmed));
+                            }
+                            up.reject()?;
+                            outcome = Some(Outcome::RevertedSelfTest);
+                        }
+                        BootReason::Reverted(_) => {
+                            return Ok(outcome.or(Some(Outcome::RevertedByBootloader)));
+                        }
+                        _ => return Ok(outcome),
+                    }
+                }
+            }
+        }
+        Ok(outcome)
     }
 
     /// Runs (or resumes) an update to `release` until it finishes or a fault stops it. The
     /// signed envelope is verified with `ota-core` against the firmware's `trust` store and
-    /// this device's context at `now` (unix seconds) before anything is written.
+    /// the journal's state at `now` (unix seconds) before anything is written.
     pub fn session(
         &mut self,
         release: &Release,
         trust: &FirmwareTrust,
         now: u64,
         faults: Faults,
-        self_test_passes: bool,
+        passes: &dyn Fn(Version) -> bool,
     ) -> Session {
         let mut s = Session::default();
+        if let Some((n, tear)) = faults.power_cut {
+            self.flash.cut_after(n, tear);
+        }
+        let result = self.try_session(release, trust, now, faults, passes, &mut s);
+        if !self.flash.is_powered() {
+            // Power cut: reset, and boot as the bootloader would.
+            s.power_cut = true;
+            self.flash.power_on();
+            match self.boot(passes) {
+                Ok(o) => s.outcome = s.outcome.take().or(o),
+                Err(e) => s.outcome = Some(Outcome::InstallFailed(e.to_string())),
+            }
+        } else {
+            self.flash.power_on();
+            match result {
+                Ok(o) => s.outcome = o,
+                Err(e) => s.outcome = Some(Outcome::InstallFailed(e.to_string())),
+            }
+        }
+        s
+    }
+
+    fn try_session(
+        &mut self,
+        release: &Release,
+        trust: &FirmwareTrust,
+        now: u64,
+        faults: Faults,
+        passes: &dyn Fn(Version) -> bool,
+        s: &mut Session,
+    ) -> Res<Option<Outcome>> {
+        let layout = layout();
+        let state = *SlotUpdater::open(&mut self.flash, layout)?.state();
+        if matches!(state.phase, Phase::Activated { .. } | Phase::Trial { .. }) {
+            // Activated before an earlier cut: the reboot finishes the cycle.
+            return self.boot(passes);
+        }
         let ctx = DeviceContext {
             vendor_id: vendor_id(),
             class_id: class_id(),
-            last_sequence: self.last_sequence,
-            security_floor: self.security_floor,
+            last_sequence: state.accepted_sequence,
+            security_floor: state.security_floor,
             now,
-            slot_capacity: SLOT_CAPACITY,
-            installed_version: self.version,
+            slot_capacity: layout.max_image_size(),
+            installed_version: state.confirmed_version,
         };
-        let resuming = self.download.is_some_and(|(id, _)| id == release.id);
-        if !resuming && let Err(e) = verify(&release.envelope, trust, &ctx) {
-            s.outcome = Some(Outcome::Refused(e.to_string()));
-            return s;
-        }
-        let mut done = match self.download {
-            Some((id, done)) if id == release.id => done,
-            _ => 0,
+        let verified = match verify(&release.envelope, trust, &ctx) {
+            Ok(v) => v,
+            Err(e) => return Ok(Some(Outcome::Refused(e.to_string()))),
         };
-        let total = release.image.len() as u32;
-        let mut op = 0u32;
-        let mut chunks = 0u32;
-        let cut = |op: u32| faults.power_cut_at_op.is_some_and(|k| op >= k);
-        while done < total {
-            if faults.network_drop_at_chunk.is_some_and(|k| chunks >= k) {
+        let mut up = SlotUpdater::open(&mut self.flash, layout)?;
+        let offset = up.begin(&verified)?;
+        let rest = release.image.get(offset as usize..).unwrap_or(&[]);
+        for (i, chunk) in rest.chunks(CHUNK).enumerate() {
+            if faults.network_drop_at_chunk.is_some_and(|k| i as u32 >= k) {
                 s.network_drop = true;
-                self.download = Some((release.id, done));
-                return s;
+                return Ok(None);
             }
-            if cut(op) {
-                s.power_cut = true;
-                self.download = Some((release.id, done));
-                return s;
-            }
-            let n = (total - done).min(CHUNK as u32);
-            done += n;
-            s.bytes_written += n;
-            op += 1;
-            chunks += 1;
+            up.write(chunk)?;
         }
-        // finish, activate, trial boot, confirm: one operation each.
-        for _ in 0..3 {
-            if cut(op) {
-                s.power_cut = true;
-                self.download = Some((release.id, done));
-                return s;
-            }
-            op += 1;
-        }
-        self.download = None;
-        self.last_sequence = release.sequence;
-        if self_test_passes {
-            self.confirmed = release.id;
-            self.version = release.version;
-            self.security_floor = self.security_floor.max(release.security_version);
-            s.outcome = Some(Outcome::Confirmed);
-        } else {
-            s.outcome = Some(Outcome::RevertedSelfTest);
-        }
-        s
+        up.finish()?;
+        up.activate()?;
+        self.boot(passes)
     }
 }

@@ -38,6 +38,16 @@ pub const METRICS: usize = 10;
 /// Product metric: fault reboots during the interval.
 pub const FAULTS: MetricDef = MetricDef::new(0x0100, MetricKind::Counter, "fault_reboots");
 
+/// Drain anomaly thresholds: twice the median of the same hardware, cohorts of 10, firmware
+/// groups of 2. A first stage holds only a handful of devices of each hardware revision, so
+/// the group minimum is low; the factor of 2 (not `telemetry-core`'s default 1.5) keeps noisy
+/// early estimates of good releases from being flagged (measured on seeds 1 to 5).
+pub const DRAIN_POLICY: DrainPolicy = DrainPolicy {
+    factor: 2.0,
+    min_cohort: 10,
+    min_group: 2,
+};
+
 /// Width of a drain histogram bin, in percent per day.
 pub const DRAIN_BIN: f32 = 0.5;
 /// Number of drain histogram bins.
@@ -84,6 +94,9 @@ pub struct FleetWatch {
     /// Drain histograms per firmware (percent per day), from closed per-firmware segments.
     pub drain_hist: Vec<(FirmwareVersion, [u32; DRAIN_BINS])>,
     firing: Vec<(u16, FirmwareVersion)>,
+    /// Devices draining abnormally on a firmware whose whole group drains abnormally, as of
+    /// the last evaluation: health regressions for the rollout evidence.
+    pub regressions: Vec<(u32, FirmwareVersion)>,
     /// Every alert event, in time order.
     pub alerts: Vec<AlertEvent>,
 }
@@ -167,6 +180,7 @@ impl FleetWatch {
             offline_events: 0,
             drain_hist: Vec::new(),
             firing: Vec::new(),
+            regressions: Vec::new(),
             alerts: Vec::new(),
         })
     }
@@ -240,7 +254,19 @@ impl FleetWatch {
             })
             .collect();
         let mut now_firing = Vec::new();
-        for a in drain_anomalies(&drains, &DrainPolicy::default()) {
+        let anomalies = drain_anomalies(&drains, &DRAIN_POLICY);
+        self.regressions.clear();
+        for a in &anomalies {
+            if let DrainAnomaly::Device { device, hardware, .. } = *a
+                && let Some((fw, _)) = self.trackers.get(device as usize)
+                && anomalies.iter().any(|g| {
+                    matches!(*g, DrainAnomaly::Firmware { hardware: h, firmware: f, .. } if h == hardware && f == *fw)
+                })
+            {
+                self.regressions.push((device as u32, *fw));
+            }
+        }
+        for a in anomalies {
             if let DrainAnomaly::Firmware {
                 hardware,
                 firmware,
