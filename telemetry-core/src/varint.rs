@@ -173,11 +173,16 @@ impl<'a> Reader<'a> {
     #[inline(always)]
     pub fn uint(&mut self) -> Result<u64, DecodeError> {
         // Fast path: one-byte varints are the common case.
-        if let Some(&b) = self.buf.get(self.pos)
-            && b < 0x80
-        {
-            self.pos += 1;
-            return Ok(u64::from(b));
+        match self.buf.get(self.pos..) {
+            Some(&[b, ..]) if b < 0x80 => {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+            Some(&[b0, b1, ..]) if b1 < 0x80 && b1 != 0 => {
+                self.pos += 2;
+                return Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7);
+            }
+            _ => {}
         }
         self.uint_slow()
     }
