@@ -6,8 +6,9 @@
 //! previous release as control, crash rate per device-hour against control, and a tripwire on
 //! bricked devices). The backend keeps the counts per device (offered, started, succeeded,
 //! failed by kind) as the policy requires; devices install in a nightly maintenance window in
-//! their local time; and an operator stand-in resumes a rollout that
-//! paused on an uncertain gate after 12 hours.
+//! their local time. An operator stand-in handles pauses: a rollout paused on an uncertain gate
+//! with no trial failures is resumed after 12 hours; one paused with failures is aborted if no
+//! verdict came within 48 hours (a failing gate aborts it sooner by itself).
 
 use crate::release::{Catalog, FACTORY, GOOD, ROLLBACK, ReleaseId};
 use crate::updater::Outcome;
@@ -23,8 +24,10 @@ use serde::Serialize;
 
 /// Unix time of simulated hour 0 (2027-01-01T00:00:00Z).
 pub const EPOCH_UNIX: u64 = 1_798_761_600;
-/// Hours an operator takes to look at a paused rollout and resume it.
+/// Hours an operator takes to look at a paused rollout without failures and resume it.
 pub const OPERATOR_HOURS: u32 = 12;
+/// Hours a rollout paused with trial failures waits for a verdict before the operator aborts.
+pub const OPERATOR_GIVE_UP_HOURS: u32 = 48;
 
 /// Unix seconds of simulated `hour`.
 pub fn unix(hour: u32) -> u64 {
@@ -467,18 +470,37 @@ impl Backend {
             if r.completed() || r.aborted() {
                 continue;
             }
-            if let Phase::Paused { since, .. } = r.state.phase
-                && now.since(since) >= u64::from(OPERATOR_HOURS) * HOUR
-                && r.state.command(&r.plan, Command::Resume, now).is_ok()
-            {
-                r.decisions.push(DecisionLog {
-                    hour,
-                    action: "resume".into(),
-                    why: format!(
-                        "operator resumed after {OPERATOR_HOURS} h, acknowledging: {}",
-                        r.last_explanation
-                    ),
-                });
+            if let Phase::Paused { since, .. } = r.state.phase {
+                let waited = now.since(since);
+                let failures = evidence.rollout.failed.trial();
+                if failures == 0 && waited >= u64::from(OPERATOR_HOURS) * HOUR {
+                    // Nothing failed: the operator acknowledges the uncertain gate and resumes.
+                    if r.state.command(&r.plan, Command::Resume, now).is_ok() {
+                        r.decisions.push(DecisionLog {
+                            hour,
+                            action: "resume".into(),
+                            why: format!(
+                                "operator resumed after {OPERATOR_HOURS} h (no trial failures), acknowledging: {}",
+                                r.last_explanation
+                            ),
+                        });
+                    }
+                } else if failures > 0 && waited >= u64::from(OPERATOR_GIVE_UP_HOURS) * HOUR {
+                    // Failures and still no verdict: the operator stops it.
+                    if let Ok(directive) = r.state.command(&r.plan, Command::Abort, now) {
+                        r.directive = directive;
+                        r.ended_hour = Some(hour);
+                        r.decisions.push(DecisionLog {
+                            hour,
+                            action: "abort".into(),
+                            why: format!(
+                                "operator aborted after {OPERATOR_GIVE_UP_HOURS} h paused with {failures} trial failures: {}",
+                                r.last_explanation
+                            ),
+                        });
+                        continue;
+                    }
+                }
             }
             let d = decide(&r.plan, &r.state, &evidence, now);
             r.last_explanation = d.explanation.as_str().to_string();

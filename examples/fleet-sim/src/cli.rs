@@ -65,6 +65,7 @@ impl Args {
             network_drop_rate: unit("network-drop-rate", self.network_drop_rate)?,
             first_stage_bp,
             export_dir: self.export_dir.clone(),
+            sunset_days: 30,
         })
     }
 }

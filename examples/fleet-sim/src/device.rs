@@ -2,7 +2,7 @@
 
 use crate::backend::unix;
 use crate::release::{BAD_VERSION, Catalog, FACTORY};
-use crate::rng::{SimRng, trait_unit};
+use crate::rng::{SimRng, hours_until, trait_unit};
 use crate::updater::Updater;
 use crate::watch::{METRICS, declared};
 use eol_core::capability::Capability;
@@ -53,6 +53,10 @@ pub struct Device {
     pub drain_base: f32,
     /// Charged since the last heartbeat.
     pub charged: bool,
+    /// Hour of the next crash.
+    pub next_crash: u32,
+    /// Hour of the next network drop.
+    pub next_drop: u32,
     /// Offline until this hour (online when `hour >= offline_until`).
     pub offline_until: u32,
     /// Next hour it checks in with the backend.
@@ -81,7 +85,12 @@ pub struct Device {
 
 impl Device {
     /// Device `id` of the fleet seeded with `seed`, fresh from the factory.
-    pub fn new(id: u32, seed: u64, catalog: &Catalog) -> Result<Self, String> {
+    pub fn new(
+        id: u32,
+        seed: u64,
+        network_drop_rate: f64,
+        catalog: &Catalog,
+    ) -> Result<Self, String> {
         let factory = catalog
             .get(FACTORY)
             .ok_or("the catalog has no factory image")?;
@@ -104,6 +113,8 @@ impl Device {
             drain_base: (100.0 / (days * 24.0)) as f32,
             charged: false,
             offline_until: 0,
+            next_crash: hours_until(trait_unit(seed, id, 7), CRASH_PER_HOUR),
+            next_drop: hours_until(trait_unit(seed, id, 8), network_drop_rate),
             next_checkin: (mix_hour(seed, id) % CHECKIN_HOURS as u64) as u32,
             boots: 1,
             crashes: 0,
@@ -149,29 +160,26 @@ impl Device {
         }
     }
 
-    /// Advances battery and network by `hours` from `hour`; returns whether the network dropped.
-    pub fn advance(
-        &mut self,
-        hour: u32,
-        hours: u32,
-        rng: &mut SimRng,
-        network_drop_rate: f64,
-    ) -> bool {
-        self.battery_pct -= self.drain_per_hour() * hours as f32;
+    /// Advances battery, crashes and network by one hour to `hour`; returns whether the
+    /// network dropped.
+    pub fn advance(&mut self, hour: u32, rng: &mut SimRng, network_drop_rate: f64) -> bool {
+        self.battery_pct = (self.battery_pct - self.drain_per_hour()).max(0.0);
         if self.battery_pct < 15.0 && rng.chance(0.3) {
             self.battery_pct = 100.0;
             self.charged = true;
         }
-        self.battery_pct = self.battery_pct.max(0.0);
-        if rng.chance(CRASH_PER_HOUR * f64::from(hours)) {
+        if hour >= self.next_crash {
             self.crashes += 1;
             self.reboot(hour, RebootReason::Fault);
+            self.next_crash = hour + 1 + rng.hours_until(CRASH_PER_HOUR);
         }
-        let p_drop = 1.0 - (1.0 - network_drop_rate).powi(hours as i32);
-        if self.online(hour) && rng.chance(p_drop) {
-            self.offline_until = hour + 1 + rng.below(36) as u32;
-            self.disconnects = self.disconnects.saturating_add(1);
-            return true;
+        if hour >= self.next_drop {
+            self.next_drop = hour + 1 + rng.hours_until(network_drop_rate);
+            if self.online(hour) {
+                self.offline_until = hour + 1 + rng.below(36) as u32;
+                self.disconnects = self.disconnects.saturating_add(1);
+                return true;
+            }
         }
         false
     }

@@ -42,6 +42,13 @@ impl SimRng {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
+    /// Hours until the next event of a process with probability `p` per hour (geometric:
+    /// the number of quiet hours before it), so a rare per-hour event costs one draw per event
+    /// instead of one per hour.
+    pub fn hours_until(&mut self, p: f64) -> u32 {
+        hours_until(self.unit(), p)
+    }
+
     /// Fills `buf` with random bytes.
     pub fn fill(&mut self, buf: &mut [u8]) {
         self.0.fill_bytes(buf);
@@ -64,6 +71,22 @@ pub fn trait_unit(seed: u64, device: u32, salt: u64) -> f64 {
     to_unit(mix(seed, u64::from(device), salt))
 }
 
+/// Quiet hours before an event of probability `p` per hour, from a uniform `u` in `[0, 1)`.
+pub fn hours_until(u: f64, p: f64) -> u32 {
+    if p <= 0.0 {
+        return u32::MAX / 2;
+    }
+    if p >= 1.0 {
+        return 0;
+    }
+    let n = ((1.0 - u).ln() / (1.0 - p).ln()).floor();
+    if n.is_finite() {
+        n.clamp(0.0, f64::from(u32::MAX / 2)) as u32
+    } else {
+        u32::MAX / 2
+    }
+}
+
 fn to_unit(bits: u64) -> f64 {
     // 53 random mantissa bits.
     (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -81,6 +104,17 @@ mod tests {
         assert!(a.iter().all(|&x| x == b[0]));
         assert_ne!(SimRng::new(8, 1).next_u64(), b[0]);
         assert_ne!(SimRng::new(7, 2).next_u64(), b[0]);
+    }
+
+    #[test]
+    fn hours_until_has_the_geometric_mean() {
+        let mut r = SimRng::new(5, 5);
+        let n = 20_000;
+        let mean = (0..n).map(|_| f64::from(r.hours_until(0.01))).sum::<f64>() / f64::from(n);
+        // Mean of the geometric distribution: (1 - p) / p = 99.
+        assert!((mean - 99.0).abs() < 3.0, "{mean}");
+        assert_eq!(hours_until(0.5, 0.0), u32::MAX / 2);
+        assert_eq!(hours_until(0.5, 1.0), 0);
     }
 
     #[test]

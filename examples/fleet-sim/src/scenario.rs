@@ -48,6 +48,9 @@ pub struct ScenarioConfig {
     pub first_stage_bp: u16,
     /// Where to write the export bundle (default: under the system temporary directory).
     pub export_dir: Option<PathBuf>,
+    /// Days from the sunset notice to the end of the cloud service (security-only from half
+    /// way).
+    pub sunset_days: u32,
 }
 
 impl ScenarioConfig {
@@ -60,6 +63,7 @@ impl ScenarioConfig {
             network_drop_rate: 0.01,
             first_stage_bp: 100,
             export_dir: None,
+            sunset_days: 30,
         }
     }
 }
@@ -109,7 +113,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
     let mut catalog = Catalog::scenario(config.seed)?;
     let trust = catalog.trust()?;
     let mut devices = (0..config.devices)
-        .map(|id| Device::new(id, config.seed, &catalog))
+        .map(|id| Device::new(id, config.seed, config.network_drop_rate, &catalog))
         .collect::<Result<Vec<_>, String>>()?;
     let hws: Vec<_> = devices.iter().map(|d| d.hw).collect();
     let mut watch = FleetWatch::new(&hws)?;
@@ -175,8 +179,6 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
     });
     let mut phase = Phase::Good;
     let mut hour: u32 = 0;
-    // One simulated hour per tick: installs happen in nightly windows a coarser step would miss.
-    let step: u32 = 1;
     let mut next_sample = 0;
     let mut next_heartbeat: Vec<u32> = (0..config.devices).map(|i| i % HEARTBEAT_HOURS).collect();
     let session_drop = (config.network_drop_rate * 10.0).min(1.0);
@@ -188,7 +190,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
     loop {
         // Devices.
         for (d, next_hb) in devices.iter_mut().zip(next_heartbeat.iter_mut()) {
-            if d.advance(hour, step, &mut rng, config.network_drop_rate) {
+            if d.advance(hour, &mut rng, config.network_drop_rate) {
                 counters.network_drops += 1;
             }
             d.apply_lifecycle(hour);
@@ -258,7 +260,13 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                 }
             }
             if hour >= *next_hb && d.online(hour) {
-                *next_hb = hour + HEARTBEAT_HOURS.max(step);
+                // Every 4 h while rollouts need evidence; every 12 h once only the sunset runs.
+                *next_hb = hour
+                    + if sunset.is_some() {
+                        3 * HEARTBEAT_HOURS
+                    } else {
+                        HEARTBEAT_HOURS
+                    };
                 let firmware = d.updater.running();
                 let mut frame = [0u8; Heartbeat::<METRICS>::MAX_FRAME_LEN];
                 let n = d.heartbeat_frame(hour, firmware, &mut frame)?;
@@ -356,7 +364,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                 Phase::SunsetPending(hour + 24)
             }
             Phase::SunsetPending(at) if hour >= at => {
-                let s = Sunset::issue(hour, config.seed)?;
+                let s = Sunset::issue(hour, config.seed, config.sunset_days.max(2))?;
                 events.push(Event {
                     hour,
                     text: format!(
@@ -392,7 +400,7 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                     Ok(e) => {
                         events.push(Event {
                             hour,
-                            text: format!("export bundle written to {}", e.dir.display()),
+                            text: format!("export bundle written ({} files)", e.files.len()),
                         });
                         export = Some(e);
                     }
@@ -401,7 +409,8 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
             }
             break;
         }
-        hour += step;
+        // One simulated hour per tick: installs happen in nightly windows a coarser step would miss.
+        hour += 1;
     }
     progress.finish();
 

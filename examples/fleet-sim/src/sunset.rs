@@ -96,9 +96,9 @@ pub struct Sunset {
 }
 
 impl Sunset {
-    /// Issues a notice at `hour`: security only after 14 days, end of cloud after 30; signed
-    /// with a vendor key derived from `seed`.
-    pub fn issue(hour: u32, seed: u64) -> Result<Self, String> {
+    /// Issues a notice at `hour`: security only after half of `days`, end of cloud after
+    /// `days`; signed with a vendor key derived from `seed`.
+    pub fn issue(hour: u32, seed: u64, days: u32) -> Result<Self, String> {
         let mut secret = [0u8; 32];
         for (i, chunk) in secret.chunks_mut(8).enumerate() {
             chunk.copy_from_slice(&mix(seed, 0x0065_6f6c, i as u64).to_le_bytes());
@@ -107,9 +107,9 @@ impl Sunset {
         let issued_at = EPOCH_UNIX + u64::from(hour) * 3600;
         let today = Day::from_unix(issued_at);
         let dates = SunsetDates {
-            security_only_from: today.plus_days(14),
-            end_of_security_updates: today.plus_days(30),
-            end_of_cloud: today.plus_days(30),
+            security_only_from: today.plus_days(days / 2),
+            end_of_security_updates: today.plus_days(days),
+            end_of_cloud: today.plus_days(days),
         };
         let body = NoticeBody {
             sequence: 1,
