@@ -179,6 +179,23 @@ pub struct Event {
     pub text: String,
 }
 
+/// The gist of a `rollout-policy` explanation: the stage summary, failing gates, and the
+/// verdict (the JSON and HTML reports keep the whole text).
+pub fn short_why(why: &str) -> String {
+    let body = why.split(" => ").next().unwrap_or(why);
+    let mut parts = body.split("; gate ");
+    let mut out: Vec<String> = parts.next().map(|p| p.to_string()).into_iter().collect();
+    out.extend(
+        parts
+            .filter(|p| p.contains("FAIL"))
+            .map(|p| format!("gate {p}")),
+    );
+    if let Some(verdict) = why.split(" => ").nth(1) {
+        out.push(format!("=> {verdict}"));
+    }
+    out.join("; ")
+}
+
 /// Formats an hour as `day D hh:00`.
 pub fn when(hour: u32) -> String {
     format!("day {} {:02}:00", hour / 24, hour % 24)
@@ -222,7 +239,7 @@ impl Report {
                     String::new()
                 }
             );
-            let _ = writeln!(s, "          {}: {}", r.decision, r.why);
+            let _ = writeln!(s, "          {}: {}", r.decision, short_why(&r.why));
         }
         let _ = writeln!(s, "\nUpdates");
         let _ = writeln!(
