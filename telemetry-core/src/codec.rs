@@ -494,11 +494,24 @@ fn read_shape(r: &mut Reader<'_>, id: MetricId, explicit: bool) -> Result<Metric
         }
         Ok(kind)
     } else {
-        standard(id)
-            .map(|d| d.kind)
+        usize::from(id.0)
+            .checked_sub(1)
+            .and_then(|i| STANDARD_SHAPES.get(i))
+            .copied()
             .ok_or(DecodeError::NoStandardShape { id })
     }
 }
+
+/// The standard vitals' shapes, packed (index = id - 1).
+const STANDARD_SHAPES: [MetricKind; vitals::STANDARD.len()] = {
+    let mut t = [MetricKind::Counter; vitals::STANDARD.len()];
+    let mut i = 0;
+    while i < t.len() {
+        t[i] = vitals::STANDARD[i].kind;
+        i += 1;
+    }
+    t
+};
 
 /// Reads a layout into `(id, kind)` pairs.
 fn read_layout<const N: usize>(

@@ -125,92 +125,81 @@ impl<'a> Writer<'a> {
 /// Reads canonical varints from untrusted bytes; never panics, never reads past the end.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    rest: &'a [u8],
+    len: usize,
 }
 
 impl<'a> Reader<'a> {
     /// Reads `buf` from its start.
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0 }
+        Self {
+            rest: buf,
+            len: buf.len(),
+        }
     }
 
     /// Offset of the next unread byte.
+    #[inline]
     pub fn position(&self) -> usize {
-        self.pos
+        self.len - self.rest.len()
     }
 
     /// The bytes not read yet.
     pub fn rest(&self) -> &'a [u8] {
-        self.buf.get(self.pos..).unwrap_or(&[])
+        self.rest
     }
 
     /// Reads one byte.
     #[inline]
     pub fn byte(&mut self) -> Result<u8, DecodeError> {
-        let b = *self
-            .buf
-            .get(self.pos)
-            .ok_or(DecodeError::Truncated { offset: self.pos })?;
-        self.pos += 1;
-        Ok(b)
+        match self.rest {
+            [b, tail @ ..] => {
+                self.rest = tail;
+                Ok(*b)
+            }
+            [] => Err(DecodeError::Truncated { offset: self.len }),
+        }
     }
 
     /// Reads `n` raw bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or(DecodeError::Truncated { offset: self.pos })?;
-        let s = self.buf.get(self.pos..end).ok_or(DecodeError::Truncated {
-            offset: self.buf.len(),
-        })?;
-        self.pos = end;
-        Ok(s)
+        if n > self.rest.len() {
+            return Err(DecodeError::Truncated { offset: self.len });
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
     }
 
     /// Reads a canonical unsigned varint of at most 64 bits.
     #[inline(always)]
     pub fn uint(&mut self) -> Result<u64, DecodeError> {
-        // Fast path: one-byte varints are the common case.
-        match self.buf.get(self.pos..) {
-            Some(&[b, ..]) if b < 0x80 => {
-                self.pos += 1;
-                return Ok(u64::from(b));
+        // Fast paths: one- and two-byte varints are the common case.
+        match self.rest {
+            [b, tail @ ..] if *b < 0x80 => {
+                self.rest = tail;
+                Ok(u64::from(*b))
             }
-            Some(&[b0, b1, ..]) if b1 < 0x80 && b1 != 0 => {
-                self.pos += 2;
-                return Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7);
+            [b0, b1, tail @ ..] if *b1 < 0x80 && *b1 != 0 => {
+                self.rest = tail;
+                Ok(u64::from(b0 & 0x7f) | u64::from(*b1) << 7)
             }
-            _ => {}
+            _ => self.uint_slow(),
         }
-        self.uint_slow()
     }
 
     #[inline(never)]
     fn uint_slow(&mut self) -> Result<u64, DecodeError> {
-        let start = self.pos;
-        // Two- and three-byte forms without the general loop.
-        if let Some(&[b0, b1, b2]) = self
-            .buf
-            .get(start..start + 3)
-            .and_then(|s| <&[u8; 3]>::try_from(s).ok())
+        let start = self.position();
+        if let [b0, b1, b2, tail @ ..] = self.rest
+            && *b1 >= 0x80
+            && *b2 < 0x80
         {
-            let lo = u64::from(b0 & 0x7f);
-            if b1 < 0x80 {
-                if b1 == 0 {
-                    return Err(DecodeError::NonCanonicalVarint { offset: start });
-                }
-                self.pos += 2;
-                return Ok(lo | u64::from(b1) << 7);
+            if *b2 == 0 {
+                return Err(DecodeError::NonCanonicalVarint { offset: start });
             }
-            if b2 < 0x80 {
-                if b2 == 0 {
-                    return Err(DecodeError::NonCanonicalVarint { offset: start });
-                }
-                self.pos += 3;
-                return Ok(lo | u64::from(b1 & 0x7f) << 7 | u64::from(b2) << 14);
-            }
+            self.rest = tail;
+            return Ok(u64::from(b0 & 0x7f) | u64::from(b1 & 0x7f) << 7 | u64::from(*b2) << 14);
         }
         let mut v: u64 = 0;
         for i in 0..MAX_VARINT_LEN {
@@ -233,7 +222,7 @@ impl<'a> Reader<'a> {
     /// Reads a canonical unsigned varint that must fit in 32 bits.
     #[inline]
     pub fn u32(&mut self) -> Result<u32, DecodeError> {
-        let start = self.pos;
+        let start = self.position();
         let v = self.uint()?;
         u32::try_from(v).map_err(|_| DecodeError::OutOfRange {
             offset: start,
