@@ -6,6 +6,13 @@
 //! mapped by zigzag first. Decoders accept only the canonical form the encoder writes, so
 //! `encode(decode(bytes)) == bytes` for every accepted frame.
 //!
+//! Why not postcard's serde format, as the other crates use: a frame's shape depends on data
+//! (which metrics are present, runs, prediction residuals, the change bitmap), which serde's
+//! data model cannot express without per-field tags that cost the bytes we save. The varint
+//! primitives are postcard's (LEB128, zigzag), read by [`crate::varint::Reader`], which rejects
+//! non-canonical varints, and [`crate::codec::decode`] rejects trailing bytes, as
+//! `postcard::take_from_bytes` plus a remainder check would.
+//!
 //! # Byte 0: version, kind, flags
 //!
 //! ```text
