@@ -118,10 +118,24 @@ fn decide_latency(c: &mut Criterion) {
     let t0 = Timestamp(1_800_000_000);
     let mut g = c.benchmark_group("decide");
     g.bench_function("hold_mid_soak", |b| {
-        b.iter(|| decide(black_box(&plan), black_box(&state), black_box(&evidence), t0.plus(HOUR)))
+        b.iter(|| {
+            decide(
+                black_box(&plan),
+                black_box(&state),
+                black_box(&evidence),
+                t0.plus(HOUR),
+            )
+        })
     });
     g.bench_function("advance_at_stage_end", |b| {
-        b.iter(|| decide(black_box(&plan), black_box(&state), black_box(&evidence), t0.plus(DAY)))
+        b.iter(|| {
+            decide(
+                black_box(&plan),
+                black_box(&state),
+                black_box(&evidence),
+                t0.plus(DAY),
+            )
+        })
     });
     g.finish();
 }
@@ -142,7 +156,10 @@ fn state_codec(c: &mut Criterion) {
     g.bench_function("encode", |b| {
         b.iter(|| {
             let mut out = [0u8; MAX_RECORD];
-            black_box(&state).encode(&mut out).map(|b| b.len()).unwrap_or(0)
+            black_box(&state)
+                .encode(&mut out)
+                .map(|b| b.len())
+                .unwrap_or(0)
         })
     });
     g.bench_function("decode_checked", |b| {
