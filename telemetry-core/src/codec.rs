@@ -327,6 +327,85 @@ fn read_value(
     })
 }
 
+/// Reads a value of the same shape as `reference` (a same-layout delta frame), predicted from
+/// it. Same arithmetic as [`read_value`], without deriving and comparing the shape first.
+#[inline(always)]
+fn read_value_like(
+    id: MetricId,
+    reference: &Value,
+    iv: &Interval,
+    res: &mut impl Residuals,
+) -> Result<Value, DecodeError> {
+    Ok(match reference {
+        Value::Counter(y) => Value::Counter(y.wrapping_add(res.next()?)),
+        Value::State(y) => Value::State(y.wrapping_add(res.next()?)),
+        Value::Gauge(Gauge {
+            min: None,
+            max: None,
+            mean: None,
+            last: Some(y),
+        }) => {
+            let p = if id == vitals::UPTIME_S.id {
+                interval_end(iv)
+            } else {
+                *y
+            };
+            Value::Gauge(Gauge::last(p.wrapping_add(res.next()?)))
+        }
+        Value::Gauge(Gauge {
+            min: Some(rmin),
+            max: Some(rmax),
+            mean: Some(rmean),
+            last: Some(rlast),
+        }) if id != vitals::UPTIME_S.id => {
+            let mean = rmean.wrapping_add(res.next()?);
+            let min = mean
+                .wrapping_add(rmin.wrapping_sub(*rmean))
+                .wrapping_add(res.next()?);
+            let max = mean
+                .wrapping_add(rmax.wrapping_sub(*rmean))
+                .wrapping_add(res.next()?);
+            let last = mean
+                .wrapping_add(rlast.wrapping_sub(*rmean))
+                .wrapping_add(res.next()?);
+            Value::Gauge(Gauge::full(min, max, mean, last))
+        }
+        _ => read_value(id, reference.kind(), Some(reference), iv, res)?,
+    })
+}
+
+/// Reads a key-frame value: every slot stored, no reference. Same arithmetic as
+/// [`read_value`] without a reference, with one dispatch per metric for the common shapes.
+#[inline(always)]
+fn read_key_value(
+    r: &mut Reader<'_>,
+    id: MetricId,
+    kind: MetricKind,
+    iv: &Interval,
+) -> Result<Value, DecodeError> {
+    Ok(match kind {
+        MetricKind::Counter => Value::Counter(r.int()?),
+        MetricKind::State => Value::State(r.int()?),
+        MetricKind::Gauge(GaugeFields::LAST) => {
+            let x = r.int()?;
+            let p = if id == vitals::UPTIME_S.id {
+                interval_end(iv)
+            } else {
+                0
+            };
+            Value::Gauge(Gauge::last(p.wrapping_add(x)))
+        }
+        MetricKind::Gauge(GaugeFields::ALL) if id != vitals::UPTIME_S.id => {
+            let mean = r.int()?;
+            let min = mean.wrapping_add(r.int()?);
+            let max = mean.wrapping_add(r.int()?);
+            let last = mean.wrapping_add(r.int()?);
+            Value::Gauge(Gauge::full(min, max, mean, last))
+        }
+        _ => read_value(id, kind, None, iv, &mut AllStored(r))?,
+    })
+}
+
 /// Walks a reference heartbeat alongside increasing ids (both sorted): O(1) amortised.
 struct RefCursor<'a> {
     samples: &'a [Sample],
@@ -471,7 +550,7 @@ fn read_key_runs<const N: usize>(
         for k in 0..count {
             let id = MetricId((first + k) as u16);
             let kind = read_shape(r, id, explicit)?;
-            let value = read_value(id, kind, None, iv, &mut AllStored(r))?;
+            let value = read_key_value(r, id, kind, iv)?;
             out.push_unchecked_order(Sample { id, value })?;
         }
         next_id = (last + 1) as u32;
@@ -807,14 +886,21 @@ pub fn decode<const N: usize>(
     bytes: &[u8],
     reference: Option<&Heartbeat<N>>,
 ) -> Result<Frame<N>, DecodeError> {
-    let (frame, rest) = decode_prefix(bytes, reference)?;
+    let mut hb = Heartbeat::new(0, 0, Interval::default());
+    let (d, rest) = decode_into(bytes, reference, &mut hb)?;
     if !rest.is_empty() {
         return Err(DecodeError::TrailingBytes {
             len: bytes.len() - rest.len(),
             extra: rest.len(),
         });
     }
-    Ok(frame)
+    // One move of the heartbeat into the returned frame (no intermediate tuple).
+    Ok(match d {
+        Decoded::Key => Frame::Key(hb),
+        Decoded::Delta => Frame::Delta(hb),
+        Decoded::TimeAnchor(a) => Frame::TimeAnchor(a),
+        Decoded::Diagnostics(d) => Frame::Diagnostics(d),
+    })
 }
 
 /// Decodes the first frame of `bytes` and returns it with the bytes after it.
@@ -867,19 +953,18 @@ pub fn decode_into<'a, const N: usize>(
     }
     let kind = (b0 >> 4) & 3;
     let flags = b0 & 15;
-    let d = match kind {
+    match kind {
         KIND_KEY => {
             read_key(&mut r, flags, out)?;
-            Decoded::Key
+            Ok((Decoded::Key, r.rest()))
         }
         KIND_DELTA => {
             read_delta(&mut r, flags, reference, out)?;
-            Decoded::Delta
+            Ok((Decoded::Delta, r.rest()))
         }
-        KIND_ANCHOR => Decoded::TimeAnchor(read_anchor(&mut r, flags)?),
-        _ => Decoded::Diagnostics(read_diag(&mut r, flags)?),
-    };
-    Ok((d, r.rest()))
+        KIND_ANCHOR => Ok((Decoded::TimeAnchor(read_anchor(&mut r, flags)?), r.rest())),
+        _ => Ok((Decoded::Diagnostics(read_diag(&mut r, flags)?), r.rest())),
+    }
 }
 
 fn read_key<const N: usize>(
@@ -1008,13 +1093,7 @@ fn read_delta<const N: usize>(
     match layout {
         None => {
             for s in reference.samples() {
-                let value = read_value(
-                    s.id,
-                    s.value.kind(),
-                    Some(&s.value),
-                    &interval,
-                    &mut residual,
-                )?;
+                let value = read_value_like(s.id, &s.value, &interval, &mut residual)?;
                 out.push_unchecked_order(Sample { id: s.id, value })?;
             }
         }

@@ -203,6 +203,19 @@ impl<const N: usize> Heartbeat<N> {
             .map_err(|_| crate::error::DecodeError::TooManyMetrics { capacity: N })
     }
 
+    /// Makes `self` equal to `other`, copying only the samples `other` holds (a clone would
+    /// move the whole capacity).
+    #[cfg(feature = "std")]
+    pub(crate) fn copy_from(&mut self, other: &Self) {
+        self.boot_id = other.boot_id;
+        self.seq = other.seq;
+        self.interval = other.interval;
+        self.continued = other.continued;
+        self.samples.clear();
+        // Same capacity on both sides: cannot fail.
+        let _ = self.samples.extend_from_slice(&other.samples);
+    }
+
     /// The samples, in increasing id order.
     pub fn samples(&self) -> &[Sample] {
         &self.samples

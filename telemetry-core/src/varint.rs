@@ -174,7 +174,7 @@ impl<'a> Reader<'a> {
     /// Reads a canonical unsigned varint of at most 64 bits.
     #[inline(always)]
     pub fn uint(&mut self) -> Result<u64, DecodeError> {
-        // Fast paths: one- and two-byte varints are the common case.
+        // Fast paths: one- to three-byte varints are the common case.
         match self.rest {
             [b, tail @ ..] if *b < 0x80 => {
                 self.rest = tail;
@@ -183,6 +183,10 @@ impl<'a> Reader<'a> {
             [b0, b1, tail @ ..] if *b1 < 0x80 && *b1 != 0 => {
                 self.rest = tail;
                 Ok(u64::from(b0 & 0x7f) | u64::from(*b1) << 7)
+            }
+            [b0, b1, b2, tail @ ..] if *b1 >= 0x80 && *b2 < 0x80 && *b2 != 0 => {
+                self.rest = tail;
+                Ok(u64::from(b0 & 0x7f) | u64::from(b1 & 0x7f) << 7 | u64::from(*b2) << 14)
             }
             _ => self.uint_slow(),
         }

@@ -1,6 +1,7 @@
 //! Ingest: frame bytes from a device -> [`Report`] -> registry update.
 //!
-//! This is a thin layer over the device-side decoder ([`crate::codec::decode`]) and
+//! This is a thin layer over the device-side decoder ([`crate::codec::decode_into`], which
+//! decodes into a heartbeat the ingest keeps, so no heartbeat is copied per frame) and
 //! [`Registry::observe`]: it maps the standard vitals of a decoded [`Heartbeat`] to a
 //! [`Report`] and hands it on. A frame that does not decode is counted on its device's record
 //! (`bad_frames`) and returned as an [`IngestError::Decode`] naming the device; the next frame,
@@ -27,11 +28,10 @@ use thiserror::Error;
 
 use super::registry::{Observation, Registry, RegistryError};
 use super::report::{FirmwareVersion, RebootCause, Report};
-use crate::codec::decode;
+use crate::codec::{Decoded, decode_into};
 use crate::diag::Diagnostics;
 use crate::error::DecodeError;
-use crate::frame::Frame;
-use crate::heartbeat::{Heartbeat, Value};
+use crate::heartbeat::{Heartbeat, Interval, Value};
 use crate::metric::{ChargingState, RebootReason, vitals};
 use crate::time::TimeAnchor;
 
@@ -102,6 +102,8 @@ pub struct IngestStats {
 pub struct Ingest<const N: usize> {
     registry: Registry,
     references: HashMap<u64, Option<Heartbeat<N>>>,
+    /// Where each frame is decoded (in place, no copy of the heartbeat per frame).
+    scratch: Heartbeat<N>,
     config: IngestConfig,
     stats: IngestStats,
 }
@@ -113,6 +115,7 @@ impl<const N: usize> Ingest<N> {
         Self {
             registry,
             references: HashMap::new(),
+            scratch: Heartbeat::new(0, 0, Interval::default()),
             config,
             stats: IngestStats::default(),
         }
@@ -167,8 +170,16 @@ impl<const N: usize> Ingest<N> {
         } else {
             self.references.get(&device).and_then(Option::as_ref)
         };
-        let frame = match decode::<N>(bytes, reference) {
-            Ok(frame) => frame,
+        let decoded = match decode_into::<N>(bytes, reference, &mut self.scratch) {
+            Ok((_, rest)) if !rest.is_empty() => Err(DecodeError::TrailingBytes {
+                len: bytes.len() - rest.len(),
+                extra: rest.len(),
+            }),
+            Ok((d, _)) => Ok(d),
+            Err(e) => Err(e),
+        };
+        let decoded = match decoded {
+            Ok(d) => d,
             Err(error) => {
                 self.stats.rejected += 1;
                 if error == DecodeError::MissingReference {
@@ -184,32 +195,37 @@ impl<const N: usize> Ingest<N> {
             }
         };
         self.stats.accepted += 1;
-        match frame {
-            Frame::Key(hb) => {
-                let obs = self.registry.observe(device, now, &report_of(&hb))?;
+        match decoded {
+            Decoded::Key => {
+                let obs = self
+                    .registry
+                    .observe(device, now, &report_of(&self.scratch))?;
                 if self.config.enroll_on_key {
-                    self.keep_reference(device, hb);
+                    self.keep_reference(device);
                 } else if let Some(slot) = self.references.get_mut(&device) {
-                    *slot = Some(hb);
+                    store(slot, &self.scratch);
                 }
                 Ok(Accepted::Heartbeat(obs))
             }
-            Frame::Delta(hb) => {
-                let obs = self.registry.observe(device, now, &report_of(&hb))?;
-                self.keep_reference(device, hb);
+            Decoded::Delta => {
+                let obs = self
+                    .registry
+                    .observe(device, now, &report_of(&self.scratch))?;
+                self.keep_reference(device);
                 Ok(Accepted::Heartbeat(obs))
             }
-            Frame::TimeAnchor(a) => Ok(Accepted::TimeAnchor(a)),
-            Frame::Diagnostics(d) => Ok(Accepted::Diagnostics(d)),
+            Decoded::TimeAnchor(a) => Ok(Accepted::TimeAnchor(a)),
+            Decoded::Diagnostics(d) => Ok(Accepted::Diagnostics(d)),
         }
     }
 
-    /// Remembers `hb` as the reference of a device that sends delta frames, within the bound.
-    fn keep_reference(&mut self, device: u64, hb: Heartbeat<N>) {
+    /// Remembers the heartbeat just decoded as the reference of a device that sends delta
+    /// frames, within the bound.
+    fn keep_reference(&mut self, device: u64) {
         if let Some(slot) = self.references.get_mut(&device) {
-            *slot = Some(hb);
+            store(slot, &self.scratch);
         } else if self.references.len() < self.config.max_references {
-            self.references.insert(device, Some(hb));
+            self.references.insert(device, Some(self.scratch.clone()));
         }
     }
 
@@ -225,6 +241,14 @@ impl<const N: usize> Ingest<N> {
             return true;
         }
         false
+    }
+}
+
+/// Copies `hb` into a reference slot, reusing the heartbeat already there.
+fn store<const N: usize>(slot: &mut Option<Heartbeat<N>>, hb: &Heartbeat<N>) {
+    match slot {
+        Some(r) => r.copy_from(hb),
+        None => *slot = Some(hb.clone()),
     }
 }
 
