@@ -17,7 +17,7 @@ use rollout_policy::cohort::{RolloutKey, bucket};
 use rollout_policy::decide::{Action, Command, Phase, RolloutState, decide};
 use rollout_policy::evidence::{Counts, Evidence};
 use rollout_policy::plan::{Plan, Stage, StageSize};
-use rollout_policy::rollback::{RollbackDirective, RollbackHistory};
+use rollout_policy::rollback::{RollbackAction, RollbackDirective, RollbackHistory};
 use rollout_policy::time::{DAY, HOUR, Timestamp};
 use rollout_policy::window::MaintenanceWindow;
 use serde::Serialize;
@@ -290,7 +290,9 @@ impl Backend {
     pub fn rollback_release(&self) -> Option<(ReleaseId, u64)> {
         self.rollouts
             .iter()
-            .find_map(|r| r.directive.map(|d| (ROLLBACK, d.sequence)))
+            .filter_map(|r| r.directive)
+            .find(|d| d.action == RollbackAction::Reinstall)
+            .map(|d| (ROLLBACK, d.sequence))
     }
 
     /// The release the backend offers `device` now, if any; records the offer.
@@ -306,10 +308,12 @@ impl Backend {
                 let target = self.catalog.get(ROLLBACK);
                 let behind =
                     target.is_some_and(|t| t.version > current.version && t.sequence > floor);
-                if r.directive.is_some()
-                    && r.offered.get(device)
-                    && (rec.version == r.release || behind)
-                {
+                // A directive that needs a fix forward (the target's security version is below
+                // the floor devices now hold) re-issues nothing.
+                let reinstall = r
+                    .directive
+                    .is_some_and(|d| d.action == RollbackAction::Reinstall);
+                if reinstall && r.offered.get(device) && (rec.version == r.release || behind) {
                     return Some(ROLLBACK);
                 }
                 continue;

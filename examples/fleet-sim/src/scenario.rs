@@ -363,6 +363,15 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
                 });
                 Phase::SunsetPending(hour + 24)
             }
+            Phase::Fix if aborted(&backend, FIX) => {
+                // The product still reaches its end of life; devices that took 1.2.1 go back
+                // to 1.1.0 under the rollback directive, and the report says why.
+                events.push(Event {
+                    hour,
+                    text: "1.2.1 aborted by its gates; the sunset goes ahead on 1.1.0".into(),
+                });
+                Phase::SunsetPending(hour + 24)
+            }
             Phase::SunsetPending(at) if hour >= at => {
                 let s = Sunset::issue(hour, config.seed, config.sunset_days.max(2))?;
                 events.push(Event {
@@ -469,9 +478,18 @@ pub fn run(config: &ScenarioConfig, progress: &Progress) -> Result<Report, Strin
         }
     }
     let latest = label(FIX);
+    let fix_why = backend.rollout(FIX).filter(|r| r.aborted()).map(|r| {
+        format!(
+            "1.2.1 was aborted: {}",
+            crate::report::short_why(&r.last_explanation)
+        )
+    });
     for v in &mut final_versions {
         if v.version != latest {
-            v.why = Some("did not reach the update service before the cloud service ended".into());
+            v.why = Some(fix_why.clone().unwrap_or_else(|| {
+                "had not installed 1.2.1 when over-the-air updates ended with the cloud service"
+                    .into()
+            }));
         }
     }
     final_versions.sort_by_key(|v| core::cmp::Reverse(v.devices));

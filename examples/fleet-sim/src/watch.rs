@@ -232,7 +232,15 @@ impl FleetWatch {
         };
         Some(FieldSample {
             firmware,
-            hours: u64::from(hb.interval.len_s / 3600),
+            // Wall-clock span since the previous heartbeat: the uptime-based interval restarts
+            // at every reboot, which would undercount the hours around updates and crashes.
+            hours: hb
+                .interval
+                .wall_start_unix_s
+                .map_or(u64::from(hb.interval.len_s), |start| {
+                    now.saturating_sub(start)
+                })
+                / 3600,
             crashes,
         })
     }
