@@ -25,11 +25,14 @@
 //! - [`status`]: per-component status for a public status page.
 //! - [`support`]: tickets, feedback, tags and their trends.
 //! - [`prometheus`]: text exposition of the aggregates.
-//!
-//! Not here yet: Apache Arrow / Parquet export (planned behind an `arrow` feature).
+//! - `arrow` (feature `arrow`): decoded heartbeats as Arrow record batches and Parquet files
+//!   for analytical engines (DataFusion, DuckDB, Spark).
 
 pub mod aggregate;
 pub mod alert;
+#[cfg(feature = "arrow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arrow")))]
+pub mod arrow;
 pub mod battery;
 pub mod capacity;
 pub mod failure;
