@@ -124,3 +124,42 @@ fn same_seed_same_run() {
     assert!(a == b, "two runs with seed 3 differ");
     assert!(a != c, "seeds 3 and 4 gave the same run");
 }
+
+/// The acceptance at the README's size, for several seeds. Heavy: run it in release,
+/// `cargo test --release -p fleet-sim --test story -- --ignored`.
+#[test]
+#[ignore]
+fn default_fleet_tells_the_story_for_every_seed() {
+    for seed in 1..=6 {
+        let mut cfg = config(10_000, seed, 100, &format!("seed{seed}"));
+        cfg.sunset_days = 30;
+        let r = run(&cfg, &Progress::hidden()).unwrap();
+        let fleet = f64::from(r.devices);
+        assert_eq!(release(&r, "1.1.0").outcome, "completed", "seed {seed}");
+        let bad = release(&r, "1.2.0");
+        assert_eq!(
+            (bad.outcome.as_str(), bad.stages_reached),
+            ("aborted", 1),
+            "seed {seed}"
+        );
+        assert!(f64::from(bad.devices_exposed) < 0.02 * fleet, "seed {seed}");
+        assert_eq!(release(&r, "1.2.1").outcome, "completed", "seed {seed}");
+        assert!(r.power_cuts > 0 && r.bricked == 0, "seed {seed}");
+        assert_eq!(
+            r.final_versions.len(),
+            1,
+            "seed {seed}: {:?}",
+            r.final_versions
+        );
+        assert_eq!(r.final_lifecycle[0].count, r.devices, "seed {seed}");
+        assert!(
+            r.alerts
+                .iter()
+                .any(|a| a.rule == "battery-drain" && a.state == "firing"),
+            "seed {seed}"
+        );
+        if let Some(e) = &r.sunset.export {
+            std::fs::remove_dir_all(&e.dir).unwrap();
+        }
+    }
+}
