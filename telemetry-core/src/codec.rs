@@ -327,51 +327,72 @@ fn read_value(
     })
 }
 
-/// Reads a value of the same shape as `reference` (a same-layout delta frame), predicted from
-/// it. Same arithmetic as [`read_value`], without deriving and comparing the shape first.
+/// Turns `value`, a copy of the reference's value of the same metric (a same-layout delta
+/// frame), into this frame's value: the same predictions as [`read_value`], applied in place.
+/// A gauge's other aggregates are predicted as the new base plus the reference's offset from
+/// its base, i.e. the reference's aggregate shifted by the base's change.
 #[inline(always)]
-fn read_value_like(
+fn apply_residuals(
     id: MetricId,
-    reference: &Value,
+    value: &mut Value,
     iv: &Interval,
     res: &mut impl Residuals,
-) -> Result<Value, DecodeError> {
-    Ok(match reference {
-        Value::Counter(y) => Value::Counter(y.wrapping_add(res.next()?)),
-        Value::State(y) => Value::State(y.wrapping_add(res.next()?)),
+) -> Result<(), DecodeError> {
+    match value {
+        Value::Counter(x) | Value::State(x) => *x = x.wrapping_add(res.next()?),
+        Value::Timer { total, count } => {
+            *total = total.wrapping_add(res.next()?);
+            *count = count.wrapping_add(res.next()?);
+        }
         Value::Gauge(Gauge {
             min: None,
             max: None,
             mean: None,
-            last: Some(y),
+            last: Some(x),
         }) => {
             let p = if id == vitals::UPTIME_S.id {
                 interval_end(iv)
             } else {
-                *y
+                *x
             };
-            Value::Gauge(Gauge::last(p.wrapping_add(res.next()?)))
+            *x = p.wrapping_add(res.next()?);
         }
         Value::Gauge(Gauge {
-            min: Some(rmin),
-            max: Some(rmax),
-            mean: Some(rmean),
-            last: Some(rlast),
+            min: Some(min),
+            max: Some(max),
+            mean: Some(mean),
+            last: Some(last),
         }) if id != vitals::UPTIME_S.id => {
-            let mean = rmean.wrapping_add(res.next()?);
-            let min = mean
-                .wrapping_add(rmin.wrapping_sub(*rmean))
-                .wrapping_add(res.next()?);
-            let max = mean
-                .wrapping_add(rmax.wrapping_sub(*rmean))
-                .wrapping_add(res.next()?);
-            let last = mean
-                .wrapping_add(rlast.wrapping_sub(*rmean))
-                .wrapping_add(res.next()?);
-            Value::Gauge(Gauge::full(min, max, mean, last))
+            let shift = res.next()?;
+            *mean = mean.wrapping_add(shift);
+            *min = min.wrapping_add(shift).wrapping_add(res.next()?);
+            *max = max.wrapping_add(shift).wrapping_add(res.next()?);
+            *last = last.wrapping_add(shift).wrapping_add(res.next()?);
         }
-        _ => read_value(id, reference.kind(), Some(reference), iv, res)?,
-    })
+        Value::Gauge(g) => {
+            let (order, n) = GAUGE_ORDER[usize::from(g.fields().bits())];
+            if n == 0 {
+                return Ok(());
+            }
+            let bi = order[0];
+            let old_base = gauge_get(g, bi);
+            let p0 = if id == vitals::UPTIME_S.id {
+                interval_end(iv)
+            } else {
+                old_base
+            };
+            let base = p0.wrapping_add(res.next()?);
+            gauge_set(g, bi, base);
+            let shift = base.wrapping_sub(old_base);
+            for &i in order.iter().take(n).skip(1) {
+                let v = gauge_get(g, i)
+                    .wrapping_add(shift)
+                    .wrapping_add(res.next()?);
+                gauge_set(g, i, v);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads a key-frame value: every slot stored, no reference. Same arithmetic as
@@ -1079,11 +1100,6 @@ fn read_delta<const N: usize>(
         }
         Some(l)
     };
-    out.boot_id = reference.boot_id;
-    out.seq = seq;
-    out.interval = interval;
-    out.continued = false;
-    out.clear();
     let mut residual = Changed {
         r,
         bits: 0,
@@ -1092,12 +1108,22 @@ fn read_delta<const N: usize>(
     };
     match layout {
         None => {
-            for s in reference.samples() {
-                let value = read_value_like(s.id, &s.value, &interval, &mut residual)?;
-                out.push_unchecked_order(Sample { id: s.id, value })?;
+            // Same ids and shapes as the reference: start from its samples and add each
+            // slot's residual in place (a zero residual leaves the predicted value).
+            out.copy_from(reference);
+            out.seq = seq;
+            out.interval = interval;
+            out.continued = false;
+            for s in out.samples_mut() {
+                apply_residuals(s.id, &mut s.value, &interval, &mut residual)?;
             }
         }
         Some(l) => {
+            out.boot_id = reference.boot_id;
+            out.seq = seq;
+            out.interval = interval;
+            out.continued = false;
+            out.clear();
             let mut cursor = RefCursor::new(Some(reference));
             for (id, kind) in l {
                 let rv = cursor.find(id);

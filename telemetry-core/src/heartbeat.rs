@@ -205,7 +205,6 @@ impl<const N: usize> Heartbeat<N> {
 
     /// Makes `self` equal to `other`, copying only the samples `other` holds (a clone would
     /// move the whole capacity).
-    #[cfg(feature = "std")]
     pub(crate) fn copy_from(&mut self, other: &Self) {
         self.boot_id = other.boot_id;
         self.seq = other.seq;
@@ -219,6 +218,12 @@ impl<const N: usize> Heartbeat<N> {
     /// The samples, in increasing id order.
     pub fn samples(&self) -> &[Sample] {
         &self.samples
+    }
+
+    /// The samples, for changing values in place (ids must not change: they stay sorted).
+    #[inline]
+    pub(crate) fn samples_mut(&mut self) -> &mut [Sample] {
+        &mut self.samples
     }
 
     /// The value of metric `id`, if present.
