@@ -395,18 +395,32 @@ fn apply_residuals(
     Ok(())
 }
 
-/// Reads a key-frame value: every slot stored, no reference. Same arithmetic as
-/// [`read_value`] without a reference, with one dispatch per metric for the common shapes.
+/// Reads a key-frame value (every slot stored, no reference) and appends it to `out`. Same
+/// arithmetic as [`read_value`] without a reference; each common shape pushes its own variant,
+/// so only the fields that variant has are written.
 #[inline(always)]
-fn read_key_value(
+fn read_key_value<const N: usize>(
     r: &mut Reader<'_>,
     id: MetricId,
     kind: MetricKind,
     iv: &Interval,
-) -> Result<Value, DecodeError> {
-    Ok(match kind {
-        MetricKind::Counter => Value::Counter(r.int()?),
-        MetricKind::State => Value::State(r.int()?),
+    out: &mut Heartbeat<N>,
+) -> Result<(), DecodeError> {
+    let value = match kind {
+        MetricKind::Counter => {
+            let x = r.int()?;
+            return out.push_unchecked_order(Sample {
+                id,
+                value: Value::Counter(x),
+            });
+        }
+        MetricKind::State => {
+            let x = r.int()?;
+            return out.push_unchecked_order(Sample {
+                id,
+                value: Value::State(x),
+            });
+        }
         MetricKind::Gauge(GaugeFields::LAST) => {
             let x = r.int()?;
             let p = if id == vitals::UPTIME_S.id {
@@ -414,17 +428,24 @@ fn read_key_value(
             } else {
                 0
             };
-            Value::Gauge(Gauge::last(p.wrapping_add(x)))
+            return out.push_unchecked_order(Sample {
+                id,
+                value: Value::Gauge(Gauge::last(p.wrapping_add(x))),
+            });
         }
         MetricKind::Gauge(GaugeFields::ALL) if id != vitals::UPTIME_S.id => {
             let mean = r.int()?;
             let min = mean.wrapping_add(r.int()?);
             let max = mean.wrapping_add(r.int()?);
             let last = mean.wrapping_add(r.int()?);
-            Value::Gauge(Gauge::full(min, max, mean, last))
+            return out.push_unchecked_order(Sample {
+                id,
+                value: Value::Gauge(Gauge::full(min, max, mean, last)),
+            });
         }
         _ => read_value(id, kind, None, iv, &mut AllStored(r))?,
-    })
+    };
+    out.push_unchecked_order(Sample { id, value })
 }
 
 /// Walks a reference heartbeat alongside increasing ids (both sorted): O(1) amortised.
@@ -571,8 +592,7 @@ fn read_key_runs<const N: usize>(
         for k in 0..count {
             let id = MetricId((first + k) as u16);
             let kind = read_shape(r, id, explicit)?;
-            let value = read_key_value(r, id, kind, iv)?;
-            out.push_unchecked_order(Sample { id, value })?;
+            read_key_value(r, id, kind, iv, out)?;
         }
         next_id = (last + 1) as u32;
         prev_explicit = Some(explicit);
