@@ -89,10 +89,16 @@
 //! # Parquet
 //! Files are written by the `parquet` crate's Arrow writer, which also stores the Arrow schema
 //! (unsigned types, metadata) so its reader gives the same batches back. Unsigned columns are
-//! Parquet `INT32`/`INT64` with the `UINT_*` logical type (DuckDB reads them as `UINTEGER` /
-//! `UBIGINT`, Spark as wider signed types). The only codec compiled in is Snappy (pure Rust,
-//! small, read by every engine); [`Codec::Snappy`] is the default, [`Codec::Uncompressed`] the
-//! alternative. zstd, gzip, brotli and lz4 are left out to keep the build light.
+//! Parquet `INT32`/`INT64` with an unsigned logical type (DuckDB reads them as `USMALLINT`,
+//! `UINTEGER`, `UBIGINT`; Spark 3.2 and later as `int`, `bigint`, `decimal(20,0)`).
+//!
+//! The only codec compiled in is Snappy (the pure-Rust `snap` crate: small, fast, read by every
+//! engine); [`Codec::Snappy`] is the default, [`Codec::Uncompressed`] the alternative. zstd,
+//! gzip, brotli and lz4 are left out to keep the build light.
+//!
+//! Memory: the Parquet writers keep one open row group per file, encoded; with 2,048 rows per
+//! row group the two writers held about 4 MB (mostly preallocated page buffers), the same after
+//! 4,000 rows as after 10,000 (`tests/fleet_arrow.rs`).
 //!
 //! ```
 //! use telemetry_core::fleet::arrow::{ExportOptions, HeartbeatParquetWriter};
@@ -395,15 +401,15 @@ impl HeartbeatBatchBuilder {
     /// Puts a standard vital in its standard shape into the current wide row; `false` when the
     /// sample has no place there.
     fn put_wide(&mut self, sample: &Sample) -> bool {
-        let Some(def) = standard(sample.id) else {
+        if standard(sample.id).is_none() {
             return false;
-        };
+        }
         let index = usize::from(sample.id.0).saturating_sub(1);
         let (Some(slot), Some(seen)) = (self.slots.get(index).copied(), self.seen.get_mut(index))
         else {
             return false;
         };
-        if *seen || slot.kind != def.kind {
+        if *seen {
             return false;
         }
         let values: [Option<i64>; 4];
