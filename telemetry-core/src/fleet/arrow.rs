@@ -91,6 +91,8 @@
 //! (unsigned types, metadata) so its reader gives the same batches back. Unsigned columns are
 //! Parquet `INT32`/`INT64` with an unsigned logical type (DuckDB reads them as `USMALLINT`,
 //! `UINTEGER`, `UBIGINT`; Spark 3.2 and later as `int`, `bigint`, `decimal(20,0)`).
+//! Checked by hand with DuckDB 2.0.1: it reads both files (Snappy, unsigned types, nulls) and
+//! joins them on `(device_id, boot_id, seq)`.
 //!
 //! The only codec compiled in is Snappy (the pure-Rust `snap` crate: small, fast, read by every
 //! engine); [`Codec::Snappy`] is the default, [`Codec::Uncompressed`] the alternative. zstd,
