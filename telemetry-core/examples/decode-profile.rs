@@ -10,7 +10,7 @@
 #[path = "baselines/mod.rs"]
 mod baselines;
 
-use std::hint::black_box;
+use core::hint::black_box;
 
 use baselines::{CAP, Line, heartbeat, lines};
 use telemetry_core::codec::{decode, decode_into, encode_delta, encode_key};

@@ -6,7 +6,10 @@
 //!   `reference` is the previous heartbeat of the same device, needed only for delta frames.
 //! - [`decode_prefix`] decodes the first frame of a packet and returns the rest (frames are
 //!   self-delimiting, so a packet is frames back to back).
-//! - [`Decoder`] keeps the reference for one device and feeds it in.
+//! - [`decode_into`] decodes into a heartbeat the caller owns, the fast path for a backend
+//!   (no multi-KiB heartbeat moved per frame; [`decode`] returns one by value).
+//! - [`Decoder`] keeps the reference for one device and feeds it in
+//!   ([`Decoder::decode_next`] decodes in place).
 //!
 //! On the device, [`Encoder`] writes a key frame every `K` frames and delta frames in between;
 //! [`encode_key`], [`encode_delta`] and [`encode_key_fitting`] are the stateless forms.
