@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
-use telemetry_core::codec::{Encoder, decode, encode_delta, encode_key, encode_key_fitting};
+use telemetry_core::codec::{
+    Decoded, Encoder, decode, decode_into, encode_delta, encode_key, encode_key_fitting,
+};
 use telemetry_core::frame::Frame;
 use telemetry_core::heartbeat::{Gauge, Heartbeat, Interval, Value};
 use telemetry_core::metric::{MetricId, vitals};
@@ -130,6 +132,31 @@ proptest! {
         let n = encode_delta(&next, &hb, &mut buf).unwrap();
         let back = decode::<N>(&buf[..n], Some(&hb)).unwrap();
         prop_assert_eq!(back, Frame::Delta(next));
+    }
+
+    #[test]
+    fn decode_into_overwrites_a_used_heartbeat(
+        hb in heartbeat(),
+        stale in heartbeat(),
+        tweak in -300i64..300,
+        reshape in any::<bool>(),
+        shift in any::<bool>(),
+        wall in any::<Option<u64>>(),
+    ) {
+        // The in-place paths (key frames, and same-layout delta frames built over a copy of
+        // the reference) must leave nothing of what `out` held before.
+        let next = successor(&hb, tweak, reshape, shift, wall);
+        let mut buf = [0u8; Heartbeat::<N>::MAX_FRAME_LEN];
+        let mut out = stale.clone();
+        let n = encode_key(&hb, &mut buf).unwrap();
+        let (d, rest) = decode_into::<N>(&buf[..n], None, &mut out).unwrap();
+        prop_assert_eq!((d, rest.len()), (Decoded::Key, 0));
+        prop_assert_eq!(&out, &hb);
+        let mut out = stale;
+        let n = encode_delta(&next, &hb, &mut buf).unwrap();
+        let (d, rest) = decode_into::<N>(&buf[..n], Some(&hb), &mut out).unwrap();
+        prop_assert_eq!((d, rest.len()), (Decoded::Delta, 0));
+        prop_assert_eq!(out, next);
     }
 
     #[test]
