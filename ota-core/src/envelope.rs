@@ -7,6 +7,7 @@
 //! re-encoding. Decoding is zero-copy (the payload borrows the input) and accepts exactly one
 //! canonical encoding: trailing bytes and over-long varints are rejected.
 
+use crate::canonical::{NotCanonical, decode_exact};
 use crate::trust::KeyId;
 use serde::{Deserialize, Serialize};
 
@@ -130,19 +131,15 @@ impl<'a> Envelope<'a> {
         if found != ENVELOPE_FORMAT_VERSION {
             return Err(EnvelopeError::UnsupportedVersion { found });
         }
-        let (env, rest): (Self, _) =
-            postcard::take_from_bytes(bytes).map_err(|_| EnvelopeError::Malformed)?;
-        if !rest.is_empty() {
-            return Err(EnvelopeError::TrailingBytes(rest.len()));
-        }
+        let env: Self = decode_exact(bytes).map_err(|e| match e {
+            NotCanonical::Malformed => EnvelopeError::Malformed,
+            NotCanonical::Trailing(n) => EnvelopeError::TrailingBytes(n),
+            NotCanonical::OverlongVarint => EnvelopeError::NonCanonical,
+        })?;
         if env.payload.len() > MAX_PAYLOAD_LEN {
             return Err(EnvelopeError::PayloadTooLarge {
                 len: env.payload.len(),
             });
-        }
-        if crate::envelope::encoded_len(&env).map_err(|_| EnvelopeError::Malformed)? != bytes.len()
-        {
-            return Err(EnvelopeError::NonCanonical);
         }
         Ok(env)
     }
@@ -158,12 +155,6 @@ impl<'a> Envelope<'a> {
     pub fn to_vec(&self) -> Result<std::vec::Vec<u8>, postcard::Error> {
         postcard::to_stdvec(self)
     }
-}
-
-/// Length of `value`'s postcard encoding (the canonical one): a decoded value whose input was
-/// longer than this held an over-long varint.
-pub(crate) fn encoded_len<T: Serialize>(value: &T) -> Result<usize, postcard::Error> {
-    postcard::serialize_with_flavor::<T, _, usize>(value, postcard::ser_flavors::Size::default())
 }
 
 /// The exact message a signature covers: `domain || payload`, built on the stack.

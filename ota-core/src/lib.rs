@@ -94,6 +94,7 @@ extern crate std;
 extern crate alloc;
 
 pub mod boot;
+mod canonical;
 pub mod digest;
 pub mod envelope;
 pub mod footer;

@@ -6,6 +6,7 @@
 //! state machine builds on: only the verifier ([`crate::verify::verify`]) makes a
 //! `VerifiedManifest`, so holding one proves every check ran.
 
+use crate::canonical::NotCanonical;
 use crate::digest::Sha256Digest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -220,17 +221,11 @@ impl Manifest {
         if found != MANIFEST_FORMAT_VERSION {
             return Err(ManifestDecodeError::UnsupportedVersion { found });
         }
-        let (m, rest): (Self, _) =
-            postcard::take_from_bytes(bytes).map_err(|_| ManifestDecodeError::Malformed)?;
-        if !rest.is_empty() {
-            return Err(ManifestDecodeError::TrailingBytes(rest.len()));
-        }
-        let canonical_len =
-            crate::envelope::encoded_len(&m).map_err(|_| ManifestDecodeError::Malformed)?;
-        if canonical_len != bytes.len() {
-            return Err(ManifestDecodeError::NonCanonical);
-        }
-        Ok(m)
+        crate::canonical::decode_exact(bytes).map_err(|e| match e {
+            NotCanonical::Malformed => ManifestDecodeError::Malformed,
+            NotCanonical::Trailing(n) => ManifestDecodeError::TrailingBytes(n),
+            NotCanonical::OverlongVarint => ManifestDecodeError::NonCanonical,
+        })
     }
 
     /// Encodes into `buf`, returning the used prefix.

@@ -123,15 +123,7 @@ impl DelegationRecord {
         if found != DELEGATION_FORMAT_VERSION {
             return Err(TrustError::UnsupportedRecordVersion { found });
         }
-        let (r, rest): (Self, _) =
-            postcard::take_from_bytes(bytes).map_err(|_| TrustError::MalformedRecord)?;
-        if !rest.is_empty()
-            || crate::envelope::encoded_len(&r).map_err(|_| TrustError::MalformedRecord)?
-                != bytes.len()
-        {
-            return Err(TrustError::MalformedRecord);
-        }
-        Ok(r)
+        crate::canonical::decode_exact(bytes).map_err(|_| TrustError::MalformedRecord)
     }
 }
 
