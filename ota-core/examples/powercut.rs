@@ -12,7 +12,7 @@
 //! Then it measures wear over 20 back-to-back updates of a 1 MiB image. The last line is the
 //! summary.
 
-use ota_core::layout::{Layout, RECORD_SIZE};
+use ota_core::layout::{Layout, READ_BACK_BLOCK, RECORD_SIZE};
 use ota_core::sim::proof::{ProofConfig, Scenario, measure_wear, prove};
 use ota_core::sim::{SimConfig, SimFlash, Tear};
 use ota_core::slots::Updater;
@@ -159,7 +159,7 @@ fn main() {
         "RAM: State {} B, Updater<&mut Flash> {} B (on a 64-bit host; a 32-bit MCU is smaller), largest buffer {} B on the stack",
         core::mem::size_of::<State>(),
         core::mem::size_of::<Updater<&mut SimFlash<8, 4096>>>(),
-        RECORD_SIZE
+        READ_BACK_BLOCK
     );
     if totals.failed_configs > 0 {
         println!("{} configurations FAILED", totals.failed_configs);

@@ -17,12 +17,12 @@
 //!   (this raises the anti-rollback floor), or [`Updater::reject`] to go back now.
 //!
 //! RAM: [`Updater`] holds the state, the journal position and one partial write word; its size
-//! is printed by the `powercut` example. The largest buffer is [`RECORD_SIZE`] bytes on the stack.
+//! is printed by the `powercut` example. The largest buffer is the 512-byte read-back block on the stack.
 
 use crate::digest::ImageDigest;
 use crate::footer;
 use crate::journal::Journal;
-use crate::layout::{Layout, MAX_CHECKPOINTS, RECORD_SIZE, Slot};
+use crate::layout::{Layout, MAX_CHECKPOINTS, READ_BACK_BLOCK, RECORD_SIZE, Slot};
 use crate::manifest::VerifiedManifest;
 use crate::state::{Event, Pending, Phase, State};
 use crate::update_error::UpdateError;
@@ -342,22 +342,26 @@ impl<F: NorFlash> Updater<F> {
     }
 }
 
-/// SHA-256 over `len` bytes from `base`, read in [`RECORD_SIZE`] blocks (aligned reads).
+/// SHA-256 over `len` bytes from `base`, read in blocks of up to [`READ_BACK_BLOCK`] bytes. Each
+/// read is a whole number of records, so it stays aligned and never passes the record that holds
+/// the image's last byte.
 pub(crate) fn read_digest<F: NorFlash>(
     flash: &mut F,
     base: u32,
     len: u32,
 ) -> Result<[u8; 32], UpdateError<F::Error>> {
     let mut d = ImageDigest::new();
-    let mut buf = [0u8; RECORD_SIZE];
+    let mut buf = [0u8; READ_BACK_BLOCK];
     let mut off = 0u32;
     while off < len {
-        flash
-            .read(base + off, &mut buf)
-            .map_err(UpdateError::flash)?;
-        let n = ((len - off) as usize).min(RECORD_SIZE);
-        d.update(buf.get(..n).unwrap_or(&[]));
-        off += RECORD_SIZE as u32;
+        let n = ((len - off) as usize).min(READ_BACK_BLOCK);
+        let read_len = n.div_ceil(RECORD_SIZE) * RECORD_SIZE;
+        let block = buf.get_mut(..read_len).ok_or(UpdateError::Corrupted(
+            "read-back block larger than its buffer",
+        ))?;
+        flash.read(base + off, block).map_err(UpdateError::flash)?;
+        d.update(block.get(..n).unwrap_or(&[]));
+        off += n as u32;
     }
     Ok(d.finalize())
 }
