@@ -562,6 +562,19 @@ fn read_key_runs<const N: usize>(
     iv: &Interval,
     out: &mut Heartbeat<N>,
 ) -> Result<(), DecodeError> {
+    let have = out.len();
+    read_runs::<N>(r, have, |r, id, kind| read_key_value(r, id, kind, iv, out))
+}
+
+/// Walks the metric runs of a key frame or a layout, calling `each` with the reader and every
+/// metric's id and shape in order (`each` reads the metric's values, if the format has them
+/// there). `have` is how many metrics the destination already holds, for the capacity check.
+#[inline(always)]
+fn read_runs<const N: usize>(
+    r: &mut Reader<'_>,
+    have: usize,
+    mut each: impl FnMut(&mut Reader<'_>, MetricId, MetricKind) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
     let runs = r.uint()?;
     if runs > N as u64 {
         return Err(DecodeError::CapacityExceeded {
@@ -570,6 +583,7 @@ fn read_key_runs<const N: usize>(
             capacity: N,
         });
     }
+    let mut total = have as u64;
     let mut next_id: u32 = 0;
     let mut prev_explicit: Option<bool> = None;
     for _ in 0..runs {
@@ -589,13 +603,14 @@ fn read_key_runs<const N: usize>(
         if last > u64::from(u16::MAX) {
             return Err(DecodeError::MetricIdOverflow { offset: at });
         }
-        if out.len() as u64 + count > N as u64 {
+        total = total.saturating_add(count);
+        if total > N as u64 {
             return Err(DecodeError::TooManyMetrics { capacity: N });
         }
         for k in 0..count {
             let id = MetricId((first + k) as u16);
             let kind = read_shape(r, id, explicit)?;
-            read_key_value(r, id, kind, iv, out)?;
+            each(r, id, kind)?;
         }
         next_id = (last + 1) as u32;
         prev_explicit = Some(explicit);
@@ -641,45 +656,10 @@ fn read_layout<const N: usize>(
     r: &mut Reader<'_>,
 ) -> Result<heapless::Vec<(MetricId, MetricKind), N>, DecodeError> {
     let mut out = heapless::Vec::new();
-    let runs = r.uint()?;
-    if runs > N as u64 {
-        return Err(DecodeError::CapacityExceeded {
-            what: "metric run",
-            found: runs,
-            capacity: N,
-        });
-    }
-    let mut next_id: u32 = 0;
-    let mut prev_explicit: Option<bool> = None;
-    for _ in 0..runs {
-        let at = r.position();
-        let h = r.uint()?;
-        let explicit = h & 1 == 1;
-        let gap = h >> 1;
-        if gap == 0 && prev_explicit == Some(explicit) {
-            return Err(DecodeError::NonCanonical {
-                offset: at,
-                what: "adjacent runs of the same kind must be one run",
-            });
-        }
-        let count = r.uint()?.saturating_add(1);
-        let first = u64::from(next_id).saturating_add(gap);
-        let last = first.saturating_add(count - 1);
-        if last > u64::from(u16::MAX) {
-            return Err(DecodeError::MetricIdOverflow { offset: at });
-        }
-        if out.len() as u64 + count > N as u64 {
-            return Err(DecodeError::TooManyMetrics { capacity: N });
-        }
-        for k in 0..count {
-            let id = MetricId((first + k) as u16);
-            let kind = read_shape(r, id, explicit)?;
-            out.push((id, kind))
-                .map_err(|_| DecodeError::TooManyMetrics { capacity: N })?;
-        }
-        next_id = (last + 1) as u32;
-        prev_explicit = Some(explicit);
-    }
+    read_runs::<N>(r, 0, |_, id, kind| {
+        out.push((id, kind))
+            .map_err(|_| DecodeError::TooManyMetrics { capacity: N })
+    })?;
     Ok(out)
 }
 
