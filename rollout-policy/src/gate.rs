@@ -94,7 +94,9 @@ pub fn evaluate(
     };
     let enough_control = r.control_samples >= u64::from(gate.min_control_samples);
     let enough = r.samples >= u64::from(gate.min_samples) && r.samples > 0;
-    let sequential = |r: &mut GateReport, llr: f64| {
+    // A likelihood ratio judged against 1/alpha (fail) and 1/pause (uncertain). Failing needs
+    // only a trustworthy control; passing also needs the minimum sample.
+    let sequential = |r: &mut GateReport, llr: f64, enough_control: bool, enough: bool| {
         r.statistic = libm::exp(llr.min(700.0));
         r.fail_at = 1.0 / alpha;
         r.pause_at = 1.0 / pause;
@@ -115,7 +117,7 @@ pub fn evaluate(
             let p0 = stats::control_rate(r.control_events, r.control_samples);
             let llr =
                 stats::binomial_llr(r.events, r.samples, p0, f64::from(max_ratio_pct) / 100.0);
-            sequential(&mut r, llr);
+            sequential(&mut r, llr, enough_control, enough);
         }
         GateKind::CrashRateVsControl { max_ratio_pct } => {
             r.events = u64::from(c.crashes);
@@ -132,20 +134,7 @@ pub fn evaluate(
                 f64::from(max_ratio_pct) / 100.0,
             );
             let enough = r.samples >= u64::from(gate.min_samples);
-            r.statistic = libm::exp(llr.min(700.0));
-            r.fail_at = 1.0 / alpha;
-            r.pause_at = 1.0 / pause;
-            r.verdict = if !enough_control {
-                Verdict::Insufficient
-            } else if r.statistic >= r.fail_at {
-                Verdict::Fail
-            } else if !enough {
-                Verdict::Insufficient
-            } else if r.statistic >= r.pause_at {
-                Verdict::Uncertain
-            } else {
-                Verdict::Pass
-            };
+            sequential(&mut r, llr, enough_control, enough);
         }
         GateKind::FailureVsControlPerStage => {
             let split = stages.max(1) as f64;
