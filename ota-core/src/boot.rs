@@ -276,7 +276,6 @@ pub fn provision<F: NorFlash>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::digest::ImageDigest;
     use crate::manifest::VerifiedManifest;
     use crate::sim::proof::test_image;
     use crate::sim::{SimConfig, SimFlash};
@@ -296,14 +295,7 @@ mod tests {
     }
 
     fn info(image: &[u8], sequence: u64) -> ImageInfo {
-        ImageInfo {
-            sequence,
-            version: Version::new(sequence as u16, 0, 0),
-            security_version: sequence as u32,
-            image_size: image.len() as u32,
-            image_digest: ImageDigest::of(image),
-            manifest_digest: [0; 32],
-        }
+        crate::sim::proof::info(image, sequence, sequence as u16)
     }
 
     /// A device with the old image confirmed in A and the new one activated in B.

@@ -390,14 +390,7 @@ mod tests {
     }
 
     fn info(image: &[u8], sequence: u64) -> ImageInfo {
-        ImageInfo {
-            sequence,
-            version: Version::new(sequence as u16, 0, 0),
-            security_version: sequence as u32,
-            image_size: image.len() as u32,
-            image_digest: ImageDigest::of(image),
-            manifest_digest: [0; 32],
-        }
+        crate::sim::proof::info(image, sequence, sequence as u16)
     }
 
     fn device<const W: usize>() -> SimFlash<W, E> {

@@ -114,7 +114,9 @@ pub fn test_image(len: u32, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn info(image: &[u8], sequence: u64, major: u16) -> ImageInfo {
+/// The image facts a verified manifest for `image` would carry (version `major.0.0`, security
+/// version `major`), for synthetic updates in the proof and the crate's tests.
+pub(crate) fn info(image: &[u8], sequence: u64, major: u16) -> ImageInfo {
     ImageInfo {
         sequence,
         version: Version::new(major, 0, 0),
