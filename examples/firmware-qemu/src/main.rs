@@ -133,7 +133,7 @@ fn run() -> Result<(), Failure> {
         up.decide_confirmed.instr,
     );
     hprintln!(
-        "flash: the driver alone reads the image back at {} instructions per KiB (128-byte blocks, part of finish and decide)",
+        "flash: the driver alone reads the image back at {} instructions per KiB (512-byte blocks, part of finish and decide)",
         kib(up.driver_read.instr)
     );
     hprintln!(

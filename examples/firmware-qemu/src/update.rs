@@ -19,7 +19,7 @@ use crate::stack::Paint;
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 use ota_core::boot::{BootReason, Decision, decide, provision};
 use ota_core::digest::ImageDigest;
-use ota_core::layout::{Layout, RECORD_SIZE, Slot};
+use ota_core::layout::{Layout, Slot};
 use ota_core::manifest::{ImageInfo, ProductId, VerifiedManifest, Version};
 use ota_core::segment::{SegmentDecryptor, TAG_LEN};
 use ota_core::slots::Updater;
@@ -47,6 +47,8 @@ pub const LAYOUT: Layout = Layout {
     slot_size: 0x2_0000,
     trial_attempts: 3,
 };
+/// The block size `ota-core` reads images back in (`finish`, `decide`); crate-private there.
+const READ_BACK_BLOCK: usize = 512;
 /// Bytes of the factory image.
 const FACTORY_LEN: u32 = 16 * 1024;
 /// The factory image's version (the update brings 1.1.0).
@@ -101,8 +103,8 @@ pub struct UpdateFigures {
     pub decide_confirmed: Step,
     /// Flash wear of the update (from `begin` to `confirm`).
     pub wear: Wear,
-    /// The driver alone reading the new image back in `RECORD_SIZE` blocks (as `finish` and
-    /// `decide` do), without hashing: the part of the digest steps that is flash I/O.
+    /// The driver alone reading the new image back in [`READ_BACK_BLOCK`]-byte blocks (as
+    /// `finish` and `decide` do), without hashing: the part of the digest steps that is flash I/O.
     pub driver_read: Step,
 }
 
@@ -195,10 +197,10 @@ pub fn run(clock: &InstrClock, mut nor: RamNorFlash) -> Result<UpdateFigures, Fa
         r == BootReason::Confirmed
     })?;
 
-    let mut block = [0u8; RECORD_SIZE];
+    let mut block = [0u8; READ_BACK_BLOCK];
     let (read, s) = step(clock, || {
         (0..IMAGE_LEN as u32)
-            .step_by(RECORD_SIZE)
+            .step_by(READ_BACK_BLOCK)
             .try_for_each(|at| {
                 nor.read(LAYOUT.slot_b + at, &mut block)?;
                 core::hint::black_box(&block);
