@@ -19,7 +19,7 @@ use crate::stack::Paint;
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 use ota_core::boot::{BootReason, Decision, decide, provision};
 use ota_core::digest::ImageDigest;
-use ota_core::layout::{Layout, Slot};
+use ota_core::layout::{Layout, READ_BACK_BLOCK, Slot};
 use ota_core::manifest::{ImageInfo, ProductId, VerifiedManifest, Version};
 use ota_core::segment::{SegmentDecryptor, TAG_LEN};
 use ota_core::slots::Updater;
@@ -47,8 +47,6 @@ pub const LAYOUT: Layout = Layout {
     slot_size: 0x2_0000,
     trial_attempts: 3,
 };
-/// The block size `ota-core` reads images back in (`finish`, `decide`); crate-private there.
-const READ_BACK_BLOCK: usize = 512;
 /// Bytes of the factory image.
 const FACTORY_LEN: u32 = 16 * 1024;
 /// The factory image's version (the update brings 1.1.0).
