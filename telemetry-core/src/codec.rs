@@ -575,14 +575,7 @@ fn read_runs<const N: usize>(
     have: usize,
     mut each: impl FnMut(&mut Reader<'_>, MetricId, MetricKind) -> Result<(), DecodeError>,
 ) -> Result<(), DecodeError> {
-    let runs = r.uint()?;
-    if runs > N as u64 {
-        return Err(DecodeError::CapacityExceeded {
-            what: "metric run",
-            found: runs,
-            capacity: N,
-        });
-    }
+    let runs = read_count(r, "metric run", N)?;
     let mut total = have as u64;
     let mut next_id: u32 = 0;
     let mut prev_explicit: Option<bool> = None;
@@ -616,6 +609,20 @@ fn read_runs<const N: usize>(
         prev_explicit = Some(explicit);
     }
     Ok(())
+}
+
+/// Reads an element count and refuses one above `capacity` before anything is read for it.
+#[inline(always)]
+fn read_count(r: &mut Reader<'_>, what: &'static str, capacity: usize) -> Result<u64, DecodeError> {
+    let found = r.uint()?;
+    if found > capacity as u64 {
+        return Err(DecodeError::CapacityExceeded {
+            what,
+            found,
+            capacity,
+        });
+    }
+    Ok(found)
 }
 
 #[inline(always)]
@@ -1176,26 +1183,12 @@ fn read_diag(r: &mut Reader<'_>, flags: u8) -> Result<Diagnostics, DecodeError> 
         });
     }
     let fault_code = r.u32()?;
-    let n = r.uint()?;
-    if n > DIAG_CONTEXT_WORDS as u64 {
-        return Err(DecodeError::CapacityExceeded {
-            what: "context word",
-            found: n,
-            capacity: DIAG_CONTEXT_WORDS,
-        });
-    }
+    let n = read_count(r, "context word", DIAG_CONTEXT_WORDS)?;
     let mut context = heapless::Vec::new();
     for _ in 0..n {
         let _ = context.push(r.u32()?);
     }
-    let n = r.uint()?;
-    if n > DIAG_EVENTS as u64 {
-        return Err(DecodeError::CapacityExceeded {
-            what: "event",
-            found: n,
-            capacity: DIAG_EVENTS,
-        });
-    }
+    let n = read_count(r, "event", DIAG_EVENTS)?;
     let mut events = heapless::Vec::new();
     for _ in 0..n {
         let at = r.position();
