@@ -1,9 +1,10 @@
 //! The signed container: payload bytes plus up to [`MAX_SIGNATURES`] Ed25519 signatures.
 //!
-//! The same envelope carries a [`Manifest`](crate::manifest::Manifest) or a
-//! [`DelegationRecord`](crate::trust::DelegationRecord); what it holds is fixed by the signing
-//! domain ([`MANIFEST_DOMAIN`], [`DELEGATION_DOMAIN`]), so a signature over one kind can never
-//! pass as the other. Signatures cover the payload bytes exactly as received, never a
+//! The same envelope carries a [`Manifest`](crate::manifest::Manifest), a
+//! [`DelegationRecord`](crate::trust::DelegationRecord) or a
+//! [`FreshnessRecord`](crate::trust::FreshnessRecord); what it holds is fixed by the signing
+//! domain ([`MANIFEST_DOMAIN`], [`DELEGATION_DOMAIN`], [`FRESHNESS_DOMAIN`]), so a signature
+//! over one kind can never pass as another. Signatures cover the payload bytes exactly as received, never a
 //! re-encoding. Decoding is zero-copy (the payload borrows the input) and accepts exactly one
 //! canonical encoding: trailing bytes and over-long varints are rejected.
 
@@ -28,6 +29,9 @@ pub const MANIFEST_DOMAIN: &[u8] = b"fleet-ops/ota/manifest/v1\0";
 
 /// Domain separation prefix of the message a delegation signature covers.
 pub const DELEGATION_DOMAIN: &[u8] = b"fleet-ops/ota/delegation/v1\0";
+
+/// Domain separation prefix of the message a freshness record signature covers.
+pub const FRESHNESS_DOMAIN: &[u8] = b"fleet-ops/ota/freshness/v1\0";
 
 /// Longest domain prefix.
 const MAX_DOMAIN_LEN: usize = 32;
@@ -237,7 +241,9 @@ mod tests {
         assert_eq!(&m.as_bytes()[..MANIFEST_DOMAIN.len()], MANIFEST_DOMAIN);
         assert_eq!(&m.as_bytes()[MANIFEST_DOMAIN.len()..], b"abc");
         assert!(
-            DELEGATION_DOMAIN.len() <= MAX_DOMAIN_LEN && MANIFEST_DOMAIN.len() <= MAX_DOMAIN_LEN
+            DELEGATION_DOMAIN.len() <= MAX_DOMAIN_LEN
+                && MANIFEST_DOMAIN.len() <= MAX_DOMAIN_LEN
+                && FRESHNESS_DOMAIN.len() <= MAX_DOMAIN_LEN
         );
     }
 }

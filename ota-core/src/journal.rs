@@ -106,7 +106,14 @@ pub(crate) fn get_version(b: &[u8], at: usize) -> Option<Version> {
     })
 }
 
-/// Encodes `state` as record number `seq`.
+/// Is `a` a newer record number than `b`? Serial-number arithmetic (RFC 1982): the journal
+/// holds far fewer than 2^31 records, so a sequence that wraps past `u32::MAX` stays ordered.
+pub(crate) const fn newer(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// Encodes `state` as record number `seq` (raw access: use [`raw`]).
+#[doc(hidden)]
 pub fn encode(seq: u32, state: &State) -> [u8; RECORD_SIZE] {
     let mut b = [0u8; RECORD_SIZE];
     b[0..2].copy_from_slice(&MAGIC);
@@ -143,7 +150,9 @@ pub fn encode(seq: u32, state: &State) -> [u8; RECORD_SIZE] {
     b
 }
 
-/// Decodes a record slot: `Some((seq, state))` only for a valid version-1 record.
+/// Decodes a record slot: `Some((seq, state))` only for a valid version-1 record (raw access:
+/// use [`raw`]).
+#[doc(hidden)]
 pub fn decode(b: &[u8]) -> Option<(u32, State)> {
     if b.len() != RECORD_SIZE || b.get(0..2)? != MAGIC || *b.get(2)? != FORMAT || *b.get(15)? != 0 {
         return None;
@@ -203,6 +212,17 @@ pub fn decode(b: &[u8]) -> Option<(u32, State)> {
     Some((seq, state))
 }
 
+/// Where a journal of records lives: whole erase sectors of one flash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Region {
+    /// First byte (erase-sector aligned).
+    pub(crate) offset: u32,
+    /// Erase sectors used in turn (at least 2).
+    pub(crate) sectors: u32,
+    /// The flash's erased value.
+    pub(crate) erased: u8,
+}
+
 /// Position of a record slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Pos {
@@ -215,7 +235,9 @@ struct Pos {
 /// It holds no flash reference; every operation takes the flash, so the application and the
 /// bootloader can own their driver however they like.
 #[derive(Clone, Debug)]
+#[doc(hidden)]
 pub struct Journal {
+    erased: u8,
     offset: u32,
     sectors: u32,
     sector_size: u32,
@@ -223,15 +245,16 @@ pub struct Journal {
     next: Pos,
 }
 
-fn is_blank(b: &[u8]) -> bool {
-    b.iter().all(|&x| x == 0xFF) || b.iter().all(|&x| x == 0x00)
-}
-
 impl Journal {
     const SLOT: u32 = RECORD_SIZE as u32;
 
     fn slots_per_sector(&self) -> u32 {
         self.sector_size / Self::SLOT
+    }
+
+    /// Reads as the flash's declared erased value (the only meaning of "blank").
+    fn is_blank(&self, b: &[u8]) -> bool {
+        b.iter().all(|&x| x == self.erased)
     }
 
     fn addr(&self, p: Pos) -> u32 {
@@ -248,14 +271,30 @@ impl Journal {
         layout: &Layout,
     ) -> Result<(Self, Option<State>), UpdateError<F::Error>> {
         layout.validate(F::READ_SIZE, F::WRITE_SIZE, F::ERASE_SIZE, flash.capacity())?;
-        let mut j = Self {
+        let region = Region {
             offset: layout.journal_offset,
             sectors: layout.journal_sectors,
+            erased: layout.erased,
+        };
+        Self::open_records(flash, region, decode)
+    }
+
+    /// [`Journal::open`] over any record kind: `region` holds records that `decode` reads
+    /// (`Some((record number, content))` for a valid one). The caller validated the region.
+    pub(crate) fn open_records<F: NorFlash, T>(
+        flash: &mut F,
+        region: Region,
+        decode: fn(&[u8]) -> Option<(u32, T)>,
+    ) -> Result<(Self, Option<T>), UpdateError<F::Error>> {
+        let mut j = Self {
+            erased: region.erased,
+            offset: region.offset,
+            sectors: region.sectors,
             sector_size: F::ERASE_SIZE as u32,
             head: None,
             next: Pos { sector: 0, slot: 0 },
         };
-        let mut newest: Option<State> = None;
+        let mut newest: Option<T> = None;
         let mut buf = [0u8; RECORD_SIZE];
         for sector in 0..j.sectors {
             for slot in 0..j.slots_per_sector() {
@@ -264,14 +303,14 @@ impl Journal {
                     .read(j.addr(pos), &mut buf)
                     .map_err(UpdateError::flash)?;
                 let mut rec = decode(&buf);
-                if rec.is_none() && !is_blank(&buf) {
+                if rec.is_none() && !j.is_blank(&buf) {
                     flash
                         .read(j.addr(pos), &mut buf)
                         .map_err(UpdateError::flash)?;
                     rec = decode(&buf);
                 }
                 if let Some((seq, state)) = rec
-                    && j.head.is_none_or(|(s, _)| seq > s)
+                    && j.head.is_none_or(|(s, _)| newer(seq, s))
                 {
                     j.head = Some((seq, pos));
                     newest = Some(state);
@@ -295,16 +334,27 @@ impl Journal {
     /// Appends `state` as the newest record. When it returns `Ok`, the record is on flash and
     /// read back intact; when power is cut inside, recovery finds either this record or the
     /// previous one.
+    ///
+    /// A record slot is programmed only when it reads as the erased value. A slot that reads
+    /// blank but refuses the write (a torn word an ECC part counts as programmed) or reads back
+    /// wrong (a driver that ANDs bits) is skipped; when a sector runs out the next one is
+    /// erased, never the one holding the newest record. Record numbers wrap past `u32::MAX`.
     pub fn append<F: NorFlash>(
         &mut self,
         flash: &mut F,
         state: &State,
     ) -> Result<(), UpdateError<F::Error>> {
-        let seq = self
-            .sequence()
-            .checked_add(1)
-            .ok_or(UpdateError::JournalExhausted)?;
-        let rec = encode(seq, state);
+        self.append_record(flash, |seq| encode(seq, state))
+    }
+
+    /// [`Journal::append`] of any record kind: `encode` makes the record for a record number.
+    pub(crate) fn append_record<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        encode: impl FnOnce(u32) -> [u8; RECORD_SIZE],
+    ) -> Result<(), UpdateError<F::Error>> {
+        let seq = self.head.map_or(1, |(s, _)| s.wrapping_add(1));
+        let rec = crate::footer::Aligned(encode(seq));
         let mut buf = [0u8; RECORD_SIZE];
         let mut pos = self.next;
         let mut fresh = false;
@@ -325,14 +375,22 @@ impl Journal {
             let addr = self.addr(pos);
             if !fresh {
                 flash.read(addr, &mut buf).map_err(UpdateError::flash)?;
-                if !is_blank(&buf) {
+                if !self.is_blank(&buf) {
                     pos.slot += 1;
                     continue;
                 }
             }
-            flash.write(addr, &rec).map_err(UpdateError::flash)?;
+            if let Err(e) = flash.write(addr, &rec.0) {
+                // Refused (or power lost): a read tells the two apart. With power gone it fails
+                // too and the cut is reported; otherwise the slot is unusable, move on.
+                flash
+                    .read(addr, &mut buf)
+                    .map_err(|_| UpdateError::flash(e))?;
+                pos.slot += 1;
+                continue;
+            }
             flash.read(addr, &mut buf).map_err(UpdateError::flash)?;
-            if buf == rec {
+            if buf == rec.0 {
                 self.head = Some((seq, pos));
                 self.next = Pos {
                     sector: pos.sector,
@@ -346,6 +404,13 @@ impl Journal {
             "no journal record slot could be programmed and read back",
         ))
     }
+}
+
+/// Raw journal access for fuzzing and white-box tests: not part of the supported API (a record
+/// appended here bypasses every transition rule of [`State`]).
+#[doc(hidden)]
+pub mod raw {
+    pub use super::{Journal, decode, encode};
 }
 
 #[cfg(test)]

@@ -6,9 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Size of one journal record and of the slot footer, in bytes. Every flash write of the state
-/// machine is at most this long.
+/// Size of one journal record and of each record in the slot trailer, in bytes. Every flash
+/// write of the state machine is at most this long.
 pub const RECORD_SIZE: usize = 128;
+
+/// Bytes at the end of every slot that hold its trailer: the signed envelope the image was
+/// installed from (and the delegation records it depends on), the install footer, the confirm
+/// record and the validated marker ([`crate::footer`]). An image may use the rest of the slot.
+pub const TRAILER_SIZE: usize = 18 * RECORD_SIZE;
 
 /// Bytes per flash read while hashing an image back (four records): the largest buffer the
 /// state machine needs. Larger blocks cut the per-read overhead; at 512 bytes the read-back
@@ -80,6 +85,15 @@ pub struct Layout {
     pub slot_size: u32,
     /// How many boots a trial image gets before the bootloader reverts (at least 1).
     pub trial_attempts: u8,
+    /// The value every byte of this flash reads after an erase: `0xFF` (most NOR) or `0x00`
+    /// (e.g. STM32L0 data EEPROM emulation). "Blank" means this value only: the journal never
+    /// programs a record slot that reads anything else.
+    #[serde(default = "default_erased")]
+    pub erased: u8,
+}
+
+const fn default_erased() -> u8 {
+    0xFF
 }
 
 /// Why a [`Layout`] does not fit the flash it is used with.
@@ -124,8 +138,13 @@ pub enum LayoutError {
         /// The flash capacity.
         capacity: u64,
     },
-    /// A slot must hold at least one sector besides nothing, and the trial needs one attempt.
-    #[error("slot size {slot_size:#x} or trial attempts {attempts} is zero")]
+    /// The erased value is neither `0xFF` nor `0x00`.
+    #[error("erased value {0:#04x} is unsupported, expected 0xff or 0x00")]
+    ErasedValue(u8),
+    /// A slot must hold more than its trailer, and the trial needs one attempt.
+    #[error(
+        "slot size {slot_size:#x} does not exceed the trailer or trial attempts {attempts} is zero"
+    )]
     Empty {
         /// The slot size.
         slot_size: u32,
@@ -157,7 +176,10 @@ impl Layout {
         if self.journal_sectors < 2 {
             return Err(LayoutError::TooFewJournalSectors(self.journal_sectors));
         }
-        if self.slot_size == 0 || self.trial_attempts == 0 {
+        if self.erased != 0xFF && self.erased != 0x00 {
+            return Err(LayoutError::ErasedValue(self.erased));
+        }
+        if self.slot_size <= TRAILER_SIZE as u32 || self.trial_attempts == 0 {
             return Err(LayoutError::Empty {
                 slot_size: self.slot_size,
                 attempts: self.trial_attempts,
@@ -214,13 +236,13 @@ impl Layout {
         }
     }
 
-    /// The largest image a slot can hold (the footer takes the last [`RECORD_SIZE`] bytes).
+    /// The largest image a slot can hold (the trailer takes the last [`TRAILER_SIZE`] bytes).
     pub const fn max_image_size(&self) -> u32 {
-        self.slot_size.saturating_sub(RECORD_SIZE as u32)
+        self.slot_size.saturating_sub(TRAILER_SIZE as u32)
     }
 
-    /// Offset of a slot's footer.
-    pub(crate) const fn footer_offset(&self, slot: Slot) -> u32 {
+    /// Offset of a slot's trailer.
+    pub(crate) const fn trailer_offset(&self, slot: Slot) -> u32 {
         self.slot_offset(slot) + self.max_image_size()
     }
 }
@@ -236,6 +258,7 @@ mod tests {
         slot_b: 0x6000,
         slot_size: 0x4000,
         trial_attempts: 3,
+        erased: 0xFF,
     };
 
     #[test]
@@ -269,6 +292,12 @@ mod tests {
             L.validate(1, 8, 0x3000, 0xA000),
             Err(LayoutError::NotSectorAligned { .. })
         ));
+        let mut l = L;
+        l.erased = 0x5A;
+        assert_eq!(
+            l.validate(1, 8, 4096, 0xA000),
+            Err(LayoutError::ErasedValue(0x5A))
+        );
         let msg = std::format!("{}", LayoutError::TooFewJournalSectors(1));
         assert_eq!(msg, "journal has 1 sectors, expected at least 2");
     }

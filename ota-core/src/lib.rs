@@ -39,6 +39,7 @@
 //!     expires_at: None,
 //!     min_installed_version: None,
 //!     release_notes: heapless::String::new(),
+//!     delta: None,
 //! };
 //! let envelope = ota_core::sign::sign_manifest(&manifest, &[&root])?; // release side (std)
 //!
@@ -60,6 +61,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Trust that survives reboots and hostile networks
+//!
+//! Delegation records form one gap-free chain per product, so a dropped revocation blocks the
+//! chain instead of being skipped; root-signed freshness records bound how long a withheld
+//! revocation can keep a key alive (the model, next to TUF's snapshot and timestamp roles, is
+//! on [`format::trust`]). [`trust_journal::PersistentTrust`] keeps the store's delegation state
+//! on flash (two copies per commit, proven under power cuts at every operation, stored bit
+//! flips and foreign flash), so after a reboot a replayed grant of a revoked key is still
+//! refused.
+//!
 //! # Power-loss-safe A/B updates
 //!
 //! The application streams a verified image into the inactive slot with
@@ -70,7 +81,36 @@
 //! the last complete step: the `sim` feature's fault-injecting flash ([`sim::SimFlash`]) and its
 //! power-cut proof ([`sim::proof`]) check that at every operation, and firmware teams can run
 //! both against their own layout. Module map: [`layout`] (flash map), [`state`] (the state
-//! machine), [`journal`] and [`footer`] (on-flash formats), [`slots`], [`boot`], [`sim`].
+//! machine), [`journal`] and [`footer`] (on-flash formats), [`slots`], [`boot`], [`counter`]
+//! (hardware floors), [`sim`].
+//!
+//! # Swap mode for single-bank parts
+//!
+//! Parts that execute from one fixed address use [`swap`]: the image downloads into a staging
+//! area (possibly on a second flash device with another sector size, [`swap::FlashPair`]) with
+//! the same [`slots::Updater`], and [`swap::decide`] moves it into the primary slot while the
+//! old image moves out, resumable after a power cut at any operation, and moves the old one back
+//! on a revert. The boot chain below applies unchanged.
+//!
+//! # The bootloader is the root of trust
+//!
+//! [`boot::decide`] boots nothing it has not verified itself against its own trust anchors
+//! ([`boot::BootTrust`]): every slot keeps the signed envelope it was installed from next to
+//! the image, and at every boot (or, in [`boot::VerifyMode::VerifyOnce`], once per image and
+//! then a keyed or hashed marker) the bootloader checks the signature chain, the product binding
+//! and the image digest. No footer, journal record or flag makes an unsigned image bootable.
+//! The anti-rollback floor is kept redundantly (journal, confirm records, optionally a
+//! [`counter::MonotonicCounter`]), one transient read error never changes persistent state, and
+//! a rejected or crash-looping image never becomes the confirmed image without a trial and a
+//! confirm. The decision and the threat model of each mode are on the
+//! [`format`](format#boot-time-trust-decision) page.
+//!
+//! # Update reports
+//!
+//! Every update attempt can be told to the backend as one [`report::UpdateReport`]: the stage
+//! it reached, a reason code when it failed or reverted, the versions before and after and the
+//! boot attempts spent, in 12 to 16 bytes typically (byte layout in [`report::codec`], LwM2M
+//! object 5 mapping in [`report::lwm2m`]).
 //!
 //! # Example
 //!
@@ -95,6 +135,10 @@ extern crate alloc;
 
 pub mod boot;
 mod canonical;
+pub mod counter;
+#[cfg(feature = "defmt")]
+mod defmt_format;
+pub mod delta;
 pub mod digest;
 pub mod envelope;
 pub mod footer;
@@ -105,6 +149,8 @@ pub mod journal;
 pub mod keys;
 pub mod layout;
 pub mod manifest;
+pub mod multi;
+pub mod report;
 pub mod segment;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
@@ -114,6 +160,9 @@ pub mod sign;
 pub mod sim;
 pub mod slots;
 pub mod state;
+pub mod swap;
+mod trailer;
 pub mod trust;
+pub mod trust_journal;
 pub mod update_error;
 pub mod verify;

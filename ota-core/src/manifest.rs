@@ -11,14 +11,20 @@ use crate::digest::Sha256Digest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-/// The manifest format version this crate writes and accepts (the first byte of a manifest).
+/// The manifest format version of a full-image manifest (the first byte of a manifest).
 pub const MANIFEST_FORMAT_VERSION: u8 = 1;
+
+/// The manifest format version of a delta manifest: version 1's fields, then a [`DeltaInfo`]
+/// (the payload is a patch of the running image). Devices built before it refuse it by its
+/// first byte, so no device ever mistakes a patch for an image.
+pub const DELTA_MANIFEST_FORMAT_VERSION: u8 = 2;
 
 /// Longest release-notes text, in bytes of UTF-8.
 pub const MAX_RELEASE_NOTES: usize = 128;
 
-/// Longest encoded manifest, in bytes. A worst-case manifest (every option present, notes full,
-/// every varint at its widest) is 278 bytes; a test checks it.
+/// Longest encoded manifest, in bytes. A worst-case full-image manifest (every option present,
+/// notes full, every varint at its widest) is 278 bytes, a worst-case delta manifest 320; a
+/// test checks both.
 pub const MAX_MANIFEST_LEN: usize = 320;
 
 /// Bytes of the AES-GCM nonce prefix; the nonce is `prefix (7) || counter (4, BE) || last (1)`.
@@ -162,10 +168,25 @@ pub struct EncryptionInfo {
     pub segment_size: u32,
 }
 
-/// A firmware update manifest (format version 1). Field order is the wire order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a delta manifest's payload is: a patch ([`crate::delta::format`]) that turns the base
+/// image into the image the manifest describes (`image_size`, `image_digest`: the result).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DeltaInfo {
+    /// Bytes of the base image: the device's running, confirmed image.
+    pub base_size: u32,
+    /// SHA-256 of the base image.
+    pub base_digest: Sha256Digest,
+    /// Bytes of the patch (the plaintext payload; encrypted, the payload is segmented as for
+    /// an image of this size).
+    pub patch_size: u32,
+}
+
+/// A firmware update manifest (format version 1, or 2 for a delta). Field order is the wire
+/// order; `delta` is on the wire only in version 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
-    /// Always [`MANIFEST_FORMAT_VERSION`]; first on the wire.
+    /// [`MANIFEST_FORMAT_VERSION`], or [`DELTA_MANIFEST_FORMAT_VERSION`] exactly when `delta`
+    /// is present; first on the wire.
     pub format_version: u8,
     /// Monotonic sequence: a device accepts only a sequence above the last it accepted.
     pub sequence: u64,
@@ -189,6 +210,90 @@ pub struct Manifest {
     pub min_installed_version: Option<Version>,
     /// Short human text; at most [`MAX_RELEASE_NOTES`] bytes.
     pub release_notes: heapless::String<MAX_RELEASE_NOTES>,
+    /// Present (format version 2) when the payload is a patch of the running image instead
+    /// of the image itself.
+    pub delta: Option<DeltaInfo>,
+}
+
+/// Fields of every version, in wire order (version 2 appends `delta`).
+const V1_FIELDS: usize = 12;
+
+impl Serialize for Manifest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeTuple as _};
+        let with_delta = match (self.format_version, &self.delta) {
+            (MANIFEST_FORMAT_VERSION, None) => false,
+            (DELTA_MANIFEST_FORMAT_VERSION, Some(_)) => true,
+            _ => {
+                return Err(S::Error::custom(
+                    "manifest format version 1 has no delta, version 2 must have one",
+                ));
+            }
+        };
+        let mut t = s.serialize_tuple(V1_FIELDS + usize::from(with_delta))?;
+        t.serialize_element(&self.format_version)?;
+        t.serialize_element(&self.sequence)?;
+        t.serialize_element(&self.vendor_id)?;
+        t.serialize_element(&self.class_id)?;
+        t.serialize_element(&self.version)?;
+        t.serialize_element(&self.security_version)?;
+        t.serialize_element(&self.image_size)?;
+        t.serialize_element(&self.image_digest)?;
+        t.serialize_element(&self.encryption)?;
+        t.serialize_element(&self.expires_at)?;
+        t.serialize_element(&self.min_installed_version)?;
+        t.serialize_element(&self.release_notes)?;
+        if let Some(d) = &self.delta {
+            t.serialize_element(d)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Manifest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = Manifest;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a version 1 or 2 manifest")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Manifest, A::Error> {
+                use serde::de::Error as _;
+                let next = || A::Error::custom("manifest ends before its last field");
+                let format_version: u8 = a.next_element()?.ok_or_else(next)?;
+                if !matches!(
+                    format_version,
+                    MANIFEST_FORMAT_VERSION | DELTA_MANIFEST_FORMAT_VERSION
+                ) {
+                    return Err(A::Error::custom("unknown manifest format version"));
+                }
+                let mut m = Manifest {
+                    format_version,
+                    sequence: a.next_element()?.ok_or_else(next)?,
+                    vendor_id: a.next_element()?.ok_or_else(next)?,
+                    class_id: a.next_element()?.ok_or_else(next)?,
+                    version: a.next_element()?.ok_or_else(next)?,
+                    security_version: a.next_element()?.ok_or_else(next)?,
+                    image_size: a.next_element()?.ok_or_else(next)?,
+                    image_digest: a.next_element()?.ok_or_else(next)?,
+                    encryption: a.next_element()?.ok_or_else(next)?,
+                    expires_at: a.next_element()?.ok_or_else(next)?,
+                    min_installed_version: a.next_element()?.ok_or_else(next)?,
+                    release_notes: a.next_element()?.ok_or_else(next)?,
+                    delta: None,
+                };
+                if format_version == DELTA_MANIFEST_FORMAT_VERSION {
+                    m.delta = Some(a.next_element()?.ok_or_else(next)?);
+                }
+                Ok(m)
+            }
+        }
+        d.deserialize_tuple(V1_FIELDS + 1, Fields)
+    }
 }
 
 /// A manifest could not be decoded.
@@ -197,14 +302,15 @@ pub struct Manifest {
 pub enum ManifestDecodeError {
     /// The first byte is not a known format version.
     #[error(
-        "manifest format version {found} is not supported (expected {MANIFEST_FORMAT_VERSION})"
+        "manifest format version {found} is not supported (expected {MANIFEST_FORMAT_VERSION}, \
+         or {DELTA_MANIFEST_FORMAT_VERSION} for a delta)"
     )]
     UnsupportedVersion {
         /// The version byte found (0 for an empty manifest).
         found: u8,
     },
-    /// The bytes do not parse as a version-1 manifest.
-    #[error("manifest bytes do not decode as a version-{MANIFEST_FORMAT_VERSION} manifest")]
+    /// The bytes do not parse as a manifest of the version their first byte names.
+    #[error("manifest bytes do not decode as a manifest of the version their first byte names")]
     Malformed,
     /// Bytes were left after the manifest.
     #[error("manifest has {0} trailing bytes after its last field (expected none)")]
@@ -215,10 +321,13 @@ pub enum ManifestDecodeError {
 }
 
 impl Manifest {
-    /// Decodes exactly one canonical version-1 manifest from `bytes`.
+    /// Decodes exactly one canonical manifest (version 1, or 2 for a delta) from `bytes`.
     pub fn decode(bytes: &[u8]) -> Result<Self, ManifestDecodeError> {
         let found = bytes.first().copied().unwrap_or(0);
-        if found != MANIFEST_FORMAT_VERSION {
+        if !matches!(
+            found,
+            MANIFEST_FORMAT_VERSION | DELTA_MANIFEST_FORMAT_VERSION
+        ) {
             return Err(ManifestDecodeError::UnsupportedVersion { found });
         }
         crate::canonical::decode_exact(bytes).map_err(|e| match e {
@@ -238,6 +347,11 @@ impl Manifest {
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn to_vec(&self) -> Result<std::vec::Vec<u8>, postcard::Error> {
         postcard::to_stdvec(self)
+    }
+
+    /// Plaintext payload bytes: the patch for a delta, else the image.
+    pub fn payload_size(&self) -> u32 {
+        self.delta.map_or(self.image_size, |d| d.patch_size)
     }
 
     /// The facts the slot state machine needs, given the digest of the signed bytes.
@@ -276,6 +390,7 @@ pub struct ImageInfo {
 pub struct VerifiedManifest {
     info: ImageInfo,
     encryption: Option<EncryptionInfo>,
+    delta: Option<DeltaInfo>,
 }
 
 impl VerifiedManifest {
@@ -286,12 +401,32 @@ impl VerifiedManifest {
         Self {
             info,
             encryption: None,
+            delta: None,
         }
     }
 
-    /// Crate-internal: the verifier's constructor, with the payload's encryption parameters.
-    pub(crate) const fn from_checked(info: ImageInfo, encryption: Option<EncryptionInfo>) -> Self {
-        Self { info, encryption }
+    /// Crate-internal: the proof harnesses' constructor for a synthetic delta manifest.
+    #[allow(dead_code)]
+    pub(crate) const fn new_unchecked_delta(info: ImageInfo, delta: DeltaInfo) -> Self {
+        Self {
+            info,
+            encryption: None,
+            delta: Some(delta),
+        }
+    }
+
+    /// Crate-internal: the verifier's constructor, with the payload's encryption parameters
+    /// and, for a delta manifest, what the patch applies to.
+    pub(crate) const fn from_checked(
+        info: ImageInfo,
+        encryption: Option<EncryptionInfo>,
+        delta: Option<DeltaInfo>,
+    ) -> Self {
+        Self {
+            info,
+            encryption,
+            delta,
+        }
     }
 
     /// What the slot state machine needs to know about the image.
@@ -302,6 +437,19 @@ impl VerifiedManifest {
     /// How the payload is encrypted, if it is.
     pub const fn encryption(&self) -> Option<&EncryptionInfo> {
         self.encryption.as_ref()
+    }
+
+    /// The base the patch applies to, when the payload is a patch (a delta manifest).
+    pub const fn delta(&self) -> Option<&DeltaInfo> {
+        self.delta.as_ref()
+    }
+
+    /// Plaintext payload bytes: the patch for a delta, else the image.
+    pub const fn payload_size(&self) -> u32 {
+        match &self.delta {
+            Some(d) => d.patch_size,
+            None => self.info.image_size,
+        }
     }
 }
 

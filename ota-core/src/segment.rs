@@ -67,6 +67,14 @@ pub fn segment_count(image_size: u32, segment_size: u32) -> Option<u32> {
     Some(image_size.div_ceil(segment_size).max(1))
 }
 
+/// Checks the encryption parameters a manifest declares against the format's bounds, and
+/// returns the segment count. The one rule both [`crate::verify::verify`] (before anything is
+/// erased) and [`SegmentDecryptor::new`] apply, so they can never disagree.
+pub fn check_encryption(enc: &EncryptionInfo, image_size: u32) -> Result<u32, SegmentError> {
+    segment_count(image_size, enc.segment_size)
+        .ok_or(SegmentError::BadSegmentSize(enc.segment_size))
+}
+
 /// Total payload bytes on the wire: the image plus one tag per segment.
 pub fn encrypted_len(image_size: u32, segment_size: u32) -> Option<u64> {
     let n = segment_count(image_size, segment_size)?;
@@ -118,6 +126,32 @@ pub enum SegmentError {
         /// Segments expected.
         expected: u32,
     },
+    /// [`SegmentDecryptor::resume_at`] past the payload's end.
+    #[error("cannot resume at plaintext offset {offset} of a {size}-byte payload")]
+    ResumePastEnd {
+        /// The offset asked for.
+        offset: u32,
+        /// Plaintext payload bytes.
+        size: u32,
+    },
+    /// The OS random source failed while drawing a nonce prefix (release side).
+    #[error("the OS random source failed, so no nonce prefix could be drawn")]
+    Random,
+    /// The image is larger than a manifest can describe (release side).
+    #[error("image of {0} bytes is over the 4 GiB a manifest can describe")]
+    ImageTooLarge(usize),
+    /// The payload to seal is not the size the manifest declares (release side): its image
+    /// size, or a delta manifest's patch size.
+    #[error("payload of {payload} bytes, but the manifest declares {manifest}")]
+    PayloadSize {
+        /// Bytes given.
+        payload: u32,
+        /// The manifest's payload size.
+        manifest: u32,
+    },
+    /// The manifest could not be encoded to compute its digest (release side).
+    #[error("the manifest does not encode (its digest is the payload's AAD)")]
+    ManifestEncode,
 }
 
 /// Decrypts a segmented payload in order, in place, one segment at a time.
@@ -132,11 +166,12 @@ pub struct SegmentDecryptor {
 }
 
 impl SegmentDecryptor {
-    /// For a verified manifest's payload, with the device's AES key.
+    /// For a verified manifest's payload (the image, or a delta manifest's patch), with the
+    /// device's AES key.
     pub fn for_manifest(key: &[u8; 32], manifest: &VerifiedManifest) -> Result<Self, SegmentError> {
         let enc = manifest.encryption().ok_or(SegmentError::NotEncrypted)?;
         let info = manifest.image();
-        Self::new(key, enc, info.image_size, info.manifest_digest)
+        Self::new(key, enc, manifest.payload_size(), info.manifest_digest)
     }
 
     /// From raw parameters (the verifier's output is the usual source: [`Self::for_manifest`]).
@@ -153,8 +188,7 @@ impl SegmentDecryptor {
                 expected: enc.key_id,
             });
         }
-        let count = segment_count(image_size, enc.segment_size)
-            .ok_or(SegmentError::BadSegmentSize(enc.segment_size))?;
+        let count = check_encryption(enc, image_size)?;
         Ok(Self {
             cipher: Aes256Gcm::new(key.into()),
             prefix: enc.nonce_prefix,
@@ -217,6 +251,28 @@ impl SegmentDecryptor {
         Ok(segment.get(..plain_len).unwrap_or(&[]))
     }
 
+    /// Continues at the segment that holds plaintext offset `offset`: after a reset, the
+    /// updater resumes at a checkpoint ([`Updater::begin`](crate::slots::Updater::begin)'s
+    /// offset, or a delta install's patch offset) and the download continues from there.
+    /// Returns the wire offset of that segment (fetch from it) and how many plaintext bytes
+    /// of it lie before `offset` (decrypt the segment, then drop them: they are on flash).
+    /// Every segment still authenticates under its own index, so nothing can be spliced in;
+    /// the bytes before `offset` are checked by the read-back digest at the end.
+    pub fn resume_at(&mut self, offset: u32) -> Result<(u64, usize), SegmentError> {
+        if offset > self.image_size {
+            return Err(SegmentError::ResumePastEnd {
+                offset,
+                size: self.image_size,
+            });
+        }
+        // The offset that ends the payload resumes at the final segment (an empty image
+        // still has one); its bytes before `offset` are all dropped.
+        let index = (offset / self.segment_size).min(self.count - 1);
+        self.next = index;
+        let wire = u64::from(index) * (u64::from(self.segment_size) + TAG_LEN as u64);
+        Ok((wire, (offset - index * self.segment_size) as usize))
+    }
+
     /// True once the final segment was decrypted.
     pub fn is_complete(&self) -> bool {
         self.next >= self.count
@@ -235,7 +291,48 @@ impl SegmentDecryptor {
     }
 }
 
-/// Encrypts a whole image into the segmented payload (the release side's half).
+/// Encrypts `image` (the payload: the image, or a delta manifest's patch) for `manifest` under
+/// a nonce prefix drawn here from the OS random source: the release side's way to encrypt
+/// (`ota-tool sign --encrypt-key` uses it). `image` must be `manifest.payload_size()` bytes.
+///
+/// It sets `manifest.encryption` (the key id of `key`, the new prefix, `segment_size`) and
+/// leaves every other field as the caller set it. The AAD is the digest of the manifest as
+/// [`crate::sign::sign_manifest`] encodes it, so sign `manifest` afterwards, unchanged. A caller never picks the prefix, so two releases under one key never share a
+/// nonce (the failure that breaks AES-GCM), however the pipeline is scripted.
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub fn seal_image(
+    key: &[u8; 32],
+    segment_size: u32,
+    manifest: &mut crate::manifest::Manifest,
+    image: &[u8],
+) -> Result<std::vec::Vec<u8>, SegmentError> {
+    let mut nonce_prefix = [0u8; NONCE_PREFIX_LEN];
+    getrandom::fill(&mut nonce_prefix).map_err(|_| SegmentError::Random)?;
+    let enc = EncryptionInfo {
+        key_id: aes_key_id(key),
+        nonce_prefix,
+        segment_size,
+    };
+    let size = u32::try_from(image.len()).map_err(|_| SegmentError::ImageTooLarge(image.len()))?;
+    if size != manifest.payload_size() {
+        return Err(SegmentError::PayloadSize {
+            payload: size,
+            manifest: manifest.payload_size(),
+        });
+    }
+    check_encryption(&enc, size)?;
+    manifest.encryption = Some(enc);
+    let bytes = manifest
+        .to_vec()
+        .map_err(|_| SegmentError::ManifestEncode)?;
+    let digest = crate::digest::ImageDigest::of(&bytes);
+    encrypt_image(key, &enc, &digest, image)
+}
+
+/// Encrypts a whole image into the segmented payload under the caller's `enc`, nonce prefix
+/// included. For fixed test vectors and reproducible builds only: a prefix reused under one
+/// key breaks AES-GCM, so releases go through [`seal_image`], which draws its own.
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub fn encrypt_image(
@@ -244,10 +341,8 @@ pub fn encrypt_image(
     manifest_digest: &Sha256Digest,
     image: &[u8],
 ) -> Result<std::vec::Vec<u8>, SegmentError> {
-    let size =
-        u32::try_from(image.len()).map_err(|_| SegmentError::BadSegmentSize(enc.segment_size))?;
-    let count = segment_count(size, enc.segment_size)
-        .ok_or(SegmentError::BadSegmentSize(enc.segment_size))?;
+    let size = u32::try_from(image.len()).map_err(|_| SegmentError::ImageTooLarge(image.len()))?;
+    let count = check_encryption(enc, size)?;
     let cipher = Aes256Gcm::new(key.into());
     let mut out = std::vec::Vec::with_capacity(image.len() + count as usize * TAG_LEN);
     let seg = enc.segment_size as usize;

@@ -1,11 +1,16 @@
-//! The release side: encode and sign manifests and delegation records into envelopes.
+//! The release side: encode and sign manifests, delegation and freshness records into
+//! envelopes.
 
 use crate::envelope::{
-    DELEGATION_DOMAIN, ENVELOPE_FORMAT_VERSION, Envelope, MANIFEST_DOMAIN, MAX_PAYLOAD_LEN,
-    MAX_SIGNATURES, SignatureBytes, SignatureEntry,
+    DELEGATION_DOMAIN, ENVELOPE_FORMAT_VERSION, Envelope, FRESHNESS_DOMAIN, MANIFEST_DOMAIN,
+    MAX_PAYLOAD_LEN, MAX_SIGNATURES, SignatureBytes, SignatureEntry,
 };
-use crate::manifest::{MANIFEST_FORMAT_VERSION, MAX_MANIFEST_LEN, Manifest};
-use crate::trust::{DELEGATION_FORMAT_VERSION, DelegationRecord, KeyId};
+use crate::manifest::{
+    DELTA_MANIFEST_FORMAT_VERSION, MANIFEST_FORMAT_VERSION, MAX_MANIFEST_LEN, Manifest,
+};
+use crate::trust::{
+    DELEGATION_FORMAT_VERSION, DelegationRecord, FRESHNESS_FORMAT_VERSION, FreshnessRecord, KeyId,
+};
 use ed25519_dalek::{Signer as _, SigningKey};
 use std::vec::Vec;
 
@@ -70,9 +75,13 @@ pub fn sign_payload(
     .map_err(|_| SignError::Encode)
 }
 
-/// Encodes and signs a manifest into envelope bytes.
+/// Encodes and signs a manifest (a full-image or a delta manifest) into envelope bytes.
 pub fn sign_manifest(manifest: &Manifest, keys: &[&SigningKey]) -> Result<Vec<u8>, SignError> {
-    if manifest.format_version != MANIFEST_FORMAT_VERSION {
+    let expected = match manifest.delta {
+        None => MANIFEST_FORMAT_VERSION,
+        Some(_) => DELTA_MANIFEST_FORMAT_VERSION,
+    };
+    if manifest.format_version != expected {
         return Err(SignError::FormatVersion(manifest.format_version));
     }
     let bytes = manifest.to_vec().map_err(|_| SignError::Encode)?;
@@ -95,4 +104,16 @@ pub fn sign_delegation(
     }
     let bytes = postcard::to_stdvec(record).map_err(|_| SignError::Encode)?;
     sign_payload(DELEGATION_DOMAIN, &bytes, roots)
+}
+
+/// Encodes and signs a freshness record with root keys into envelope bytes.
+pub fn sign_freshness(
+    record: &FreshnessRecord,
+    roots: &[&SigningKey],
+) -> Result<Vec<u8>, SignError> {
+    if record.format_version != FRESHNESS_FORMAT_VERSION {
+        return Err(SignError::FormatVersion(record.format_version));
+    }
+    let bytes = postcard::to_stdvec(record).map_err(|_| SignError::Encode)?;
+    sign_payload(FRESHNESS_DOMAIN, &bytes, roots)
 }

@@ -19,12 +19,14 @@
 //! RAM: [`Updater`] holds the state, the journal position and one partial write word; its size
 //! is printed by the `powercut` example. The largest buffer is the 512-byte read-back block on the stack.
 
+use crate::counter::MonotonicCounter;
 use crate::digest::ImageDigest;
-use crate::footer;
+use crate::footer::{self, Aligned, CONFIRM_AT, FOOTER_AT, KEPT_DELEGATIONS};
 use crate::journal::Journal;
-use crate::layout::{Layout, MAX_CHECKPOINTS, READ_BACK_BLOCK, RECORD_SIZE, Slot};
-use crate::manifest::VerifiedManifest;
+use crate::layout::{Layout, MAX_CHECKPOINTS, READ_BACK_BLOCK, RECORD_SIZE, Slot, TRAILER_SIZE};
+use crate::manifest::{Manifest, VerifiedManifest};
 use crate::state::{Event, Pending, Phase, State};
+use crate::trailer::{self, Put, area_at};
 use crate::update_error::UpdateError;
 use embedded_storage::nor_flash::NorFlash;
 
@@ -37,8 +39,9 @@ struct Session {
     flushed: u32,
     /// The last checkpoint recorded in the journal.
     committed: u32,
-    /// Partial write word not yet programmed (its length is `written - flushed`).
-    word: [u8; RECORD_SIZE],
+    /// Partial write word not yet programmed (its length is `written - flushed`), aligned for
+    /// the flash's write size.
+    word: Aligned<RECORD_SIZE>,
 }
 
 /// The application-side update state machine over a `NorFlash` driver.
@@ -48,13 +51,18 @@ pub struct Updater<F: NorFlash> {
     journal: Journal,
     state: State,
     session: Option<Session>,
+    running: Option<Slot>,
 }
 
 impl<F: NorFlash> Updater<F> {
     /// Opens the state journal. Fails with [`UpdateError::NoState`] if the journal holds no valid
     /// record (the bootloader's [`decide`](crate::boot::decide) rebuilds it at every boot).
+    ///
+    /// The state is reconciled with the slot trailers: the anti-rollback floor is the highest of
+    /// the journal's and the confirm records'. Prefer [`Updater::open_running`] in firmware:
+    /// it also makes `begin` refuse to erase the slot the code runs from.
     pub fn open(mut flash: F, layout: Layout) -> Result<Self, UpdateError<F::Error>> {
-        let (journal, state) = Journal::open(&mut flash, &layout)?;
+        let (journal, state, _) = trailer::recover(&mut flash, &layout)?;
         let state = state.ok_or(UpdateError::NoState)?;
         Ok(Self {
             flash,
@@ -62,7 +70,21 @@ impl<F: NorFlash> Updater<F> {
             journal,
             state,
             session: None,
+            running: None,
         })
+    }
+
+    /// Like [`Updater::open`], for an application running from `running` (the slot the
+    /// bootloader booted): [`Updater::begin`] refuses with [`UpdateError::RunningSlot`] to
+    /// erase it, whatever the journal says.
+    pub fn open_running(
+        flash: F,
+        layout: Layout,
+        running: Slot,
+    ) -> Result<Self, UpdateError<F::Error>> {
+        let mut up = Self::open(flash, layout)?;
+        up.running = Some(running);
+        Ok(up)
     }
 
     /// The current persistent state.
@@ -79,6 +101,18 @@ impl<F: NorFlash> Updater<F> {
     /// Gives the flash driver back.
     pub fn into_inner(self) -> F {
         self.flash
+    }
+
+    /// The flash driver, for a front end that keeps records of its own (swap mode's progress
+    /// journal, [`crate::swap`]).
+    pub(crate) fn flash_mut(&mut self) -> &mut F {
+        &mut self.flash
+    }
+
+    /// Records `next` as the new state (for a front end whose transitions differ, e.g. swap
+    /// mode's confirm, where the confirmed image stays in the primary slot).
+    pub(crate) fn commit_state(&mut self, next: State) -> Result<(), UpdateError<F::Error>> {
+        self.commit(next)
     }
 
     fn commit(&mut self, next: State) -> Result<(), UpdateError<F::Error>> {
@@ -103,7 +137,22 @@ impl<F: NorFlash> Updater<F> {
     /// Returns the image offset the caller must send from: 0 for a new update, the last
     /// checkpoint when the same manifest's download was interrupted, the image size when it is
     /// already downloaded. A newer manifest replaces an unfinished one.
+    ///
+    /// A delta manifest's payload is a patch, not the image: `begin` refuses it with
+    /// [`UpdateError::DeltaPayload`] (install it with
+    /// [`DeltaInstall`](crate::delta::DeltaInstall)).
     pub fn begin(&mut self, manifest: &VerifiedManifest) -> Result<u32, UpdateError<F::Error>> {
+        if manifest.delta().is_some() {
+            return Err(UpdateError::DeltaPayload);
+        }
+        self.begin_image(manifest)
+    }
+
+    /// [`Updater::begin`] for any manifest: the delta installer's entry (it writes the result).
+    pub(crate) fn begin_image(
+        &mut self,
+        manifest: &VerifiedManifest,
+    ) -> Result<u32, UpdateError<F::Error>> {
         let pending = Pending::from_info(manifest.image());
         let capacity = self.layout.max_image_size();
         if pending.image_size > capacity {
@@ -115,16 +164,25 @@ impl<F: NorFlash> Updater<F> {
         let sector = F::ERASE_SIZE as u32;
         let interval = self.checkpoint_interval(pending.image_size);
         let image_end = pending.image_size.div_ceil(sector).max(1) * sector;
+        let target = self.state.update_slot();
+        if self.running == Some(target) {
+            return Err(UpdateError::RunningSlot(target));
+        }
         let resumed = self.state.is_resumable(&pending);
         if !resumed {
             let next = self.state.begin(pending)?;
             self.commit(next)?;
         }
+        let trailer_from = trailer::sectors_from(&self.layout, sector);
         if let Phase::Erasing { erased } = self.state.phase {
             let mut at = erased - erased % sector;
             loop {
                 let end = at.saturating_add(interval).min(image_end);
                 self.erase_slot(at, end)?;
+                if end == image_end {
+                    // The trailer (kept envelope, footer, confirm record) goes with the image.
+                    self.erase_slot(trailer_from.max(image_end), self.layout.slot_size)?;
+                }
                 let next = self.state.erased(end, end == image_end)?;
                 self.commit(next)?;
                 if end == image_end {
@@ -133,9 +191,23 @@ impl<F: NorFlash> Updater<F> {
                 at = end;
             }
         } else if let Phase::Downloading { offset } = self.state.phase {
-            // A resumed download: whatever was written after the last checkpoint may be torn.
-            let end = (offset + interval).min(image_end);
-            self.erase_slot(offset, end)?;
+            // A resumed download: whatever was written after the last checkpoint may be torn (or,
+            // after a lost record, complete), and a trailer written by an interrupted `finish`
+            // must go. Its sector may hold the image's tail: then the download resumes there.
+            let dirty = self.trailer_dirty()?;
+            let from = if dirty {
+                offset.min(trailer_from)
+            } else {
+                offset
+            };
+            if from != offset {
+                let next = self.state.checkpoint(from)?;
+                self.commit(next)?;
+            }
+            self.erase_slot(from, image_end)?;
+            if dirty {
+                self.erase_slot(trailer_from.max(image_end), self.layout.slot_size)?;
+            }
         }
         let offset = match self.state.phase {
             Phase::Downloading { offset } => offset,
@@ -145,9 +217,22 @@ impl<F: NorFlash> Updater<F> {
             written: offset,
             flushed: offset,
             committed: offset,
-            word: [0; RECORD_SIZE],
+            word: Aligned([0; RECORD_SIZE]),
         });
         Ok(offset)
+    }
+
+    /// Does the update slot's trailer hold anything (it must be blank before `finish`)?
+    fn trailer_dirty(&mut self) -> Result<bool, UpdateError<F::Error>> {
+        let slot = self.state.update_slot();
+        let base = self.layout.trailer_offset(slot);
+        for i in 0..(TRAILER_SIZE / RECORD_SIZE) as u32 {
+            let b: footer::Record = trailer::read(&mut self.flash, base + i * RECORD_SIZE as u32)?;
+            if !trailer::blank(&self.layout, &b.0) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Erases the update slot's sectors covering `[from, to)` (slot-relative, sector aligned).
@@ -206,14 +291,14 @@ impl<F: NorFlash> Updater<F> {
             if partial > 0 || chunk.len() < w {
                 let take = (w - partial).min(chunk.len());
                 let (head, rest) = chunk.split_at(take);
-                if let Some(dst) = s.word.get_mut(partial..partial + take) {
+                if let Some(dst) = s.word.0.get_mut(partial..partial + take) {
                     dst.copy_from_slice(head);
                 }
                 s.written += take as u32;
                 chunk = rest;
                 if partial + take == w {
                     let word = s.word;
-                    self.program(s, word.get(..w).unwrap_or(&[]), image_size)?;
+                    self.program(s, word.0.get(..w).unwrap_or(&[]), image_size)?;
                 }
             } else {
                 // Whole words straight from the caller's buffer, up to the next sector boundary.
@@ -223,7 +308,17 @@ impl<F: NorFlash> Updater<F> {
                 let (head, rest) = chunk.split_at(n);
                 s.written += n as u32;
                 chunk = rest;
-                self.program(s, head, image_size)?;
+                if (head.as_ptr() as usize).is_multiple_of(w) {
+                    self.program(s, head, image_size)?;
+                } else {
+                    // HALs that DMA or cast to words need an aligned source: copy through one.
+                    for piece in head.chunks(RECORD_SIZE) {
+                        let mut a = Aligned([0u8; RECORD_SIZE]);
+                        let dst = a.0.get_mut(..piece.len()).unwrap_or(&mut []);
+                        dst.copy_from_slice(piece);
+                        self.program(s, a.0.get(..piece.len()).unwrap_or(&[]), image_size)?;
+                    }
+                }
             }
         }
         Ok(())
@@ -253,17 +348,31 @@ impl<F: NorFlash> Updater<F> {
     }
 
     /// Finishes the download: programs the last partial word, reads the whole image back from
-    /// flash and checks its SHA-256 against the manifest, then writes the slot footer.
+    /// flash and checks its SHA-256 against the manifest, then writes the slot trailer: the
+    /// signed `envelope` the manifest came in (the bytes given to
+    /// [`verify`](crate::verify::verify)) and the `delegations` its signer depends on (at most
+    /// two root-signed delegation envelopes; none when a root signed it), then the footer. The
+    /// bootloader verifies the image from these at every boot; without them it boots nothing.
     ///
     /// On a digest mismatch the update is abandoned (the state returns to idle, recording
     /// [`Event::DownloadDigestMismatch`]) and [`UpdateError::DigestMismatch`] is returned.
-    pub fn finish(&mut self) -> Result<(), UpdateError<F::Error>> {
+    pub fn finish(
+        &mut self,
+        envelope: &[u8],
+        delegations: &[&[u8]],
+    ) -> Result<(), UpdateError<F::Error>> {
         if self.state.phase == Phase::Downloaded {
             return Ok(());
         }
         let Some(pending) = self.state.pending else {
             return Err(self.wrong_phase("finish"));
         };
+        if signed_facts::<F::Error>(envelope)? != pending {
+            return Err(UpdateError::EnvelopeMismatch);
+        }
+        if delegations.len() > KEPT_DELEGATIONS {
+            return Err(UpdateError::TooManyDelegations(delegations.len()));
+        }
         let Some(mut s) = self.session.take() else {
             return Err(self.wrong_phase("finish before begin"));
         };
@@ -279,34 +388,33 @@ impl<F: NorFlash> Updater<F> {
         if partial > 0 {
             let mut word = s.word;
             let w = F::WRITE_SIZE;
-            if let Some(pad) = word.get_mut(partial..w) {
+            if let Some(pad) = word.0.get_mut(partial..w) {
                 pad.fill(0xFF);
             }
-            self.program(&mut s, word.get(..w).unwrap_or(&[]), pending.image_size)?;
+            self.program(&mut s, word.0.get(..w).unwrap_or(&[]), pending.image_size)?;
         }
         let slot = self.state.update_slot();
         let base = self.slot_base();
-        let digest = read_digest(&mut self.flash, base, pending.image_size)?;
+        let digest = stable_digest(
+            &mut self.flash,
+            base,
+            pending.image_size,
+            &pending.image_digest,
+        )?;
         if digest != pending.image_digest {
             let next = self.state.revert(Event::DownloadDigestMismatch);
             self.commit(next)?;
             return Err(UpdateError::DigestMismatch(slot));
         }
-        // The footer shares a sector with the image, erased by `begin` (and again on a resume
-        // that rewrites it); or it has its own sector, erased here.
-        let sector = F::ERASE_SIZE as u32;
-        let footer_at = self.layout.footer_offset(slot);
-        let image_sectors = pending.image_size.div_ceil(sector);
-        if self.layout.max_image_size() / sector >= image_sectors {
-            let from = footer_at - footer_at % sector;
-            self.flash
-                .erase(from, from + sector)
-                .map_err(UpdateError::flash)?;
-        }
-        let rec = footer::encode(&pending);
-        self.flash
-            .write(footer_at, &rec)
-            .map_err(UpdateError::flash)?;
+        // `begin` erased the trailer with the image (and again on a resume).
+        write_trailer(
+            &mut self.flash,
+            &self.layout,
+            slot,
+            envelope,
+            delegations,
+            &pending,
+        )?;
         let next = self.state.downloaded()?;
         self.commit(next)
     }
@@ -319,9 +427,42 @@ impl<F: NorFlash> Updater<F> {
 
     /// Confirms the running trial image after the application's self-test passed: it becomes
     /// the known-good image and the anti-rollback floor rises to its security version.
+    ///
+    /// The confirm record (image, new floor) goes into the trial slot's trailer first, then the
+    /// journal record: either one alone keeps the floor and the verdict.
     pub fn confirm(&mut self) -> Result<(), UpdateError<F::Error>> {
         let next = self.state.confirm()?;
+        if let Some(p) = self.state.pending {
+            let rec = footer::encode_confirm(&footer::Confirmed {
+                sequence: p.sequence,
+                floor: next.security_floor,
+                image_digest: p.image_digest,
+            });
+            let at = trailer::at(&self.layout, self.state.update_slot(), CONFIRM_AT);
+            // An area that is not blank (foreign data) only loses the redundant copy.
+            let _: Put = trailer::put(&mut self.flash, &self.layout, at, &rec)?;
+        }
         self.commit(next)
+    }
+
+    /// [`Updater::confirm`], then raises the hardware floor `counter` to the image's security
+    /// version when (and only when) that is above the counter. The inner result is the
+    /// counter's: a refused step (e.g. an exhausted eFuse bank) leaves the confirm done and the
+    /// software floor raised.
+    pub fn confirm_with_counter<C: MonotonicCounter>(
+        &mut self,
+        counter: &mut C,
+    ) -> Result<Result<(), C::Error>, UpdateError<F::Error>> {
+        let sv = self.state.pending.map(|p| p.security_version);
+        self.confirm()?;
+        let Some(sv) = sv else {
+            return Ok(Ok(()));
+        };
+        Ok(match counter.read() {
+            Ok(now) if now >= sv => Ok(()),
+            Ok(_) => counter.advance_to(sv),
+            Err(e) => Err(e),
+        })
     }
 
     /// Rejects the trial image (or cancels an activated one): the next boot runs the
@@ -340,6 +481,109 @@ impl<F: NorFlash> Updater<F> {
     pub fn update_slot(&self) -> Slot {
         self.state.update_slot()
     }
+}
+
+/// Crate-internal hooks for a writer other than [`Updater::write`] (the delta installer,
+/// `crate::delta::install`): it drives `begin` and `finish` as they are and writes the image
+/// bytes between them itself.
+impl<F: NorFlash> Updater<F> {
+    /// The flash layout.
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The slot given to [`Updater::open_running`], if any.
+    pub(crate) fn running(&self) -> Option<Slot> {
+        self.running
+    }
+
+    /// Records download progress `offset` in the journal (the next `begin` resumes there and
+    /// erases only what follows it).
+    pub(crate) fn record_progress(&mut self, offset: u32) -> Result<(), UpdateError<F::Error>> {
+        let next = self.state.checkpoint(offset)?;
+        self.commit(next)
+    }
+
+    /// The whole image was written since `begin` by another writer: `finish` reads it back.
+    pub(crate) fn written_externally(&mut self) -> Result<(), UpdateError<F::Error>> {
+        let (Some(p), Some(s)) = (self.state.pending, self.session.as_mut()) else {
+            return Err(self.wrong_phase("finish an external write before begin"));
+        };
+        s.written = p.image_size;
+        s.flushed = p.image_size;
+        Ok(())
+    }
+}
+
+/// The image facts a signed manifest envelope describes (no signature check: the bootloader
+/// does that against its own anchors).
+pub(crate) fn signed_facts<E: core::fmt::Debug>(
+    envelope: &[u8],
+) -> Result<Pending, UpdateError<E>> {
+    let env =
+        crate::envelope::Envelope::decode(envelope).map_err(|_| UpdateError::EnvelopeMismatch)?;
+    let m = Manifest::decode(env.payload).map_err(|_| UpdateError::EnvelopeMismatch)?;
+    Ok(Pending {
+        sequence: m.sequence,
+        version: m.version,
+        security_version: m.security_version,
+        image_size: m.image_size,
+        image_digest: m.image_digest,
+    })
+}
+
+/// Writes a slot trailer: the kept envelopes, then the install footer (last, so a footer means
+/// the rest is there). Every area must be blank or already hold the same bytes.
+pub(crate) fn write_trailer<F: NorFlash>(
+    flash: &mut F,
+    layout: &Layout,
+    slot: Slot,
+    envelope: &[u8],
+    delegations: &[&[u8]],
+    p: &Pending,
+) -> Result<(), UpdateError<F::Error>> {
+    if delegations.len() > KEPT_DELEGATIONS {
+        return Err(UpdateError::TooManyDelegations(delegations.len()));
+    }
+    let occupied = UpdateError::Corrupted(
+        "the slot trailer is not erased (erase the whole slot before programming it)",
+    );
+    for (i, env) in core::iter::once(&envelope)
+        .chain(delegations.iter())
+        .enumerate()
+    {
+        let area = footer::envelope_area(env).ok_or(UpdateError::EnvelopeMismatch)?;
+        if trailer::put(flash, layout, trailer::at(layout, slot, area_at(i)), &area)?
+            == Put::Occupied
+        {
+            return Err(occupied);
+        }
+    }
+    let rec = footer::encode(p);
+    if trailer::put(flash, layout, trailer::at(layout, slot, FOOTER_AT), &rec)? == Put::Occupied {
+        return Err(occupied);
+    }
+    Ok(())
+}
+
+/// [`read_digest`], read again when it does not match `expected`: a mismatch is concluded only
+/// when two reads agree on the wrong digest (one transient read error never abandons an update).
+pub(crate) fn stable_digest<F: NorFlash>(
+    flash: &mut F,
+    base: u32,
+    len: u32,
+    expected: &[u8; 32],
+) -> Result<[u8; 32], UpdateError<F::Error>> {
+    let mut last = None;
+    let mut d = [0u8; 32];
+    for _ in 0..4 {
+        d = read_digest(flash, base, len)?;
+        if d == *expected || last == Some(d) {
+            return Ok(d);
+        }
+        last = Some(d);
+    }
+    Ok(d)
 }
 
 /// SHA-256 over `len` bytes from `base`, read in blocks of up to [`READ_BACK_BLOCK`] bytes. Each
@@ -369,12 +613,14 @@ pub(crate) fn read_digest<F: NorFlash>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::boot::{BootReason, Decision, decide, provision};
+    use crate::boot::{BootReason, Decision, provision};
     use crate::manifest::{ImageInfo, Version};
     use crate::sim::proof::test_image;
+    use crate::sim::release::{SimRelease, SimSigner};
     use crate::sim::{SimConfig, SimError, SimFlash, Tear};
     use crate::state::TransitionError;
     use proptest::prelude::*;
+    use std::vec::Vec;
 
     const E: usize = 4096;
 
@@ -386,20 +632,48 @@ mod tests {
             slot_b: 0x7000,
             slot_size: 0x5000,
             trial_attempts: 2,
+            erased: 0xFF,
         }
     }
 
+    fn signer() -> SimSigner {
+        SimSigner::new(1)
+    }
+
+    fn release(image: &[u8], sequence: u64) -> SimRelease {
+        signer().release(image, sequence, sequence as u16)
+    }
+
     fn info(image: &[u8], sequence: u64) -> ImageInfo {
-        crate::sim::proof::info(image, sequence, sequence as u16)
+        release(image, sequence).info
+    }
+
+    fn env(image: &[u8], sequence: u64) -> Vec<u8> {
+        release(image, sequence).envelope
+    }
+
+    fn decide<const W: usize>(
+        f: &mut SimFlash<W, E>,
+        l: &Layout,
+    ) -> Result<Decision, UpdateError<SimError>> {
+        let store = signer().store();
+        crate::boot::decide(
+            f,
+            l,
+            &signer().boot_trust(&store),
+            &mut crate::counter::NoCounter,
+        )
     }
 
     fn device<const W: usize>() -> SimFlash<W, E> {
-        let mut f = SimFlash::<W, E>::for_layout(&layout(), SimConfig::default());
+        let strict = SimConfig {
+            check_alignment: true,
+            ..SimConfig::default()
+        };
+        let mut f = SimFlash::<W, E>::for_layout(&layout(), strict);
         let old = test_image(3000, 1);
-        let mut padded = old.clone();
-        padded.resize(3000usize.div_ceil(W) * W, 0xFF);
-        f.write(layout().slot_a, &padded).unwrap();
-        provision(&mut f, &layout(), Slot::A, &info(&old, 1)).unwrap();
+        f.program(layout().slot_a, &old).unwrap();
+        provision(&mut f, &layout(), Slot::A, &env(&old, 1), &[]).unwrap();
         f
     }
 
@@ -416,7 +690,7 @@ mod tests {
         for c in image.chunks(chunk.max(1)) {
             up.write(c).unwrap();
         }
-        up.finish().unwrap();
+        up.finish(&env(image, 2), &[]).unwrap();
         assert_eq!(up.state().phase, Phase::Downloaded);
         f
     }
@@ -468,7 +742,7 @@ mod tests {
         for c in image[offset as usize..].chunks(777) {
             up.write(c).unwrap();
         }
-        up.finish().unwrap();
+        up.finish(&env(&image, 2), &[]).unwrap();
         let written = f.wear().bytes_written - before;
         assert!(
             written < 2 * image.len() as u64 - u64::from(offset),
@@ -495,7 +769,10 @@ mod tests {
         let offset = up.begin(&m).unwrap();
         assert!(offset > 100);
         up.write(&image[offset as usize..]).unwrap();
-        assert_eq!(up.finish(), Err(UpdateError::DigestMismatch(Slot::B)));
+        assert_eq!(
+            up.finish(&env(&image, 2), &[]),
+            Err(UpdateError::DigestMismatch(Slot::B))
+        );
         assert_eq!(up.state().phase, Phase::Idle);
         assert_eq!(up.state().last_event, Event::DownloadDigestMismatch);
         assert_eq!(
@@ -518,7 +795,7 @@ mod tests {
             up.begin(&VerifiedManifest::new_unchecked(big)),
             Err(UpdateError::ImageTooLarge {
                 size: 0x5000,
-                capacity: 0x5000 - 128
+                capacity: 0x5000 - 2304
             })
         );
         let stale = info(&image, 1);
@@ -533,7 +810,7 @@ mod tests {
             .unwrap();
         up.write(&image[..4000]).unwrap();
         assert_eq!(
-            up.finish(),
+            up.finish(&env(&image, 2), &[]),
             Err(UpdateError::Incomplete {
                 written: 4000,
                 expected: 5000
@@ -544,7 +821,7 @@ mod tests {
             Err(UpdateError::WriteBeyondImage { .. })
         ));
         up.write(&image[4000..]).unwrap();
-        up.finish().unwrap();
+        up.finish(&env(&image, 2), &[]).unwrap();
         assert!(matches!(up.confirm(), Err(UpdateError::Transition(_))));
         up.activate().unwrap();
         let msg = std::format!(

@@ -57,9 +57,35 @@ pub enum UpdateError<E: core::fmt::Debug> {
     /// The image read back from a slot does not match its expected SHA-256.
     #[error("the image read back from slot {0} does not match the manifest digest")]
     DigestMismatch(Slot),
-    /// The journal's 32-bit record sequence is used up (after 4 billion records).
+    /// The journal's 32-bit record sequence is used up. No longer returned (record numbers
+    /// wrap); kept so matches on it still compile.
     #[error("journal record sequence exhausted")]
     JournalExhausted,
+    /// `begin` would erase the slot the application is running from.
+    #[error("slot {0} is the running slot; an update never erases it")]
+    RunningSlot(Slot),
+    /// The envelope given to keep with the image does not decode as a signed manifest of the
+    /// image being installed.
+    #[error(
+        "the envelope does not sign the image being installed (sequence, size or digest differ)"
+    )]
+    EnvelopeMismatch,
+    /// The manifest describes a delta patch: its payload is not the image, so it is not
+    /// written with [`Updater::write`](crate::slots::Updater::write).
+    #[error(
+        "the manifest's payload is a delta patch, not the image: install it with delta::DeltaInstall"
+    )]
+    DeltaPayload,
+    /// More delegation envelopes than a slot trailer keeps.
+    #[error("{0} delegation envelopes given, a slot keeps at most {max}", max = crate::footer::KEPT_DELEGATIONS)]
+    TooManyDelegations(usize),
+    /// Swap mode: the primary slot does not hold the confirmed image yet (a swap or a revert
+    /// is due at the next boot), so the staging area still holds the only copy of an image and
+    /// must not be erased.
+    #[error(
+        "a swap is not settled ({0}); reboot so the bootloader finishes or reverts it before a new update"
+    )]
+    SwapUnsettled(&'static str),
 }
 
 impl<E: core::fmt::Debug> UpdateError<E> {

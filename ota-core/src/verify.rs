@@ -12,11 +12,17 @@
 //! 6. `security_version` at least the device floor (rollback);
 //! 7. expiry against the device's best known time (freeze);
 //! 8. image size within the slot (endless data);
-//! 9. minimum installed version.
+//! 9. minimum installed version;
+//! 10. encryption parameters (segment size within the format's bounds), so every manifest that
+//!     passes can be decrypted and nothing is erased for one the decryptor would refuse.
 //!
 //! Then, while the image streams in, [`ImageVerifier`] rejects more bytes than declared (endless
 //! data) and a digest that is not the manifest's (mix-and-match, corruption). The digest is meant
 //! to be fed with bytes read back from flash.
+//!
+//! The device-specific half of the encryption check, whether the device holds the AES key the
+//! manifest names, is [`SegmentDecryptor::for_manifest`](crate::segment::SegmentDecryptor::for_manifest):
+//! build the decryptor before `begin`, and a wrong key is refused before anything is erased.
 //!
 //! Nothing here allocates; the signed message is assembled in a stack buffer of
 //! `32 + MAX_MANIFEST_LEN` bytes.
@@ -25,6 +31,7 @@ use crate::digest::{ImageDigest, Sha256Digest};
 use crate::envelope::Envelope;
 use crate::envelope::{EnvelopeError, MANIFEST_DOMAIN, MAX_SIGNATURES, SignedMessage};
 use crate::manifest::{Manifest, ManifestDecodeError, ProductId, VerifiedManifest, Version};
+use crate::segment::{SegmentError, check_encryption};
 use crate::trust::{Authority, KeyId, TrustStore};
 use ed25519_dalek::Signature;
 
@@ -83,6 +90,50 @@ pub enum SignatureError {
         not_before: u64,
         /// Window end (`u64::MAX` when open).
         not_after: u64,
+    },
+    /// A delegated key of another product's chain (its store is scoped to this device's
+    /// product, the manifest names another).
+    #[error("key {key} is delegated for this device's product only, not the manifest's")]
+    KeyOutOfScope {
+        /// The key.
+        key: KeyId,
+    },
+    /// A delegated key, but the store holds no freshness record (policy `Required`).
+    #[error(
+        "key {key} is delegated, but no freshness record vouches for the delegation state \
+         (apply a root-signed freshness record first)"
+    )]
+    FreshnessMissing {
+        /// The key.
+        key: KeyId,
+    },
+    /// A delegated key, but the newest freshness record has expired: a revocation may be
+    /// withheld from this device.
+    #[error(
+        "key {key} is delegated, but the freshness record expired at {expires_at} \
+         (device time {now}); fetch a newer one"
+    )]
+    FreshnessExpired {
+        /// The key.
+        key: KeyId,
+        /// The freshness record's expiry.
+        expires_at: u64,
+        /// Device time.
+        now: u64,
+    },
+    /// A delegated key, but the device's delegation chain is behind what the roots say it must
+    /// have reached (a record, possibly a revocation, has not arrived).
+    #[error(
+        "key {key} is delegated, but the delegation chain is at {have} and the freshness \
+         record requires {required}; fetch the missing records"
+    )]
+    DelegationsBehind {
+        /// The key.
+        key: KeyId,
+        /// The chain position held.
+        have: u64,
+        /// The position required.
+        required: u64,
     },
     /// Valid signatures, but fewer than the threshold (e.g. one stolen root of a 2-of-3 set).
     #[error("valid signatures weigh {weight}, threshold is {threshold}")]
@@ -163,6 +214,10 @@ pub enum VerifyError {
         /// Required.
         required: Version,
     },
+    /// Encryption parameters the format forbids (checked here, before anything is erased, so
+    /// the decryptor never refuses a manifest that `begin` already acted on).
+    #[error("manifest encryption parameters: {0}")]
+    Encryption(SegmentError),
 }
 
 impl VerifyError {
@@ -181,6 +236,7 @@ impl VerifyError {
             Self::Expired { .. } => "expiry",
             Self::TooLargeForSlot { .. } => "slot-size",
             Self::InstalledTooOld { .. } => "min-installed-version",
+            Self::Encryption(_) => "encryption",
         }
     }
 }
@@ -252,8 +308,14 @@ pub fn verify_manifest<const R: usize, const D: usize>(
             required,
         });
     }
+    if let Some(enc) = &m.encryption {
+        check_encryption(enc, m.payload_size()).map_err(VerifyError::Encryption)?;
+    }
     let info = m.image_info(ImageDigest::of(env.payload));
-    Ok((VerifiedManifest::from_checked(info, m.encryption), m))
+    Ok((
+        VerifiedManifest::from_checked(info, m.encryption, m.delta),
+        m,
+    ))
 }
 
 fn check_signatures<const R: usize, const D: usize>(
@@ -262,30 +324,44 @@ fn check_signatures<const R: usize, const D: usize>(
     trust: &TrustStore<R, D>,
     now: u64,
 ) -> Result<(), SignatureError> {
-    let msg = SignedMessage::new(MANIFEST_DOMAIN, env.payload).ok_or(
-        SignatureError::ThresholdNotMet {
-            weight: 0,
-            threshold: trust.threshold(),
-        },
-    )?;
+    check_signatures_under(MANIFEST_DOMAIN, env, m, trust, now)
+}
+
+/// The signature and threshold rule for a payload signed under `domain`; `m` carries the scope
+/// a delegated key is checked against (vendor, class, sequence).
+pub(crate) fn check_signatures_under<const R: usize, const D: usize>(
+    domain: &[u8],
+    env: &Envelope<'_>,
+    m: &Manifest,
+    trust: &TrustStore<R, D>,
+    now: u64,
+) -> Result<(), SignatureError> {
+    let msg = SignedMessage::new(domain, env.payload).ok_or(SignatureError::ThresholdNotMet {
+        weight: 0,
+        threshold: trust.threshold(),
+    })?;
     let threshold = trust.threshold();
-    let mut seen = [KeyId([0; 8]); MAX_SIGNATURES];
-    let mut n_seen = 0usize;
+    // Ids whose signature already counted. An id is recorded only after its signature
+    // verified, so a bad entry (forged, or junk injected in transit) in front of a good one
+    // from the same key never hides the good one; a second valid entry by the same key adds
+    // nothing.
+    let mut counted = [KeyId([0; 8]); MAX_SIGNATURES];
+    let mut n_counted = 0usize;
     let mut weight: u8 = 0;
     let mut problem: Option<SignatureError> = None;
     for entry in &env.signatures {
         let id = entry.key_id;
-        if seen.get(..n_seen).is_some_and(|s| s.contains(&id)) {
+        if counted.get(..n_counted).is_some_and(|s| s.contains(&id)) {
             continue;
         }
-        if let Some(slot) = seen.get_mut(n_seen) {
-            *slot = id;
-            n_seen += 1;
-        }
-        match trust.authority(&id, m.sequence, now) {
+        match trust.authority(&id, m, now) {
             Authority::Signer(key, w) => {
                 let sig = Signature::from_bytes(&entry.signature.to_array());
                 if key.verify_strict(msg.as_bytes(), &sig).is_ok() {
+                    if let Some(slot) = counted.get_mut(n_counted) {
+                        *slot = id;
+                        n_counted += 1;
+                    }
                     weight = weight.saturating_add(w);
                     if weight >= threshold {
                         return Ok(());
@@ -294,24 +370,8 @@ fn check_signatures<const R: usize, const D: usize>(
                     problem.get_or_insert(SignatureError::BadSignature(id));
                 }
             }
-            Authority::Unknown => {
-                problem.get_or_insert(SignatureError::UntrustedKey(id));
-            }
-            Authority::OutOfSequence(v) => {
-                problem.get_or_insert(SignatureError::KeyOutOfSequence {
-                    key: id,
-                    sequence: m.sequence,
-                    from: v.from_sequence,
-                    until: v.until_sequence.unwrap_or(u64::MAX),
-                });
-            }
-            Authority::OutOfTime(v) => {
-                problem.get_or_insert(SignatureError::KeyOutOfTime {
-                    key: id,
-                    now,
-                    not_before: v.not_before.unwrap_or(0),
-                    not_after: v.not_after.unwrap_or(u64::MAX),
-                });
+            Authority::Refused(reason) => {
+                problem.get_or_insert(reason);
             }
         }
     }

@@ -8,7 +8,7 @@ use common::*;
 use ota_core::envelope::{Envelope, EnvelopeError, MAX_ENVELOPE_LEN};
 use ota_core::manifest::{ManifestDecodeError, ProductId, Version};
 use ota_core::sign::{sign_delegation, sign_manifest, sign_payload};
-use ota_core::trust::{DelegationAction, DelegationRecord, KeyId, TrustError, Validity};
+use ota_core::trust::{KeyId, TrustError, Validity};
 use ota_core::verify::{ImageError, ImageVerifier, SignatureError, VerifyError, verify};
 
 #[test]
@@ -73,7 +73,16 @@ fn arbitrary_software_without_signatures() {
 fn wrong_hardware_class() {
     let mut m = manifest();
     m.class_id = ProductId::from_text("sensor-v1");
-    let err = verify(&signed(&m), &store(), &device()).unwrap_err();
+    // The product's delegated key cannot sign for another class at all...
+    assert_eq!(
+        verify(&signed(&m), &store(), &device()),
+        Err(VerifyError::Signature(SignatureError::KeyOutOfScope {
+            key: KeyId::of(&signer().verifying_key())
+        }))
+    );
+    // ...and a manifest the roots themselves signed for another class is still refused.
+    let by_roots = sign_manifest(&m, &[&root(1), &root(2)]).unwrap();
+    let err = verify(&by_roots, &store(), &device()).unwrap_err();
     assert_eq!(
         err,
         VerifyError::WrongHardware {
@@ -90,6 +99,13 @@ fn wrong_vendor() {
     m.vendor_id = ProductId::from_text("other-corp");
     assert_eq!(
         verify(&signed(&m), &store(), &device()),
+        Err(VerifyError::Signature(SignatureError::KeyOutOfScope {
+            key: KeyId::of(&signer().verifying_key())
+        }))
+    );
+    let by_roots = sign_manifest(&m, &[&root(1), &root(2)]).unwrap();
+    assert_eq!(
+        verify(&by_roots, &store(), &device()),
         Err(VerifyError::WrongVendor {
             found: m.vendor_id,
             expected: vendor()
@@ -266,14 +282,7 @@ fn key_compromise_below_threshold_cannot_delegate() {
 #[test]
 fn revoked_key() {
     let mut s = store();
-    let revoke = DelegationRecord {
-        format_version: 1,
-        record_sequence: 2,
-        action: DelegationAction::Revoke {
-            key_id: KeyId::of(&signer().verifying_key()),
-        },
-    };
-    s.apply_delegation(&sign_delegation(&revoke, &[&root(2), &root(3)]).unwrap())
+    s.apply_delegation(&sign_delegation(&revoke(2, &signer()), &[&root(2), &root(3)]).unwrap())
         .unwrap();
     assert_eq!(
         verify(&signed(&manifest()), &s, &device()),
@@ -305,14 +314,7 @@ fn key_rotation_needs_no_firmware_change() {
         .unwrap(),
     )
     .unwrap();
-    let revoke = DelegationRecord {
-        format_version: 1,
-        record_sequence: 3,
-        action: DelegationAction::Revoke {
-            key_id: KeyId::of(&signer().verifying_key()),
-        },
-    };
-    s.apply_delegation(&sign_delegation(&revoke, &[&root(1), &root(2)]).unwrap())
+    s.apply_delegation(&sign_delegation(&revoke(3, &signer()), &[&root(1), &root(2)]).unwrap())
         .unwrap();
     verify(
         &sign_manifest(&manifest(), &[&next]).unwrap(),
@@ -435,14 +437,20 @@ fn oversized_envelope_is_rejected_before_parsing() {
 #[test]
 fn unknown_manifest_format_version() {
     let mut m = postcard::to_stdvec(&manifest()).unwrap();
-    m[0] = 2;
+    m[0] = 3;
     let env = sign_payload(ota_core::envelope::MANIFEST_DOMAIN, &m, &[&signer()]).unwrap();
     let err = verify(&env, &store(), &device()).unwrap_err();
     assert_eq!(
         err,
-        VerifyError::Manifest(ManifestDecodeError::UnsupportedVersion { found: 2 })
+        VerifyError::Manifest(ManifestDecodeError::UnsupportedVersion { found: 3 })
     );
     assert_eq!(err.check(), "format-version");
+    // Version 2 is the delta manifest: a version 1 body named 2 lacks its delta fields.
+    m[0] = 2;
+    let env = sign_payload(ota_core::envelope::MANIFEST_DOMAIN, &m, &[&signer()]).unwrap();
+    let err = verify(&env, &store(), &device()).unwrap_err();
+    assert_eq!(err, VerifyError::Manifest(ManifestDecodeError::Malformed));
+    assert_eq!(err.check(), "decode");
 }
 
 #[test]
@@ -474,16 +482,24 @@ fn installed_version_below_the_required_minimum() {
 
 #[test]
 fn a_delegation_is_not_a_manifest() {
-    // Root-signed delegation bytes presented as a manifest: wrong domain, wrong format.
+    // Root-signed delegation bytes presented as a manifest: wrong domain, wrong format (their
+    // first byte, 2, names a delta manifest, whose fields they do not hold).
     let env = sign_delegation(
         &delegate(2, &signer(), Validity::UNBOUNDED),
         &[&root(1), &root(2)],
     )
     .unwrap();
-    assert!(verify(&env, &store(), &device()).is_err());
+    assert_eq!(
+        verify(&env, &store(), &device()),
+        Err(VerifyError::Manifest(ManifestDecodeError::Malformed))
+    );
     // And a manifest signed by roots cannot be applied as a delegation.
     let m = sign_manifest(&manifest(), &[&root(1), &root(2)]).unwrap();
-    assert!(store().apply_delegation(&m).is_err());
+    // (Its first byte, manifest format 1, reads as the retired unscoped record format.)
+    assert_eq!(
+        store().apply_delegation(&m),
+        Err(TrustError::UnscopedRecord)
+    );
 }
 
 #[test]
@@ -518,6 +534,18 @@ fn every_error_says_what_was_wrong() {
             weight: 1,
             threshold: 2,
         }),
+        VerifyError::Signature(SignatureError::KeyOutOfScope { key: id }),
+        VerifyError::Signature(SignatureError::FreshnessMissing { key: id }),
+        VerifyError::Signature(SignatureError::FreshnessExpired {
+            key: id,
+            expires_at: 5,
+            now: 6,
+        }),
+        VerifyError::Signature(SignatureError::DelegationsBehind {
+            key: id,
+            have: 1,
+            required: 3,
+        }),
         VerifyError::WrongVendor {
             found: vendor(),
             expected: class(),
@@ -546,11 +574,41 @@ fn every_error_says_what_was_wrong() {
             installed: Version::new(1, 0, 0),
             required: Version::new(2, 0, 0),
         },
+        VerifyError::Encryption(ota_core::segment::SegmentError::BadSegmentSize(0)),
     ];
-    for e in errors {
-        let text = e.to_string();
-        println!("{:<22} {text}", e.check());
-        assert!(text.len() > 20 && !text.contains("invalid"), "{text}");
+    // The check name and the exact message of every variant.
+    let expected = [
+        "size                   envelope: envelope is 9999 bytes, more than the 612-byte limit",
+        "format-version         envelope: envelope format version 7 is not supported (expected 1)",
+        "decode                 envelope: envelope bytes do not decode as a version-1 envelope (truncated, or more than 4 signatures)",
+        "decode                 envelope: envelope payload is 999 bytes, more than the 320-byte limit",
+        "decode                 envelope: envelope has 3 trailing bytes after its last signature (expected none)",
+        "decode                 envelope: envelope encoding is not canonical (an over-long varint)",
+        "format-version         manifest: manifest format version 9 is not supported (expected 1, or 2 for a delta)",
+        "decode                 manifest: manifest bytes do not decode as a manifest of the version their first byte names",
+        "decode                 manifest: manifest has 1 trailing bytes after its last field (expected none)",
+        "decode                 manifest: manifest encoding is not canonical (an over-long varint)",
+        "signature              signatures: signature by key abababababababab, which is not a trusted root or delegated key (unknown or revoked)",
+        "signature              signatures: signature by key abababababababab does not verify (strict Ed25519) over the manifest",
+        "signature              signatures: key abababababababab may sign sequences 2..=3, not 1",
+        "signature              signatures: key abababababababab is not valid at device time 1 (window 2..=3)",
+        "signature              signatures: valid signatures weigh 1, threshold is 2",
+        "signature              signatures: key abababababababab is delegated for this device's product only, not the manifest's",
+        "signature              signatures: key abababababababab is delegated, but no freshness record vouches for the delegation state (apply a root-signed freshness record first)",
+        "signature              signatures: key abababababababab is delegated, but the freshness record expired at 5 (device time 6); fetch a newer one",
+        "signature              signatures: key abababababababab is delegated, but the delegation chain is at 1 and the freshness record requires 3; fetch the missing records",
+        "vendor                 manifest vendor 822b33ad-87c1-48a0-a20a-5ba7cd5ebcaa is not this device's vendor a0fa21ef-5853-2a5e-f53f-e9c6f346ead3",
+        "hardware-class         manifest hardware class 822b33ad-87c1-48a0-a20a-5ba7cd5ebcaa is not this device's class a0fa21ef-5853-2a5e-f53f-e9c6f346ead3",
+        "sequence               manifest sequence 1 is not newer than accepted 2",
+        "security-version       security version 1 is below the device floor 2",
+        "expiry                 manifest expired at 1, device time is 2",
+        "slot-size              image of 2 bytes does not fit the 1-byte slot",
+        "min-installed-version  installed version 1.0.0 is older than the required minimum 2.0.0",
+        "encryption             manifest encryption parameters: segment size 0 is outside 1..=65536",
+    ];
+    assert_eq!(errors.len(), expected.len());
+    for (e, want) in errors.iter().zip(expected) {
+        assert_eq!(format!("{:<22} {e}", e.check()), want);
     }
 }
 
@@ -576,6 +634,22 @@ fn trust_segment_and_image_errors_say_what_was_wrong() {
             threshold: 2,
         }
         .to_string(),
+        TrustError::UnscopedRecord.to_string(),
+        TrustError::UnsupportedFreshnessVersion { found: 4 }.to_string(),
+        TrustError::SequenceGap {
+            found: 4,
+            expected: 2,
+        }
+        .to_string(),
+        TrustError::WrongProduct {
+            vendor_id: vendor(),
+            class_id: class(),
+            expected_vendor: class(),
+            expected_class: vendor(),
+        }
+        .to_string(),
+        TrustError::NoProductScope.to_string(),
+        TrustError::StaleFreshness { found: 1, last: 1 }.to_string(),
         SegmentError::NotEncrypted.to_string(),
         SegmentError::WrongKey {
             found: [1; 8],
@@ -603,9 +677,170 @@ fn trust_segment_and_image_errors_say_what_was_wrong() {
         }
         .to_string(),
         ImageError::DigestMismatch.to_string(),
+        SegmentError::Random.to_string(),
+        SegmentError::ImageTooLarge(1 << 33).to_string(),
+        SegmentError::ManifestEncode.to_string(),
     ];
-    for text in texts {
-        println!("{text}");
-        assert!(text.len() > 20 && !text.contains("invalid"), "{text}");
+    let expected = [
+        "threshold 4 cannot be used with 3 root keys (expected 1..=3)",
+        "trust store is full (4 keys of this kind); revoke one first",
+        "root key cdcdcdcdcdcdcdcd is listed twice",
+        "bytes are not a valid Ed25519 public key",
+        "delegation envelope: envelope bytes do not decode as a version-1 envelope (truncated, or more than 4 signatures)",
+        "delegation record format version 3 is not supported (expected 2)",
+        "record bytes do not decode canonically as a record of their format version",
+        "delegation record sequence 1 is not newer than accepted 2",
+        "record has 1 valid root signatures, threshold is 2",
+        "delegation record format version 1 names no product and allows sequence gaps; re-issue it as format version 2",
+        "freshness record format version 4 is not supported (expected 1)",
+        "delegation record sequence 4 skips the chain: expected 2 next (fetch the missing records first)",
+        "record is for vendor 822b33ad-87c1-48a0-a20a-5ba7cd5ebcaa class a0fa21ef-5853-2a5e-f53f-e9c6f346ead3, not this store's product (vendor a0fa21ef-5853-2a5e-f53f-e9c6f346ead3 class 822b33ad-87c1-48a0-a20a-5ba7cd5ebcaa)",
+        "this trust store has no product scope (made with `TrustStore::new`); use `TrustStore::for_product` to apply delegation or freshness records",
+        "freshness record sequence 1 is not newer than accepted 1",
+        "manifest declares no encryption, so there is nothing to decrypt",
+        "AES key id [01, 01, 01, 01, 01, 01, 01, 01] is not the manifest's key id [02, 02, 02, 02, 02, 02, 02, 02]",
+        "segment size 0 is outside 1..=65536",
+        "segment 1 is 2 bytes, expected 3",
+        "segment 4 failed authentication (altered, reordered, or not the final segment)",
+        "payload continues after its final segment",
+        "payload ended after 1 of 2 segments",
+        "image continues past its declared 5 bytes",
+        "image ended after 1 of 5 declared bytes",
+        "image SHA-256 does not match the manifest's digest",
+        "the OS random source failed, so no nonce prefix could be drawn",
+        "image of 8589934592 bytes is over the 4 GiB a manifest can describe",
+        "the manifest does not encode (its digest is the payload's AAD)",
+    ];
+    assert_eq!(texts.len(), expected.len());
+    for (text, want) in texts.iter().zip(expected) {
+        assert_eq!(text, want);
+    }
+}
+
+/// Issue 13: an invalid entry from a key must not stop a later valid entry from the same key
+/// from counting (the verifier used to mark the id seen before checking the signature).
+#[test]
+fn an_invalid_entry_never_shadows_a_valid_one_from_the_same_key() {
+    let good = signed(&manifest());
+    let mut env = Envelope::decode(&good).unwrap();
+    let valid = env.signatures[0];
+    let mut forged = valid;
+    forged.signature.s[0] ^= 1;
+    env.signatures.clear();
+    env.signatures.push(forged).unwrap();
+    env.signatures.push(valid).unwrap();
+    let v = verify(&env.to_vec().unwrap(), &store(), &device()).unwrap();
+    assert_eq!(v.image().sequence, 5);
+
+    // The same with roots in a 2-of-3 store: junk by root 1, then root 1 and root 2 for real.
+    let two = sign_manifest(&manifest(), &[&root(1), &root(2)]).unwrap();
+    let mut env = Envelope::decode(&two).unwrap();
+    let mut junk = env.signatures[0];
+    junk.signature.r = [0x11; 32];
+    env.signatures.insert(0, junk).unwrap();
+    verify(&env.to_vec().unwrap(), &store(), &device()).unwrap();
+
+    // Only junk from a key still fails with the exact reason.
+    env.signatures.truncate(1);
+    assert_eq!(
+        verify(&env.to_vec().unwrap(), &store(), &device()),
+        Err(VerifyError::Signature(SignatureError::BadSignature(
+            KeyId::of(&root(1).verifying_key())
+        )))
+    );
+}
+
+/// Issue 13: the segment size is part of verification, so a manifest the decryptor would
+/// refuse never becomes a `VerifiedManifest` (and so never reaches `begin`, which erases).
+#[test]
+fn verify_refuses_segment_sizes_the_format_forbids() {
+    use ota_core::manifest::EncryptionInfo;
+    use ota_core::segment::{MAX_SEGMENT_SIZE, SegmentError};
+    for bad in [0, MAX_SEGMENT_SIZE + 1, u32::MAX] {
+        let mut m = manifest();
+        m.encryption = Some(EncryptionInfo {
+            key_id: [1; 8],
+            nonce_prefix: [2; 7],
+            segment_size: bad,
+        });
+        let err = verify(&signed(&m), &store(), &device()).unwrap_err();
+        assert_eq!(
+            err,
+            VerifyError::Encryption(SegmentError::BadSegmentSize(bad))
+        );
+        assert_eq!(err.check(), "encryption");
+    }
+    // The bounds themselves are fine.
+    for ok in [1, MAX_SEGMENT_SIZE] {
+        let mut m = manifest();
+        m.encryption = Some(EncryptionInfo {
+            key_id: [1; 8],
+            nonce_prefix: [2; 7],
+            segment_size: ok,
+        });
+        verify(&signed(&m), &store(), &device()).unwrap();
+    }
+}
+
+/// Issue 13: domain separation, tested by signing the very same bytes under the other domain.
+#[test]
+fn a_signature_under_the_other_domain_never_counts() {
+    use ota_core::envelope::{DELEGATION_DOMAIN, MANIFEST_DOMAIN};
+    // Manifest bytes signed as if they were a delegation record.
+    let bytes = manifest().to_vec().unwrap();
+    let env = sign_payload(DELEGATION_DOMAIN, &bytes, &[&signer()]).unwrap();
+    assert_eq!(
+        verify(&env, &store(), &device()),
+        Err(VerifyError::Signature(SignatureError::BadSignature(
+            KeyId::of(&signer().verifying_key())
+        )))
+    );
+    let env = sign_payload(DELEGATION_DOMAIN, &bytes, &[&root(1), &root(2)]).unwrap();
+    assert_eq!(
+        verify(&env, &store(), &device()),
+        Err(VerifyError::Signature(SignatureError::BadSignature(
+            KeyId::of(&root(1).verifying_key())
+        )))
+    );
+    // And the same manifest bytes under the manifest domain are accepted.
+    let env = sign_payload(MANIFEST_DOMAIN, &bytes, &[&signer()]).unwrap();
+    verify(&env, &store(), &device()).unwrap();
+
+    // Delegation record bytes signed by the roots under the manifest domain.
+    let attacker = ed25519_dalek::SigningKey::from_bytes(&[0xee; 32]);
+    let record = delegate(2, &attacker, Validity::UNBOUNDED);
+    let record_bytes = postcard::to_stdvec(&record).unwrap();
+    let env = sign_payload(MANIFEST_DOMAIN, &record_bytes, &[&root(1), &root(2)]).unwrap();
+    assert_eq!(
+        store().apply_delegation(&env),
+        Err(TrustError::RootThresholdNotMet {
+            valid: 0,
+            threshold: 2
+        })
+    );
+    let env = sign_payload(DELEGATION_DOMAIN, &record_bytes, &[&root(1), &root(2)]).unwrap();
+    store().apply_delegation(&env).unwrap();
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// Whatever encryption parameters `verify` accepts, the decryptor accepts too (with the key
+    /// the manifest names): `begin` can never erase for a manifest the decryptor then refuses.
+    #[test]
+    fn every_verified_encryption_is_decryptable(
+        segment_size in proptest::prop_oneof![0u32..=8, 65_530u32..=65_540, proptest::prelude::any::<u32>()],
+        image_size in 0u32..=65_536,
+    ) {
+        use ota_core::manifest::EncryptionInfo;
+        use ota_core::segment::{SegmentDecryptor, aes_key_id};
+        let key = [9u8; 32];
+        let mut m = manifest();
+        m.image_size = image_size;
+        m.encryption = Some(EncryptionInfo { key_id: aes_key_id(&key), nonce_prefix: [3; 7], segment_size });
+        let verified = verify(&signed(&m), &store(), &device());
+        match verified {
+            Ok(v) => { SegmentDecryptor::for_manifest(&key, &v).unwrap(); }
+            Err(e) => proptest::prop_assert_eq!(e, VerifyError::Encryption(ota_core::segment::SegmentError::BadSegmentSize(segment_size))),
+        }
     }
 }

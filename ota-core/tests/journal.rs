@@ -2,7 +2,7 @@
 //! fully written record; garbage never panics.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ota_core::journal::{Journal, decode, encode};
+use ota_core::journal::raw::{Journal, decode, encode};
 use ota_core::layout::{Layout, Slot};
 use ota_core::manifest::Version;
 use ota_core::sim::{SimConfig, SimError, SimFlash, Tear};
@@ -13,6 +13,10 @@ use proptest::prelude::*;
 const E: usize = 4096;
 
 fn layout(sectors: u32) -> Layout {
+    layout_erased(sectors, 0xFF)
+}
+
+fn layout_erased(sectors: u32, erased: u8) -> Layout {
     Layout {
         journal_offset: 0,
         journal_sectors: sectors,
@@ -20,6 +24,7 @@ fn layout(sectors: u32) -> Layout {
         slot_b: (sectors + 1) * E as u32,
         slot_size: E as u32,
         trial_attempts: 1,
+        erased,
     }
 }
 
@@ -57,7 +62,7 @@ fn appends<const W: usize>(
 }
 
 fn check_every_cut<const W: usize>(cfg: SimConfig, sectors: u32, n: u32) -> u64 {
-    let l = layout(sectors);
+    let l = layout_erased(sectors, cfg.erased);
     let mut golden = SimFlash::<W, E>::for_layout(&l, cfg);
     assert_eq!(appends(&mut golden, &l, n, None), n);
     let ops = golden.ops();

@@ -54,6 +54,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
                 expires_at: exp,
                 min_installed_version: min,
                 release_notes: heapless::String::try_from(notes.as_str()).unwrap(),
+                delta: None,
             },
         )
 }
@@ -102,6 +103,7 @@ fn worst_case_manifest_fits_the_bound() {
         expires_at: Some(u64::MAX),
         min_installed_version: Some(max),
         release_notes: heapless::String::try_from("x".repeat(MAX_RELEASE_NOTES).as_str()).unwrap(),
+        delta: None,
     };
     let len = m.to_vec().unwrap().len();
     assert_eq!(len, 278);
@@ -123,6 +125,7 @@ fn trailing_bytes_and_overlong_notes_are_rejected() {
         expires_at: None,
         min_installed_version: None,
         release_notes: heapless::String::new(),
+        delta: None,
     };
     let mut bytes = m.to_vec().unwrap();
     bytes.push(0);

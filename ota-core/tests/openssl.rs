@@ -99,3 +99,47 @@ fn openssl_made_key_signs_updates_we_verify_and_openssl_verifies_ours() {
     assert_eq!(out.stdout, std::fs::read(dir.join("k.pub.pem")).unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 13: delegation and freshness records are checked by OpenSSL too, over
+/// `domain || payload`, with a domain that is not the manifest's.
+#[test]
+fn openssl_verifies_delegation_and_freshness_signatures_under_their_domains() {
+    use ota_core::envelope::{DELEGATION_DOMAIN, Envelope, FRESHNESS_DOMAIN, MANIFEST_DOMAIN};
+    let dir = tmpdir("records");
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    std::fs::copy(vectors.join("signing.pub.pem"), dir.join("root.pub.pem")).unwrap();
+    for (file, domain) in [
+        ("trust/delegation-1.bin", DELEGATION_DOMAIN),
+        ("trust/revocation-2.bin", DELEGATION_DOMAIN),
+        ("trust/freshness-1.bin", FRESHNESS_DOMAIN),
+    ] {
+        let bytes = std::fs::read(vectors.join(file)).unwrap();
+        let env = Envelope::decode(&bytes).unwrap();
+        std::fs::write(dir.join("sig.bin"), env.signatures[0].signature.to_array()).unwrap();
+        for (d, expect) in [(domain, true), (MANIFEST_DOMAIN, false)] {
+            let mut msg = d.to_vec();
+            msg.extend_from_slice(env.payload);
+            std::fs::write(dir.join("msg.bin"), &msg).unwrap();
+            let Some(out) = openssl(
+                &[
+                    "pkeyutl",
+                    "-verify",
+                    "-pubin",
+                    "-inkey",
+                    "root.pub.pem",
+                    "-rawin",
+                    "-in",
+                    "msg.bin",
+                    "-sigfile",
+                    "sig.bin",
+                ],
+                &dir,
+            ) else {
+                eprintln!("SKIP: openssl is not installed; record signatures not checked");
+                return;
+            };
+            assert_eq!(out.status.success(), expect, "{file} under {d:?}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

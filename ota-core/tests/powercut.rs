@@ -16,13 +16,18 @@ fn layout(sector: u32, slot_sectors: u32, attempts: u8) -> Layout {
         slot_b: (2 + slot_sectors) * sector,
         slot_size: slot_sectors * sector,
         trial_attempts: attempts,
+        erased: 0xFF,
     }
 }
 
 fn cfg(sector: u32, scenario: Scenario, sim: SimConfig, new_len: u32) -> ProofConfig {
     ProofConfig {
         layout: layout(sector, 3, 2),
-        sim,
+        // The proof also refuses write buffers not aligned to the write size.
+        sim: SimConfig {
+            check_alignment: true,
+            ..sim
+        },
         old_image_len: 2500,
         new_image_len: new_len,
         chunk: 1000,
@@ -121,7 +126,12 @@ fn full_matrix() {
 }
 
 fn tear() -> impl Strategy<Value = Tear> {
-    prop_oneof![Just(Tear::Skip), Just(Tear::Partial), Just(Tear::Noise)]
+    prop_oneof![
+        Just(Tear::Skip),
+        Just(Tear::Partial),
+        Just(Tear::Noise),
+        Just(Tear::InWord)
+    ]
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {

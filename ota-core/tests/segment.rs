@@ -184,3 +184,68 @@ fn empty_image_is_one_empty_final_segment() {
     let mut segs = segments(&payload, 0, 64);
     assert_eq!(decrypt_all(&mut segs, 0, 64).unwrap(), Vec::<u8>::new());
 }
+
+/// Issue 13: the release side never takes a caller's nonce prefix by default. `seal_image` draws
+/// it, sets it in the manifest, and the signed manifest's digest is the payload's AAD.
+#[test]
+fn seal_image_draws_a_fresh_prefix_and_binds_the_signed_manifest() {
+    use ota_core::envelope::Envelope;
+    use ota_core::segment::seal_image;
+    let img: Vec<u8> = (0..3000u32).map(|i| (i % 253) as u8).collect();
+    let mut prefixes = std::collections::HashSet::new();
+    for _ in 0..16 {
+        let mut m = ota_core::manifest::Manifest {
+            format_version: 1,
+            sequence: 3,
+            vendor_id: ota_core::manifest::ProductId::from_text("acme"),
+            class_id: ota_core::manifest::ProductId::from_text("x"),
+            version: ota_core::manifest::Version::new(1, 0, 0),
+            security_version: 0,
+            image_size: img.len() as u32,
+            image_digest: ota_core::digest::ImageDigest::of(&img),
+            encryption: None,
+            expires_at: None,
+            min_installed_version: None,
+            release_notes: heapless::String::new(),
+            delta: None,
+        };
+        let payload = seal_image(&KEY, 1024, &mut m, &img).unwrap();
+        let enc = m.encryption.unwrap();
+        assert_eq!((enc.key_id, enc.segment_size), (aes_key_id(&KEY), 1024));
+        prefixes.insert(enc.nonce_prefix);
+        let root = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
+        let env = ota_core::sign::sign_manifest(&m, &[&root]).unwrap();
+        let digest = ota_core::digest::ImageDigest::of(Envelope::decode(&env).unwrap().payload);
+        let mut d = SegmentDecryptor::new(&KEY, &enc, img.len() as u32, digest).unwrap();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Some(n) = d.next_segment_len() {
+            let mut seg = payload[at..at + n].to_vec();
+            out.extend_from_slice(d.decrypt_in_place(&mut seg).unwrap());
+            at += n;
+        }
+        d.finish().unwrap();
+        assert_eq!(out, img);
+    }
+    assert_eq!(prefixes.len(), 16, "a nonce prefix repeated");
+    let mut m = ota_core::manifest::Manifest {
+        format_version: 1,
+        sequence: 3,
+        vendor_id: ota_core::manifest::ProductId::from_text("acme"),
+        class_id: ota_core::manifest::ProductId::from_text("x"),
+        version: ota_core::manifest::Version::new(1, 0, 0),
+        security_version: 0,
+        image_size: 1,
+        image_digest: [0; 32],
+        encryption: None,
+        expires_at: None,
+        min_installed_version: None,
+        release_notes: heapless::String::new(),
+        delta: None,
+    };
+    assert_eq!(
+        seal_image(&KEY, 0, &mut m, &[1]),
+        Err(SegmentError::BadSegmentSize(0))
+    );
+    assert_eq!(m.encryption, None);
+}

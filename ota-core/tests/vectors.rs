@@ -63,6 +63,7 @@ fn manifest() -> Manifest {
         expires_at: Some(1_900_000_000),
         min_installed_version: Some(Version::new(1, 0, 0)),
         release_notes: heapless::String::try_from("test vector 1").unwrap(),
+        delta: None,
     }
 }
 

@@ -18,16 +18,23 @@
 //! - power cuts: [`SimFlash::cut_after`]`(n, tear)` lets `n` more writes/erases succeed and
 //!   interrupts the next one, leaving it torn per [`Tear`]; from then on every operation fails
 //!   with [`SimError::PowerLoss`] until [`SimFlash::power_on`];
-//! - optional bit flips on read ([`SimConfig::read_flip_one_in`]), never stored;
+//! - optional bit flips on read ([`SimConfig::read_flip_one_in`], or one scheduled with
+//!   [`SimFlash::flip_read`]), never stored; stored flips with [`SimFlash::flip_stored`];
+//! - source buffers not aligned to `WRITE_SIZE` are refused ([`SimConfig::check_alignment`]), as
+//!   HALs that DMA or cast to words would fault;
+//! - `READ_SIZE` > 1 (the third const parameter): reads must be aligned to it;
+//! - tearing inside a word ([`Tear::InWord`]): only some bits of the word moved, so it may read
+//!   back as erased while an ECC part counts it as programmed;
+//! - a driver that ANDs (or ORs, on 0x00-erased parts) the new bits into the old instead of
+//!   refusing a write over programmed bits ([`SimConfig::and_writes`]);
 //! - wear: erases per sector, writes, bytes written ([`Wear`]).
-//!
-//! Limitation: a torn word never reads back as fully erased (a real part could leave a word
-//! that reads erased but is already programmed); modelling that would make an ECC part's blank
-//! checks undecidable, for this crate and for any other.
 //!
 //! Available with the `sim` feature (it uses `alloc`).
 
+pub mod pair;
 pub mod proof;
+pub mod release;
+pub mod swap_proof;
 
 use crate::layout::Layout;
 use alloc::vec;
@@ -47,11 +54,15 @@ pub enum Tear {
     /// Every touched unit holds arbitrary bytes: all words of a write, or the first sector
     /// of an erase.
     Noise,
+    /// Torn inside a word: a write programmed its first half of words and only a random subset
+    /// of the next word's bits (which may leave it reading erased, yet programmed for ECC); an
+    /// erase moved a random subset of its first sector's bits to the erased value.
+    InWord,
 }
 
 impl Tear {
     /// Every variant, for exhaustive tests.
-    pub const ALL: [Tear; 3] = [Tear::Skip, Tear::Partial, Tear::Noise];
+    pub const ALL: [Tear; 4] = [Tear::Skip, Tear::Partial, Tear::Noise, Tear::InWord];
 }
 
 /// Simulator behaviour.
@@ -65,6 +76,13 @@ pub struct SimConfig {
     pub read_flip_one_in: Option<u32>,
     /// Seed for torn bytes and read flips.
     pub seed: u64,
+    /// Refuse write source buffers not aligned to `WRITE_SIZE` ([`SimError::UnalignedBuffer`]).
+    /// Off by default (existing integrations keep working); the crate's own power-cut proof,
+    /// lifetimes and fault tests turn it on.
+    pub check_alignment: bool,
+    /// Program by ANDing (0xFF-erased) or ORing (0x00-erased) the new bits into the old instead
+    /// of refusing a write over programmed bits, as some drivers do.
+    pub and_writes: bool,
 }
 
 impl Default for SimConfig {
@@ -74,6 +92,8 @@ impl Default for SimConfig {
             ecc_write_once: false,
             read_flip_one_in: None,
             seed: 1,
+            check_alignment: false,
+            and_writes: false,
         }
     }
 }
@@ -89,6 +109,8 @@ pub struct Wear {
     pub bytes_written: u64,
     /// Read operations.
     pub reads: u64,
+    /// Bits flipped on read (transient, never stored).
+    pub read_flips: u64,
 }
 
 /// What the simulator refuses.
@@ -128,6 +150,15 @@ pub enum SimError {
         /// The word's offset.
         offset: u32,
     },
+    /// The source buffer's address is not aligned to the write size (a DMA or word-casting HAL
+    /// would fault).
+    #[error("write source buffer at address {addr:#x} is not aligned to {align}")]
+    UnalignedBuffer {
+        /// The buffer's address.
+        addr: usize,
+        /// The write size.
+        align: usize,
+    },
 }
 
 impl NorFlashError for SimError {
@@ -140,9 +171,10 @@ impl NorFlashError for SimError {
     }
 }
 
-/// A simulated NOR flash with `W`-byte write words and `E`-byte erase sectors (`READ_SIZE` 1).
+/// A simulated NOR flash with `W`-byte write words, `E`-byte erase sectors and `R`-byte read
+/// units (`READ_SIZE`, 1 unless given).
 #[derive(Clone, Debug)]
-pub struct SimFlash<const W: usize, const E: usize> {
+pub struct SimFlash<const W: usize, const E: usize, const R: usize = 1> {
     data: Vec<u8>,
     programmed: Vec<bool>,
     sector_erases: Vec<u32>,
@@ -152,9 +184,10 @@ pub struct SimFlash<const W: usize, const E: usize> {
     cut: Option<(u64, Tear)>,
     dead: bool,
     rng: u64,
+    flip_at: Option<u64>,
 }
 
-impl<const W: usize, const E: usize> SimFlash<W, E> {
+impl<const W: usize, const E: usize, const R: usize> SimFlash<W, E, R> {
     /// An erased flash of `sectors` sectors.
     pub fn new(sectors: usize, cfg: SimConfig) -> Self {
         let size = sectors * E;
@@ -168,7 +201,50 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
             cut: None,
             dead: false,
             rng: cfg.seed | 1,
+            flip_at: None,
         }
+    }
+
+    /// Flips one random bit in the result of the `n`-th read from now (0 = the next read):
+    /// a transient read error, never stored.
+    pub fn flip_read(&mut self, n: u64) {
+        self.flip_at = Some(self.wear.reads + n);
+    }
+
+    /// Flips bit `bit` of the stored byte at `offset` (bit rot, a stored fault).
+    pub fn flip_stored(&mut self, offset: usize, bit: u8) {
+        if let Some(b) = self.data.get_mut(offset) {
+            *b ^= 1 << (bit % 8);
+        }
+    }
+
+    /// Factory programming: writes `bytes` at `offset` (a multiple of `W`) through an aligned
+    /// buffer, padding the last word with the erased value. The area must be erased.
+    pub fn program(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
+        #[repr(C, align(128))]
+        struct Block([u8; 1024]);
+        let mut block = Block([0; 1024]);
+        let mut at = offset;
+        for piece in bytes.chunks(1024) {
+            let len = piece.len().div_ceil(W.max(1)) * W.max(1);
+            block.0.fill(self.cfg.erased);
+            if let Some(dst) = block.0.get_mut(..piece.len()) {
+                dst.copy_from_slice(piece);
+            }
+            self.write(at, block.0.get(..len).unwrap_or(&[]))?;
+            at += len as u32;
+        }
+        Ok(())
+    }
+
+    /// The simulator's configuration.
+    pub fn config(&self) -> SimConfig {
+        self.cfg
+    }
+
+    /// Changes how often reads flip a bit (e.g. off while a test inspects the flash).
+    pub fn set_read_flips(&mut self, one_in: Option<u32>) {
+        self.cfg.read_flip_one_in = one_in;
     }
 
     /// An erased flash large enough for `layout` (up to its highest region end).
@@ -274,6 +350,22 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
         }
     }
 
+    /// Moves a random subset of the bits of `word` from `old` toward `new` (a write torn
+    /// inside the word). The word counts as programmed.
+    fn tear_in_word(&mut self, word: usize, new: &[u8]) {
+        for (i, &n) in (word * W..(word + 1) * W).zip(new) {
+            let mask = self.next_rand() as u8;
+            if let Some(b) = self.data.get_mut(i) {
+                // Bits that would change, of which only `mask` did.
+                let change = (*b ^ n) & mask;
+                *b ^= change;
+            }
+        }
+        if let Some(p) = self.programmed.get_mut(word) {
+            *p = true;
+        }
+    }
+
     fn check(&self, offset: u32, len: usize, align: usize) -> Result<(), SimError> {
         if self.dead {
             return Err(SimError::PowerLoss);
@@ -313,24 +405,30 @@ impl<const W: usize, const E: usize> SimFlash<W, E> {
     }
 }
 
-impl<const W: usize, const E: usize> ErrorType for SimFlash<W, E> {
+impl<const W: usize, const E: usize, const R: usize> ErrorType for SimFlash<W, E, R> {
     type Error = SimError;
 }
 
-impl<const W: usize, const E: usize> ReadNorFlash for SimFlash<W, E> {
-    const READ_SIZE: usize = 1;
+impl<const W: usize, const E: usize, const R: usize> ReadNorFlash for SimFlash<W, E, R> {
+    const READ_SIZE: usize = R;
 
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), SimError> {
-        self.check(offset, bytes.len(), 1)?;
+        self.check(offset, bytes.len(), R)?;
+        let index = self.wear.reads;
         self.wear.reads += 1;
         let o = offset as usize;
         if let Some(src) = self.data.get(o..o + bytes.len()) {
             bytes.copy_from_slice(src);
         }
-        if let Some(n) = self.cfg.read_flip_one_in
-            && !bytes.is_empty()
-            && self.next_rand().is_multiple_of(u64::from(n.max(1)))
-        {
+        let scheduled = self.flip_at == Some(index);
+        if scheduled {
+            self.flip_at = None;
+        }
+        let random = self.cfg.read_flip_one_in.is_some_and(|n| {
+            n > 0 && !bytes.is_empty() && self.next_rand().is_multiple_of(u64::from(n))
+        });
+        if (scheduled || random) && !bytes.is_empty() {
+            self.wear.read_flips += 1;
             let r = self.next_rand() as usize;
             let len = bytes.len();
             if let Some(b) = bytes.get_mut(r % len) {
@@ -345,7 +443,7 @@ impl<const W: usize, const E: usize> ReadNorFlash for SimFlash<W, E> {
     }
 }
 
-impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
+impl<const W: usize, const E: usize, const R: usize> NorFlash for SimFlash<W, E, R> {
     const WRITE_SIZE: usize = W;
     const ERASE_SIZE: usize = E;
 
@@ -378,6 +476,13 @@ impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
                     }
                     return Err(SimError::PowerLoss);
                 }
+                Some(Tear::InWord) => {
+                    let erased = [self.cfg.erased; W];
+                    for w in start / W..(start + E) / W {
+                        self.tear_in_word(w, &erased);
+                    }
+                    return Err(SimError::PowerLoss);
+                }
             }
         }
         Ok(())
@@ -385,29 +490,29 @@ impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
 
     fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), SimError> {
         self.check(offset, bytes.len(), W)?;
+        let addr = bytes.as_ptr() as usize;
+        if self.cfg.check_alignment && !addr.is_multiple_of(W) {
+            return Err(SimError::UnalignedBuffer { addr, align: W });
+        }
         let o = offset as usize;
         let erased = self.cfg.erased;
         // Legality first: a refused write changes nothing.
-        for (i, (&new, &old)) in bytes
-            .iter()
-            .zip(self.data.get(o..).unwrap_or(&[]))
-            .enumerate()
-        {
-            let sets_erased_bits = if erased == 0xFF {
-                new & !old
-            } else {
-                !new & old
-            };
-            if erased == 0xFF || erased == 0x00 {
+        if !self.cfg.and_writes {
+            for (i, (&new, &old)) in bytes
+                .iter()
+                .zip(self.data.get(o..).unwrap_or(&[]))
+                .enumerate()
+            {
+                let sets_erased_bits = if erased == 0xFF {
+                    new & !old
+                } else {
+                    !new & old
+                };
                 if sets_erased_bits != 0 {
                     return Err(SimError::NotErased {
                         offset: offset + i as u32,
                     });
                 }
-            } else if new != old && old != erased {
-                return Err(SimError::NotErased {
-                    offset: offset + i as u32,
-                });
             }
         }
         if self.cfg.ecc_write_once {
@@ -419,15 +524,23 @@ impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
                 }
             }
         }
+        // What the cells end up holding: the new bits, combined with the old ones by a driver
+        // that does not refuse.
+        let target: Vec<u8> = bytes
+            .iter()
+            .zip(self.data.get(o..).unwrap_or(&[]))
+            .map(|(&new, &old)| if erased == 0xFF { new & old } else { new | old })
+            .collect();
         self.wear.writes += 1;
         let words = bytes.len() / W;
-        let done = match self.tick() {
+        let tear = self.tick();
+        let done = match tear {
             None => words,
             Some(Tear::Skip) => return Err(SimError::PowerLoss),
-            Some(Tear::Partial) => words / 2,
+            Some(Tear::Partial | Tear::InWord) => words / 2,
             Some(Tear::Noise) => 0,
         };
-        if let (Some(dst), Some(src)) = (self.data.get_mut(o..o + done * W), bytes.get(..done * W))
+        if let (Some(dst), Some(src)) = (self.data.get_mut(o..o + done * W), target.get(..done * W))
         {
             dst.copy_from_slice(src);
         }
@@ -439,6 +552,12 @@ impl<const W: usize, const E: usize> NorFlash for SimFlash<W, E> {
         if done == words {
             self.wear.bytes_written += bytes.len() as u64;
             return Ok(());
+        }
+        if tear == Some(Tear::InWord) {
+            let w = o / W + done;
+            let new = target.get(done * W..(done + 1) * W).unwrap_or(&[]).to_vec();
+            self.tear_in_word(w, &new);
+            return Err(SimError::PowerLoss);
         }
         // Torn: the word being programmed (Partial) or every word (Noise) holds arbitrary bytes.
         let torn_end = if done == 0 {
@@ -459,9 +578,68 @@ mod tests {
 
     type F = SimFlash<4, 64>;
 
+    /// The tests below write from unaligned stack arrays on purpose; alignment has its own test.
+    fn cfg() -> SimConfig {
+        SimConfig {
+            check_alignment: false,
+            ..SimConfig::default()
+        }
+    }
+
+    #[test]
+    fn unaligned_sources_are_refused_and_in_word_tears_can_read_erased() {
+        #[repr(C, align(4))]
+        struct A([u8; 8]);
+        let strict = SimConfig {
+            check_alignment: true,
+            ..SimConfig::default()
+        };
+        let mut f = F::new(1, strict);
+        let a = A([0; 8]);
+        assert!(matches!(
+            f.write(0, &a.0[1..5]),
+            Err(SimError::UnalignedBuffer { align: 4, .. })
+        ));
+        f.write(0, &a.0[..4]).unwrap();
+        let mut r = SimFlash::<4, 64, 4>::new(1, SimConfig::default());
+        assert!(matches!(
+            r.read(2, &mut [0; 4]),
+            Err(SimError::NotAligned { align: 4, .. })
+        ));
+        r.read(4, &mut [0; 4]).unwrap();
+    }
+
+    #[test]
+    fn an_and_driver_combines_bits_instead_of_refusing() {
+        let mut f = F::new(
+            1,
+            SimConfig {
+                and_writes: true,
+                ..cfg()
+            },
+        );
+        f.write(0, &[0xF0; 4]).unwrap();
+        f.write(0, &[0x0F; 4]).unwrap();
+        assert_eq!(&f.contents()[..4], &[0x00; 4]);
+    }
+
+    #[test]
+    fn a_scheduled_read_flip_hits_exactly_one_read() {
+        let mut f = F::new(1, cfg());
+        f.flip_read(1);
+        let mut b = [0u8; 8];
+        f.read(0, &mut b).unwrap();
+        assert_eq!(b, [0xFF; 8]);
+        f.read(0, &mut b).unwrap();
+        assert_eq!(b.iter().map(|x| x.count_zeros()).sum::<u32>(), 1);
+        f.read(0, &mut b).unwrap();
+        assert_eq!(b, [0xFF; 8]);
+        assert_eq!(f.wear().read_flips, 1);
+    }
+
     #[test]
     fn writes_only_clear_bits_and_need_alignment() {
-        let mut f = F::new(2, SimConfig::default());
+        let mut f = F::new(2, cfg());
         f.write(0, &[0xF0, 0xFF, 0xFF, 0x0F]).unwrap();
         assert_eq!(
             f.write(0, &[0xFF, 0, 0, 0]),
@@ -483,11 +661,13 @@ mod tests {
 
     #[test]
     fn zero_erased_flash_sets_bits() {
-        let cfg = SimConfig {
-            erased: 0x00,
-            ..SimConfig::default()
-        };
-        let mut f = F::new(1, cfg);
+        let mut f = F::new(
+            1,
+            SimConfig {
+                erased: 0x00,
+                ..cfg()
+            },
+        );
         assert_eq!(f.contents()[0], 0);
         f.write(0, &[1, 2, 3, 4]).unwrap();
         assert!(matches!(
@@ -498,11 +678,13 @@ mod tests {
 
     #[test]
     fn ecc_words_are_written_once_between_erases() {
-        let cfg = SimConfig {
-            ecc_write_once: true,
-            ..SimConfig::default()
-        };
-        let mut f = F::new(1, cfg);
+        let mut f = F::new(
+            1,
+            SimConfig {
+                ecc_write_once: true,
+                ..cfg()
+            },
+        );
         f.write(0, &[0xFF; 4]).unwrap();
         assert_eq!(
             f.write(0, &[0xFF; 4]),
@@ -515,7 +697,7 @@ mod tests {
     #[test]
     fn a_cut_tears_the_operation_and_keeps_power_off() {
         for tear in Tear::ALL {
-            let mut f = F::new(1, SimConfig::default());
+            let mut f = F::new(1, cfg());
             f.cut_after(1, tear);
             f.write(0, &[0; 8]).unwrap();
             assert_eq!(f.write(8, &[0; 16]), Err(SimError::PowerLoss));
@@ -530,6 +712,10 @@ mod tests {
                     assert_eq!(&torn[12..], &[0xFF; 4]);
                 }
                 Tear::Noise => assert!(torn.chunks(4).all(|w| w != [0xFF; 4])),
+                Tear::InWord => {
+                    assert_eq!(&torn[..8], &[0; 8]);
+                    assert_eq!(&torn[12..], &[0xFF; 4]);
+                }
             }
             assert_eq!(f.ops(), 2);
         }
@@ -537,7 +723,7 @@ mod tests {
 
     #[test]
     fn torn_erase_leaves_half_or_noise() {
-        let mut f = F::new(1, SimConfig::default());
+        let mut f = F::new(1, cfg());
         f.write(0, &[0; 64]).unwrap();
         f.cut_after(0, Tear::Partial);
         assert_eq!(f.erase(0, 64), Err(SimError::PowerLoss));
@@ -548,11 +734,13 @@ mod tests {
 
     #[test]
     fn read_flips_are_not_stored() {
-        let cfg = SimConfig {
-            read_flip_one_in: Some(1),
-            ..SimConfig::default()
-        };
-        let mut f = F::new(1, cfg);
+        let mut f = F::new(
+            1,
+            SimConfig {
+                read_flip_one_in: Some(1),
+                ..cfg()
+            },
+        );
         let mut b = [0u8; 8];
         f.read(0, &mut b).unwrap();
         assert_eq!(b.iter().map(|x| x.count_zeros()).sum::<u32>(), 1);

@@ -10,7 +10,7 @@
 //!
 //! let layout = Layout {
 //!     journal_offset: 0, journal_sectors: 2,
-//!     slot_a: 0x2000, slot_b: 0x5000, slot_size: 0x3000, trial_attempts: 2,
+//!     slot_a: 0x2000, slot_b: 0x5000, slot_size: 0x3000, trial_attempts: 2, erased: 0xFF,
 //! };
 //! let cfg = ProofConfig {
 //!     layout,
@@ -27,17 +27,19 @@
 //! assert_eq!(report.recovered, report.cut_points, "{:?}", report.failures);
 //! ```
 //!
-//! After every cut the harness reboots into [`decide`] and checks: the booted slot's bytes are
-//! exactly the old or the new image, matching the version `decide` reported; the accepted
+//! After every cut the harness reboots into [`decide`] (verifying signatures against the
+//! simulated release key, [`super::release`]) and checks: the booted slot's bytes are exactly
+//! the old or the new signed image, matching the version `decide` reported; the accepted
 //! sequence and the security floor never go backwards; and, with power staying on, the cycle
 //! completes with the outcome the scenario expects.
 
+use super::release::{SimRelease, SimSigner, SimStore};
 use super::{SimConfig, SimError, SimFlash, Tear, Wear};
 use crate::boot::{BootReason, Decision, decide, provision};
-use crate::digest::ImageDigest;
+use crate::counter::{MonotonicCounter, NoCounter, SimCounter};
 use crate::journal::Journal;
 use crate::layout::{Layout, Slot};
-use crate::manifest::{ImageInfo, VerifiedManifest, Version};
+use crate::manifest::{ImageInfo, VerifiedManifest};
 use crate::slots::Updater;
 use crate::state::{Phase, State};
 use crate::update_error::UpdateError;
@@ -114,27 +116,39 @@ pub fn test_image(len: u32, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-/// The image facts a verified manifest for `image` would carry (version `major.0.0`, security
-/// version `major`), for synthetic updates in the proof and the crate's tests.
-pub(crate) fn info(image: &[u8], sequence: u64, major: u16) -> ImageInfo {
-    ImageInfo {
-        sequence,
-        version: Version::new(major, 0, 0),
-        security_version: u32::from(major),
-        image_size: image.len() as u32,
-        image_digest: ImageDigest::of(image),
-        manifest_digest: [0; 32],
-    }
-}
-
 struct Ctx {
     layout: Layout,
     old: Vec<u8>,
     new: Vec<u8>,
     new_info: ImageInfo,
     old_info: ImageInfo,
+    old_release: SimRelease,
+    new_release: SimRelease,
+    signer: SimSigner,
+    store: SimStore,
     chunk: usize,
     scenario: Scenario,
+}
+
+impl Ctx {
+    fn decide<const W: usize, const E: usize, C: MonotonicCounter>(
+        &self,
+        f: &mut Flash<W, E>,
+        counter: &mut C,
+    ) -> Result<Decision, UpdateError<SimError>> {
+        decide(
+            f,
+            &self.layout,
+            &self.signer.boot_trust(&self.store),
+            counter,
+        )
+    }
+
+    fn set_new(&mut self, image: Vec<u8>, sequence: u64, major: u16) {
+        self.new_release = self.signer.release(&image, sequence, major);
+        self.new_info = self.new_release.info;
+        self.new = image;
+    }
 }
 
 enum Step {
@@ -191,21 +205,20 @@ fn provisioned<const W: usize, const E: usize>(
     cfg: &ProofConfig,
     ctx: &Ctx,
 ) -> Result<Flash<W, E>, String> {
-    let mut f = Flash::<W, E>::for_layout(&cfg.layout, cfg.sim);
-    let mut padded = ctx.old.clone();
-    padded.resize(ctx.old.len().div_ceil(W) * W, 0xFF);
+    let mut f = Flash::<W, E>::for_layout(&ctx.layout, cfg.sim);
     // Factory programming: erase slot A, write the image.
-    let a = cfg.layout.slot_a;
-    f.erase(a, a + cfg.layout.slot_size)
+    let a = ctx.layout.slot_a;
+    f.erase(a, a + ctx.layout.slot_size)
         .map_err(|e| format!("{e}"))?;
-    f.write(a, &padded).map_err(|e| format!("{e}"))?;
-    provision(&mut f, &cfg.layout, Slot::A, &ctx.old_info).map_err(|e| format!("{e}"))?;
-    let (mut journal, state) = Journal::open(&mut f, &cfg.layout).map_err(|e| format!("{e}"))?;
+    f.program(a, &ctx.old).map_err(|e| format!("{e}"))?;
+    provision(&mut f, &ctx.layout, Slot::A, &ctx.old_release.envelope, &[])
+        .map_err(|e| format!("{e}"))?;
+    let (mut journal, state) = Journal::open(&mut f, &ctx.layout).map_err(|e| format!("{e}"))?;
     let state = state.ok_or_else(|| String::from("no state after provisioning"))?;
     for _ in 0..cfg.journal_prefill {
         journal.append(&mut f, &state).map_err(|e| format!("{e}"))?;
     }
-    match decide(&mut f, &cfg.layout) {
+    match ctx.decide(&mut f, &mut NoCounter) {
         Ok(Decision::Boot { slot: Slot::A, .. }) => Ok(f),
         other => Err(format!("fresh device did not boot slot A: {other:?}")),
     }
@@ -214,10 +227,21 @@ fn provisioned<const W: usize, const E: usize>(
 fn context(cfg: &ProofConfig) -> Ctx {
     let old = test_image(cfg.old_image_len, 1);
     let new = test_image(cfg.new_image_len, 2);
+    let signer = SimSigner::new(1);
+    let old_release = signer.release(&old, 1, 1);
+    let new_release = signer.release(&new, 2, 2);
     Ctx {
-        layout: cfg.layout,
-        old_info: info(&old, 1, 1),
-        new_info: info(&new, 2, 2),
+        // The journal's notion of blank follows the simulated part.
+        layout: Layout {
+            erased: cfg.sim.erased,
+            ..cfg.layout
+        },
+        old_info: old_release.info,
+        new_info: new_release.info,
+        old_release,
+        new_release,
+        store: signer.store(),
+        signer,
         old,
         new,
         chunk: cfg.chunk.max(1),
@@ -256,8 +280,13 @@ fn app_step<const W: usize, const E: usize>(
     ctx: &Ctx,
     d: &Decision,
     seen: &mut Seen,
+    counter: &mut SimCounter,
 ) -> Result<Step, UpdateError<SimError>> {
-    let mut up = Updater::open(&mut *f, ctx.layout)?;
+    let running = match d {
+        Decision::Boot { slot, .. } => *slot,
+        Decision::NoBootableImage { .. } => Slot::A,
+    };
+    let mut up = Updater::open_running(&mut *f, ctx.layout, running)?;
     let wrong = |e: Failure| match e {
         Failure::Bricked(m) | Failure::Wrong(m) => {
             let _ = m;
@@ -270,7 +299,8 @@ fn app_step<const W: usize, const E: usize>(
     } = d
     {
         match ctx.scenario {
-            Scenario::Confirm => up.confirm()?,
+            // A refused counter step (none here: 32 steps) would leave the software floor.
+            Scenario::Confirm => up.confirm_with_counter(counter)?.unwrap_or(()),
             Scenario::Reject => up.reject()?,
             Scenario::NeverConfirm => {}
         }
@@ -299,7 +329,7 @@ fn app_step<const W: usize, const E: usize>(
         seen.observe(up.state(), up.journal_sequence())
             .map_err(wrong)?;
     }
-    up.finish()?;
+    up.finish(&ctx.new_release.envelope, &[])?;
     seen.observe(up.state(), up.journal_sequence())
         .map_err(wrong)?;
     up.activate()?;
@@ -314,6 +344,7 @@ fn run_device<const W: usize, const E: usize>(
     f: &mut Flash<W, E>,
     ctx: &Ctx,
     cuts: &[(u64, Tear)],
+    counter: &mut SimCounter,
 ) -> Result<(), Failure> {
     let mut cuts = cuts.iter();
     if let Some(&(n, t)) = cuts.next() {
@@ -327,7 +358,7 @@ fn run_device<const W: usize, const E: usize>(
         }
     };
     for _ in 0..64 {
-        let d = match decide(f, &ctx.layout) {
+        let d = match ctx.decide(f, counter) {
             Ok(d) => d,
             Err(e) if is_power_loss(&e) => {
                 reboot(f);
@@ -339,8 +370,8 @@ fn run_device<const W: usize, const E: usize>(
         if let Ok((j, Some(s))) = Journal::open(f, &ctx.layout) {
             seen.observe(&s, j.sequence())?;
         }
-        match app_step(f, ctx, &d, &mut seen) {
-            Ok(Step::Done) => return check_final(f, ctx),
+        match app_step(f, ctx, &d, &mut seen, counter) {
+            Ok(Step::Done) => return check_final(f, ctx, counter),
             Ok(Step::Reboot) => {}
             Err(e) if is_power_loss(&e) => reboot(f),
             Err(e) => return Err(Failure::Wrong(format!("application step failed: {e}"))),
@@ -354,6 +385,7 @@ fn run_device<const W: usize, const E: usize>(
 fn check_final<const W: usize, const E: usize>(
     f: &mut Flash<W, E>,
     ctx: &Ctx,
+    counter: &SimCounter,
 ) -> Result<(), Failure> {
     let Ok((_, Some(s))) = Journal::open(f, &ctx.layout) else {
         return Err(Failure::Wrong(String::from("no state at the end")));
@@ -367,6 +399,12 @@ fn check_final<const W: usize, const E: usize>(
         || s.accepted_sequence != ctx.new_info.sequence
     {
         return Err(Failure::Wrong(format!("unexpected final state {s:?}")));
+    }
+    if ctx.scenario == Scenario::Confirm && counter.value() != floor {
+        return Err(Failure::Wrong(format!(
+            "hardware counter at {} after confirming security version {floor}",
+            counter.value()
+        )));
     }
     Ok(())
 }
@@ -385,7 +423,7 @@ pub fn prove<const W: usize, const E: usize>(cfg: &ProofConfig) -> ProofReport {
     let mut golden = base.clone();
     let start_ops = golden.ops();
     let start_wear = golden.wear();
-    if let Err(e) = run_device(&mut golden, &ctx, &[]) {
+    if let Err(e) = run_device(&mut golden, &ctx, &[], &mut SimCounter::new(32)) {
         report
             .failures
             .push(format!("uninterrupted cycle failed: {e:?}"));
@@ -398,12 +436,13 @@ pub fn prove<const W: usize, const E: usize>(cfg: &ProofConfig) -> ProofReport {
         writes: w.writes - start_wear.writes,
         bytes_written: w.bytes_written - start_wear.bytes_written,
         reads: w.reads - start_wear.reads,
+        read_flips: w.read_flips - start_wear.read_flips,
     };
     for k in 0..report.cycle_ops {
         for &tear in cfg.tears {
             report.cut_points += 1;
             let mut f = base.clone();
-            match run_device(&mut f, &ctx, &[(k, tear)]) {
+            match run_device(&mut f, &ctx, &[(k, tear)], &mut SimCounter::new(32)) {
                 Ok(()) => report.recovered += 1,
                 Err(e) => {
                     if matches!(e, Failure::Bricked(_)) {
@@ -429,7 +468,7 @@ pub fn run_with_cuts<const W: usize, const E: usize>(
 ) -> Result<(), String> {
     let ctx = context(cfg);
     let mut f = provisioned::<W, E>(cfg, &ctx)?;
-    match run_device(&mut f, &ctx, cuts) {
+    match run_device(&mut f, &ctx, cuts, &mut SimCounter::new(32)) {
         Ok(()) => Ok(()),
         Err(Failure::Wrong(m)) if m.starts_with("unexpected final state") => {
             // Repeated cuts may spend every trial attempt; then the old image must be confirmed.
@@ -468,8 +507,8 @@ pub fn measure_wear<const W: usize, const E: usize>(
     let mut ctx = context(cfg);
     ctx.scenario = Scenario::Confirm;
     let mut f = provisioned::<W, E>(cfg, &ctx)?;
-    let j0 = cfg.layout.journal_offset as usize / E;
-    let jn = cfg.layout.journal_sectors as usize;
+    let j0 = ctx.layout.journal_offset as usize / E;
+    let jn = ctx.layout.journal_sectors as usize;
     let journal_erases = |f: &Flash<W, E>| -> u64 {
         f.sector_erases()
             .iter()
@@ -479,20 +518,18 @@ pub fn measure_wear<const W: usize, const E: usize>(
             .sum()
     };
     let (e0, b0) = (journal_erases(&f), f.wear().bytes_written);
+    let mut counter = SimCounter::new(32);
     for i in 0..cycles {
         let seq = u64::from(i) + 2;
         let major = u16::try_from(seq).map_err(|e| format!("{e}"))?;
         let image = test_image(cfg.new_image_len, (i % 200) as u8 + 2);
-        ctx.old_info = ctx.new_info;
-        ctx.old = core::mem::take(&mut ctx.new);
-        ctx.new_info = info(&image, seq, major);
-        ctx.new = image;
-        if i == 0 {
-            ctx.old_info = info(&ctx.old, 1, 1);
-            ctx.old = test_image(cfg.old_image_len, 1);
-            ctx.old_info = info(&ctx.old, 1, 1);
+        if i > 0 {
+            ctx.old_info = ctx.new_info;
+            ctx.old_release = ctx.new_release.clone();
+            ctx.old = core::mem::take(&mut ctx.new);
         }
-        run_device(&mut f, &ctx, &[]).map_err(|e| format!("cycle {i}: {e:?}"))?;
+        ctx.set_new(image, seq, major);
+        run_device(&mut f, &ctx, &[], &mut counter).map_err(|e| format!("cycle {i}: {e:?}"))?;
     }
     let max_state_sector_erases = f
         .sector_erases()

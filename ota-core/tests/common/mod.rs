@@ -3,8 +3,11 @@
 
 use ed25519_dalek::SigningKey;
 use ota_core::manifest::{Manifest, ProductId, Version};
-use ota_core::sign::{sign_delegation, sign_manifest};
-use ota_core::trust::{DelegationAction, DelegationRecord, TrustStore, Validity};
+use ota_core::sign::{sign_delegation, sign_freshness, sign_manifest};
+use ota_core::trust::{
+    DELEGATION_FORMAT_VERSION, DelegationAction, DelegationRecord, FRESHNESS_FORMAT_VERSION,
+    FreshnessRecord, KeyId, TrustStore, Validity,
+};
 use ota_core::verify::DeviceContext;
 
 pub type Store = TrustStore<3, 4>;
@@ -45,6 +48,7 @@ pub fn manifest_for(image: &[u8], sequence: u64) -> Manifest {
         expires_at: Some(NOW + 86_400),
         min_installed_version: Some(Version::new(1, 0, 0)),
         release_notes: heapless::String::try_from("fixes the sensor drift").unwrap(),
+        delta: None,
     }
 }
 
@@ -66,7 +70,9 @@ pub fn device() -> DeviceContext {
 
 pub fn delegate(record_sequence: u64, key: &SigningKey, validity: Validity) -> DelegationRecord {
     DelegationRecord {
-        format_version: 1,
+        format_version: DELEGATION_FORMAT_VERSION,
+        vendor_id: vendor(),
+        class_id: class(),
         record_sequence,
         action: DelegationAction::Delegate {
             key: key.verifying_key().to_bytes(),
@@ -75,8 +81,40 @@ pub fn delegate(record_sequence: u64, key: &SigningKey, validity: Validity) -> D
     }
 }
 
-/// Roots 1..=3 (threshold 2), with `signer()` delegated by roots 1 and 2 (built once, cloned:
-/// debug-build signature checks are slow).
+pub fn revoke(record_sequence: u64, key: &SigningKey) -> DelegationRecord {
+    DelegationRecord {
+        format_version: DELEGATION_FORMAT_VERSION,
+        vendor_id: vendor(),
+        class_id: class(),
+        record_sequence,
+        action: DelegationAction::Revoke {
+            key_id: KeyId::of(&key.verifying_key()),
+        },
+    }
+}
+
+/// A freshness record for the fixture's product, signed by roots 1 and 2.
+pub fn freshness(sequence: u64, min_delegation_sequence: u64, expires_at: u64) -> Vec<u8> {
+    sign_freshness(
+        &FreshnessRecord {
+            format_version: FRESHNESS_FORMAT_VERSION,
+            vendor_id: vendor(),
+            class_id: class(),
+            freshness_sequence: sequence,
+            min_delegation_sequence,
+            expires_at,
+        },
+        &[&root(1), &root(2)],
+    )
+    .unwrap()
+}
+
+/// When the fixture's freshness record expires: a week after `NOW`.
+pub const FRESH_UNTIL: u64 = NOW + 7 * 86_400;
+
+/// Roots 1..=3 (threshold 2), scoped to the fixture's product, with `signer()` delegated by
+/// roots 1 and 2 (record 1) and a freshness record (1, chain at least 1, until
+/// `FRESH_UNTIL`). Built once, cloned: debug-build signature checks are slow.
 pub fn store() -> Store {
     static STORE: std::sync::OnceLock<Store> = std::sync::OnceLock::new();
     STORE.get_or_init(build_store).clone()
@@ -84,13 +122,14 @@ pub fn store() -> Store {
 
 fn build_store() -> Store {
     let roots = [root(1), root(2), root(3)].map(|k| k.verifying_key().to_bytes());
-    let mut s = Store::new(&roots, 2).unwrap();
+    let mut s = Store::for_product(&roots, 2, vendor(), class()).unwrap();
     let env = sign_delegation(
         &delegate(1, &signer(), Validity::UNBOUNDED),
         &[&root(1), &root(2)],
     )
     .unwrap();
     s.apply_delegation(&env).unwrap();
+    s.apply_freshness(&freshness(1, 1, FRESH_UNTIL)).unwrap();
     s
 }
 
