@@ -4,7 +4,8 @@
 //!
 //! `cargo build --release -p telemetry-core --example decode-profile`, then
 //! `valgrind --tool=callgrind target/release/examples/decode-profile into 10000`
-//! (modes: `into`, `value`, `delta_into`, `delta_value`, `json`, `none`).
+//! (modes: `into`, `value`, `delta_into`, `delta_value`, `json`, `none`; `into_v1` and
+//! `delta_into_v1` decode the same heartbeats from format version 1 frames).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "baselines/mod.rs"]
@@ -13,7 +14,7 @@ mod baselines;
 use core::hint::black_box;
 
 use baselines::{CAP, Line, heartbeat, lines};
-use telemetry_core::codec::{decode, decode_into, encode_delta, encode_key};
+use telemetry_core::codec::{decode, decode_into, encode_delta, encode_key, v1};
 use telemetry_core::heartbeat::{Heartbeat, Interval};
 
 fn main() {
@@ -37,6 +38,16 @@ fn main() {
             buf[..n].to_vec()
         })
         .collect();
+    let n = v1::encode_key(&hbs[0], &mut buf).unwrap();
+    let key_v1 = buf[..n].to_vec();
+    let deltas_v1: Vec<Vec<u8>> = hbs
+        .windows(2)
+        .take(23)
+        .map(|w| {
+            let n = v1::encode_delta(&w[1], &w[0], &mut buf).unwrap();
+            buf[..n].to_vec()
+        })
+        .collect();
     let json = baselines::json(&lines[0]);
     let mut out = Heartbeat::<CAP>::new(0, 0, Interval::default());
     let mut sum = 0usize;
@@ -45,6 +56,16 @@ fn main() {
             "into" => {
                 decode_into::<CAP>(black_box(&key), None, &mut out).unwrap();
                 sum += out.len();
+            }
+            "into_v1" => {
+                decode_into::<CAP>(black_box(&key_v1), None, &mut out).unwrap();
+                sum += out.len();
+            }
+            "delta_into_v1" => {
+                for (d, r) in deltas_v1.iter().zip(hbs.iter()) {
+                    decode_into::<CAP>(black_box(d), Some(r), &mut out).unwrap();
+                    sum += out.len();
+                }
             }
             "value" => {
                 let f = decode::<CAP>(black_box(&key), None).unwrap();

@@ -3,20 +3,25 @@
 //!
 //! ```sh
 //! cargo run --release -p telemetry-core --features std --example fleet-ingest -- --devices 1000000
+//! cargo run --release -p telemetry-core --features std --example fleet-ingest -- --devices 1000000 --key-every 6
 //! ```
 //!
-//! Each round every device sends one heartbeat (ten standard vitals, key frames as a cellular
-//! device sends them); one device in a thousand sends a corrupted frame instead, and one in
-//! two hundred reboots between rounds. Encoding happens before the clock starts: the figure is
-//! decode + registry update only, timed by the ingesting thread's CPU time where Linux reports
-//! it (the wall clock counts other processes' turns on a shared machine; both are printed).
-//! The last line is
-//! `ingest: devices=N frames=F frames_per_s=X bytes_per_device=B`, where B is everything the
-//! ingest holds (records, index, attribute names, delta references) divided by N.
+//! Each round every device sends one heartbeat (ten standard vitals): key frames as a cellular
+//! device sends them, or with `--key-every K` a key frame every K frames and delta frames in
+//! between (then the ingest keeps a compact reference for every device). One device in a
+//! thousand sends a corrupted frame instead, and one in two hundred reboots between rounds.
+//! Devices arrive in a random order each round (`--order random`, the default; `--order
+//! provisioning` walks them in id order, which keeps their records in cache and flatters the
+//! figure). Encoding happens before the clock starts: the figure is decode + registry update
+//! only, timed by the ingesting thread's CPU time where Linux reports it (the wall clock
+//! counts other processes' turns on a shared machine; both are printed). The last line is
+//! `ingest: devices=N frames=F frames_per_s=X bytes_per_device=B order=O`, where B is
+//! everything the ingest holds (records, index, attribute names, delta references) divided
+//! by N.
 
 use std::time::Instant;
 
-use telemetry_core::codec::encode_key;
+use telemetry_core::codec::{encode_delta, encode_key};
 use telemetry_core::fleet::aggregate::FleetAggregate;
 use telemetry_core::fleet::ingest::{Ingest, IngestConfig};
 use telemetry_core::fleet::offline::OfflinePolicy;
@@ -31,32 +36,53 @@ const START: u64 = 1_764_000_000;
 struct Args {
     devices: u64,
     rounds: u32,
+    key_every: u32,
+    random: bool,
 }
 
 fn args() -> Result<Args, String> {
     let mut a = Args {
         devices: 1_000_000,
         rounds: 3,
+        key_every: 1,
+        random: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .ok_or_else(|| format!("{flag} needs a value"))?
-                .parse::<u64>()
-                .map_err(|e| format!("{flag}: {e}"))
-        };
+        let mut text = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        let num = |t: String| t.parse::<u64>().map_err(|e| format!("{flag}: {e}"));
         match flag.as_str() {
-            "--devices" => a.devices = value()?.max(1),
-            "--rounds" => a.rounds = u32::try_from(value()?.max(1)).unwrap_or(u32::MAX),
+            "--devices" => a.devices = num(text()?)?.max(1),
+            "--rounds" => a.rounds = u32::try_from(num(text()?)?.max(1)).unwrap_or(u32::MAX),
+            "--key-every" => a.key_every = u32::try_from(num(text()?)?.max(1)).unwrap_or(1),
+            "--order" => {
+                a.random = match text()?.as_str() {
+                    "random" => true,
+                    "provisioning" => false,
+                    o => return Err(format!("--order {o}: expected random or provisioning")),
+                }
+            }
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --devices N --rounds R"
+                    "unknown argument {other}; use --devices N --rounds R --key-every K --order random|provisioning"
                 ));
             }
         }
     }
     Ok(a)
+}
+
+/// The devices in the order their frames arrive this round.
+fn arrival_order(devices: u64, round: u32, random: bool) -> Vec<u64> {
+    let mut order: Vec<u64> = (0..devices).collect();
+    if random {
+        // Fisher-Yates with a per-round seed.
+        for i in (1..order.len()).rev() {
+            let j = (mix(i as u64, round ^ 0x5eed) % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+    }
+    order
 }
 
 /// SplitMix64 on (device, round): reproducible per-device variation.
@@ -152,9 +178,10 @@ fn main() -> Result<(), String> {
             )
             .map_err(|e| e.to_string())?;
     }
+    // A delta fleet keeps a reference for every device.
     let config = IngestConfig {
-        max_references: 0,
-        enroll_on_key: false,
+        max_references: if a.key_every > 1 { devices as usize } else { 0 },
+        enroll_on_key: a.key_every > 1,
     };
     let mut ingest = Ingest::<N>::new(registry, config);
 
@@ -162,6 +189,7 @@ fn main() -> Result<(), String> {
     let mut seqs = vec![0u32; devices as usize];
     let mut frames = Vec::with_capacity(devices as usize * 48);
     let mut ends: Vec<u32> = Vec::with_capacity(devices as usize);
+    let mut ids: Vec<u64> = Vec::with_capacity(devices as usize);
     let mut buf = [0u8; Heartbeat::<N>::MAX_FRAME_LEN];
     let (mut total_frames, mut rejected) = (0u64, 0u64);
     let (mut wall_secs, mut cpu_secs) = (0.0f64, 0.0f64);
@@ -169,15 +197,24 @@ fn main() -> Result<(), String> {
         // Encode this round (not timed).
         frames.clear();
         ends.clear();
-        for d in 0..devices {
+        ids.clear();
+        for d in arrival_order(devices, round, a.random) {
             let i = d as usize;
-            if round > 0 && mix(d, round).is_multiple_of(200) {
+            let rebooted = round > 0 && mix(d, round).is_multiple_of(200);
+            if rebooted {
                 boots[i] += 1;
                 seqs[i] = 0;
             }
             let hb = heartbeat(d, boots[i], seqs[i], round);
+            let n = if seqs[i].is_multiple_of(a.key_every) || round == 0 {
+                encode_key(&hb, &mut buf)
+            } else {
+                let prev = heartbeat(d, boots[i], seqs[i] - 1, round - 1);
+                encode_delta(&hb, &prev, &mut buf)
+            }
+            .map_err(|e| e.to_string())?;
             seqs[i] += 1;
-            let n = encode_key(&hb, &mut buf).map_err(|e| e.to_string())?;
+            ids.push(d);
             let mut frame = &buf[..n];
             if mix(d, round) % 1000 == 1 {
                 frame = &buf[..n / 2]; // a corrupted, truncated frame
@@ -188,14 +225,13 @@ fn main() -> Result<(), String> {
         let now = START + u64::from(round) * INTERVAL_S;
         let t0 = Instant::now();
         let c0 = thread_cpu_s();
-        let mut start = 0usize;
-        for (d, &end) in ends.iter().enumerate() {
-            let end = end as usize;
-            if ingest.ingest(d as u64, now, &frames[start..end]).is_err() {
-                rejected += 1;
-            }
-            start = end;
-        }
+        // Frames arrive in batches (a broker delivers many messages per read).
+        let starts = core::iter::once(0).chain(ends.iter().map(|&e| e as usize));
+        let batch = ids
+            .iter()
+            .zip(starts.zip(ends.iter()))
+            .map(|(&d, (s, &e))| (d, &frames[s..e as usize]));
+        ingest.ingest_many(now, batch, |_, r| rejected += u64::from(r.is_err()));
         wall_secs += t0.elapsed().as_secs_f64();
         if let (Some(c0), Some(c1)) = (c0, thread_cpu_s()) {
             cpu_secs += c1 - c0;
@@ -237,8 +273,16 @@ fn main() -> Result<(), String> {
     let frames_per_s = total_frames as f64 / secs;
     let bytes_per_device = ingest.memory_bytes() as f64 / devices as f64;
     println!(
-        "ingest: devices={devices} frames={total_frames} frames_per_s={:.0} bytes_per_device={:.1}",
-        frames_per_s, bytes_per_device
+        "references: {} kept, {} too large, {} evicted",
+        ingest.references(),
+        ingest.stats().references_too_large,
+        ingest.stats().references_evicted
+    );
+    println!(
+        "ingest: devices={devices} frames={total_frames} frames_per_s={:.0} bytes_per_device={:.1} order={}",
+        frames_per_s,
+        bytes_per_device,
+        if a.random { "random" } else { "provisioning" }
     );
     Ok(())
 }

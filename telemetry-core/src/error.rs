@@ -65,6 +65,20 @@ pub enum DecodeError {
         /// Sequence of the reference heartbeat.
         reference: u32,
     },
+    /// A version 2 delta frame names a boot and sequence that do not follow the reference given.
+    #[error(
+        "delta frame of boot {boot_id} sequence {seq} does not follow the reference (boot {reference_boot_id}, sequence {reference_seq}): expected the frame of boot {boot_id} sequence {seq} - 1"
+    )]
+    WrongReference {
+        /// Boot id the delta frame names.
+        boot_id: u32,
+        /// Sequence the delta frame names.
+        seq: u32,
+        /// Boot id of the reference heartbeat.
+        reference_boot_id: u32,
+        /// Sequence of the reference heartbeat.
+        reference_seq: u32,
+    },
     /// More metrics than the heartbeat's capacity.
     #[error("frame holds more than {capacity} metrics")]
     TooManyMetrics {
@@ -78,7 +92,9 @@ pub enum DecodeError {
         offset: usize,
     },
     /// A metric shape code that no version defines.
-    #[error("unknown metric shape code {code} at byte {offset}: expected 0..=2 or 16..=31")]
+    #[error(
+        "unknown metric shape code {code} at byte {offset}: expected 0..=2 or 16..=31 (version 1), 0..=18 or in a key frame 20..=34 (version 2)"
+    )]
     UnknownShape {
         /// The shape code found.
         code: u8,
@@ -161,6 +177,14 @@ pub enum EncodeError {
         /// Sequence of the heartbeat.
         seq: u32,
     },
+    /// A delta frame cannot say that the heartbeat continues in the next frame.
+    #[error(
+        "heartbeat {seq} continues in the next frame, which a delta frame cannot carry: encode it as a key frame"
+    )]
+    ContinuedDelta {
+        /// Sequence of the heartbeat.
+        seq: u32,
+    },
 }
 
 #[cfg(test)]
@@ -229,6 +253,7 @@ mod tests {
                 boot: 1,
                 seq: 4,
             },
+            EncodeError::ContinuedDelta { seq: 3 },
         ];
         for e in enc {
             assert!(e.to_string().len() > 20);

@@ -1,4 +1,8 @@
-//! Frame format, version 1: what goes on the air, byte by byte.
+//! Frame format, versions 1 and 2: what goes on the air, byte by byte.
+//!
+//! The encoders write version 2 heartbeats ([`crate::codec::v1`] writes version 1); every
+//! decoder reads both. Version 2 changes key and delta heartbeats only (see "Version 2" below);
+//! time anchors and diagnostics keep their single, version 1 encoding.
 //!
 //! Every byte on a battery device's radio costs energy, so a heartbeat frame carries no field
 //! names, no per-metric type tags for the standard vitals, and no value that the receiver can
@@ -19,8 +23,8 @@
 //! bit  7 6 | 5 4  | 3 2 1 0
 //!      ver | kind | flags
 //! ```
-//! - `ver` = `01` for this version (`00` is rejected, so zeroed or erased buffers never decode;
-//!   `10` and `11` are for later versions).
+//! - `ver` = `01` for version 1, `10` for version 2 (`00` is rejected, so zeroed or erased
+//!   buffers never decode; `11` is for a later version).
 //! - `kind`: `00` key heartbeat, `01` delta heartbeat, `10` time anchor, `11` diagnostics.
 //!
 //! # Key heartbeat (kind 0)
@@ -97,10 +101,65 @@
 //! `varint u32 fault code`, `varint context count (<= 4)` and as many `varint u32` words,
 //! `varint event count (<= 16)` and per event `varint u16 code`, `varint u32 uptime s`.
 //!
-//! # Test vector
+//! # Version 2
+//!
+//! Why: version 1 spells the layout as runs of consecutive ids (about 2 bytes a run, 1 byte per
+//! product metric's shape) and stores every residual zigzag, so a product reporting a few
+//! scattered vitals and its own metrics paid more for its key frame than a fixed-schema
+//! postcard struct; and its delta frame checked only 8 bits of the sequence, so a delta of a new
+//! boot could decode against an old boot's reference 1 time in 256.
+//!
+//! ## Key heartbeat (kind 0)
+//!
+//! Flags: bit 0 complete, bit 1 wall time, bit 2 continued, bit 3 *aligned* (the interval start
+//! is a multiple of its length, as for a device whose intervals run from boot).
+//!
+//! | field | encoding |
+//! |---|---|
+//! | boot id, sequence | varint u32 each |
+//! | interval start | varint u32: `start / length` with flag bit 3, else `start` |
+//! | interval length | varint: `minutes << 1 \| 1` for a whole number (>= 1) of minutes, else `seconds << 1` |
+//! | wall-clock start | varint u64, only with flag bit 1 |
+//! | layout | "Version 2 layout" below |
+//! | values | every metric's value slots in id order, each residual on its side (below) |
+//!
+//! ## Version 2 layout
+//!
+//! `varint vitals`: bit `i` set when standard vital `i + 1` (of the 22 in
+//! [`crate::metric::vitals`]) is present in its standard shape; higher bits are an error. Then
+//! `varint count` of the other (*explicit*) metrics and one `varint` each, in id order:
+//! `id_code << 6 | shape`, where `id_code` is `zigzag(id - 256)` for the first and
+//! `id - previous id - 1` after it. Shape codes: `0` counter, `1` state, `2` timer, `3 + m`
+//! gauge with aggregate mask `m` whose base is stored as is, and, in key frames only,
+//! `19 + m` (`m` >= 1) a gauge whose base is below zero and stored negated. A standard vital in
+//! its standard shape never appears in the explicit list; a vital newer than the decoder does
+//! (with its shape), so old decoders read past it.
+//!
+//! ## Residual sides (key frames)
+//!
+//! Predictions are version 1's. Each residual `r = value - prediction` is stored by the side
+//! the value is expected on: *above* as `varint r` (as u64), *below* as `varint -r`, else
+//! `zigzag`. Counters, states and timers: above. A gauge's base: the uptime vital's (predicted
+//! as the interval end) zigzag; battery mV and %, free memory, low-water mark, storage and boot
+//! count above; RSSI below; SNR and temperature zigzag; an explicit gauge's as its shape code
+//! says. The other aggregates: a minimum below the base, a maximum above it, a last value above
+//! a minimum base, below a maximum base, else zigzag. A value on the unexpected side still
+//! round-trips, in a longer varint.
+//!
+//! ## Delta heartbeat (kind 1)
+//!
+//! Version 1's, with two changes: the 1-byte sequence check becomes `varint u32 boot id`,
+//! `varint u32 sequence`, which must be the reference's boot and its sequence + 1 (else
+//! [`crate::error::DecodeError::WrongReference`]: a delta is bound to the exact frame it was
+//! made from); and a layout, when present, is a version 2 layout (gauge codes `3 + m` only).
+//! Residuals stay zigzag.
+//!
+//! # Test vectors
 //!
 //! The typical heartbeat (line 1 of `examples/data/heartbeats-day.jsonl`, boot id 12,
-//! sequence 0) is a 57-byte key frame and line 2 against it a 28-byte delta frame; both are pinned, annotated byte by byte, in `tests/vectors.rs`.
+//! sequence 0) is a 57-byte version 1 key frame (55 bytes in version 2) and line 2 against it
+//! a 28-byte version 1 delta frame (29 in version 2); all four are pinned, annotated byte by
+//! byte, in `tests/vectors.rs`.
 
 use serde::{Deserialize, Serialize};
 
@@ -109,14 +168,18 @@ use crate::heartbeat::Heartbeat;
 use crate::time::TimeAnchor;
 use crate::varint::MAX_VARINT_LEN;
 
-/// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
+/// The newest format version: the one this crate writes heartbeats in (it reads 1 and 2).
+pub const FORMAT_VERSION: u8 = 2;
+
+/// The first format version, still decoded (and written by [`crate::codec::v1`]).
+pub const FORMAT_VERSION_1: u8 = 1;
 
 /// Largest encoded frame (of any kind) for a heartbeat holding up to `n` metrics.
 ///
-/// Worst case per part: byte 0, five header varints (the wall time a `u64`), three bytes of run
-/// count, per metric a run header of six bytes, a shape byte and four ten-byte values, and half a
-/// byte of change bitmap. A test checks it against worst-case encodings.
+/// Worst case per part (version 1, which bounds version 2 too): byte 0, five header varints (the
+/// wall time a `u64`), three bytes of run count, per metric a run header of six bytes, a shape
+/// byte and four ten-byte values, and half a byte of change bitmap. A test checks it against
+/// worst-case encodings.
 pub const fn max_frame_len(n: usize) -> usize {
     let header = 1 + 4 * 5 + MAX_VARINT_LEN;
     let per_metric = 6 + 1 + 4 * MAX_VARINT_LEN + 1;
@@ -159,7 +222,21 @@ pub(crate) const FLAG_CONTINUED: u8 = 4;
 pub(crate) const FLAG_CONTIGUOUS: u8 = 4;
 pub(crate) const FLAG_SAME_LAYOUT: u8 = 8;
 pub(crate) const FLAG_CRASH: u8 = 1;
+pub(crate) const FLAG_ALIGNED: u8 = 8;
 
+/// Byte 0 of a frame of the newest version.
 pub(crate) const fn first_byte(kind: u8, flags: u8) -> u8 {
-    (FORMAT_VERSION << 6) | (kind << 4) | (flags & 15)
+    first_byte_of(FORMAT_VERSION, kind, flags)
+}
+
+/// Byte 0 of a frame of format `version`.
+pub(crate) const fn first_byte_of(version: u8, kind: u8, flags: u8) -> u8 {
+    (version << 6) | (kind << 4) | (flags & 15)
+}
+
+/// Whether a frame whose first byte is `b0` is coded against the frame before it (a delta
+/// heartbeat of format version 1 or 2), so a store that drops that frame must drop this one too.
+pub const fn depends_on_previous(b0: u8) -> bool {
+    let v = b0 >> 6;
+    (v == FORMAT_VERSION_1 || v == FORMAT_VERSION) && (b0 >> 4) & 3 == KIND_DELTA
 }

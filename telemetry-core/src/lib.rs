@@ -10,7 +10,8 @@
 //! - [`aggregate`]: O(1) recording into an interval aggregator.
 //! - [`heartbeat`]: the decoded value both sides share.
 //! - [`frame`]: the wire format, byte by byte; [`codec`]: encoder and decoder.
-//! - [`ring`] and [`batch`]: store-and-forward while offline, MTU-bounded packets.
+//! - [`queue`]: store-and-forward on flash (power-loss safe), [`ring`] in RAM, [`batch`]:
+//!   MTU-bounded packets; [`sim`]: a fault-injecting simulated NOR flash for host tests.
 //! - [`diag`], [`time`], [`snapshot`]: support diagnostics, time anchors, state kept across
 //!   deep sleep.
 //!
@@ -37,6 +38,8 @@
 pub mod aggregate;
 pub mod batch;
 pub mod codec;
+#[cfg(feature = "defmt")]
+mod defmt_format;
 pub mod diag;
 pub mod error;
 #[cfg(feature = "std")]
@@ -45,7 +48,9 @@ pub mod fleet;
 pub mod frame;
 pub mod heartbeat;
 pub mod metric;
+pub mod queue;
 pub mod ring;
+pub mod sim;
 pub mod snapshot;
 pub mod time;
 pub mod varint;

@@ -14,7 +14,7 @@
 //! [`FrameId`] that increases by one per frame pushed; together with the frame's own boot id
 //! and sequence, re-sending after a lost acknowledgement is harmless (idempotent).
 
-use crate::frame::KIND_DELTA;
+use crate::frame::depends_on_previous;
 
 /// Local id of a stored frame (increases by one per push, wraps after `u32::MAX`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,7 +97,7 @@ impl<const BYTES: usize, const FRAMES: usize> FrameRing<BYTES, FRAMES> {
     fn is_delta(&self, e: &Entry) -> bool {
         self.data
             .get(e.start)
-            .is_some_and(|b| (b >> 4) & 3 == KIND_DELTA)
+            .is_some_and(|&b| depends_on_previous(b))
     }
 
     fn drop_oldest(&mut self) {
@@ -181,7 +181,7 @@ impl<const BYTES: usize, const FRAMES: usize> FrameRing<BYTES, FRAMES> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::{KIND_KEY, first_byte};
+    use crate::frame::{KIND_DELTA, KIND_KEY, first_byte};
 
     fn key(tag: u8, len: usize) -> [u8; 16] {
         let mut f = [tag; 16];

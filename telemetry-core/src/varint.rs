@@ -25,13 +25,9 @@ pub const fn unzigzag(v: u64) -> i64 {
 }
 
 /// Number of bytes [`Writer::uint`] takes for `v`.
-pub const fn uint_len(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
+pub const fn uint_len(v: u64) -> usize {
+    // 7 bits a byte; `| 1` gives 0 one significant bit.
+    (64 - (v | 1).leading_zeros()).div_ceil(7) as usize
 }
 
 /// Appends varints and bytes to a caller-owned buffer, failing instead of overflowing it.
@@ -58,6 +54,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Appends one byte.
+    #[inline]
     pub fn byte(&mut self, b: u8) -> Result<(), EncodeError> {
         let capacity = self.buf.len();
         match self.buf.get_mut(self.pos) {
@@ -74,21 +71,28 @@ impl<'a> Writer<'a> {
     }
 
     /// Appends an unsigned varint.
+    #[inline]
     pub fn uint(&mut self, mut v: u64) -> Result<(), EncodeError> {
-        if self.pos + uint_len(v) > self.buf.len() {
+        if v < 0x80 {
+            return self.byte(v as u8);
+        }
+        let end = self.pos + uint_len(v);
+        let capacity = self.buf.len();
+        let Some(dst) = self.buf.get_mut(self.pos..end) else {
             return Err(EncodeError::BufferFull {
-                needed: self.pos + uint_len(v),
-                capacity: self.buf.len(),
+                needed: end,
+                capacity,
             });
-        }
-        loop {
-            let low = (v & 0x7f) as u8;
+        };
+        for b in dst.iter_mut() {
+            *b = (v as u8) | 0x80;
             v >>= 7;
-            if v == 0 {
-                return self.byte(low);
-            }
-            self.byte(low | 0x80)?;
         }
+        if let Some(last) = dst.last_mut() {
+            *last &= 0x7f;
+        }
+        self.pos = end;
+        Ok(())
     }
 
     /// Appends a signed value as a zigzag varint.

@@ -310,6 +310,11 @@ fn schema_is_the_documented_one() {
         "tx_bytes",
         "rx_bytes",
         "frames_dropped",
+        // Added in schema version 2.
+        "received_unix_s",
+        "firmware_version_text",
+        "ota_state_text",
+        "last_reboot_reason_text",
     ];
     assert_eq!(names, expected);
     assert_eq!(

@@ -6,7 +6,7 @@
 use telemetry_core::codec::{encode_diagnostics, encode_key, encode_time_anchor};
 use telemetry_core::diag::{DiagTrigger, EventRing};
 use telemetry_core::fleet::ingest::{Accepted, Ingest, IngestConfig, IngestError, report_of};
-use telemetry_core::fleet::registry::Registry;
+use telemetry_core::fleet::registry::{DeviceAttributes, Registry};
 use telemetry_core::fleet::report::{FirmwareVersion, RebootCause};
 use telemetry_core::heartbeat::{Gauge, Heartbeat, Interval, Value};
 use telemetry_core::metric::{RebootReason, pack_version, vitals};
@@ -83,6 +83,11 @@ fn vitals_map_to_the_report() {
 #[test]
 fn bad_frames_are_counted_per_device_and_never_stop_the_others() {
     let mut ingest = Ingest::<N>::new(Registry::default(), IngestConfig::default());
+    // Device 3 is known (provisioned) but only ever sends garbage; device 77 is unknown.
+    ingest
+        .registry_mut()
+        .provision(3, &DeviceAttributes::default())
+        .unwrap();
     let good = |seq| key(&heartbeat(1, seq, 90, RebootReason::PowerOn));
     let mut bad_seen = 0;
     for seq in 0..10u32 {
@@ -127,11 +132,25 @@ fn bad_frames_are_counted_per_device_and_never_stop_the_others() {
         assert_eq!(r.frames, 10);
         assert_eq!(r.missed_frames, 0);
         assert_eq!(r.device_dropped, 20);
-        assert_eq!(r.min_temperature_dc, Some(-125));
+        assert_eq!(r.min_temperature_dc(), Some(-125));
     }
     assert_eq!(ingest.registry().get(3).unwrap().frames, 0);
     let err = ingest.ingest(3, 0, &[]).unwrap_err();
     assert!(err.to_string().contains("device 3"), "{err}");
+    // An id that never sent a good frame gets no record: it is counted fleet-wide.
+    for _ in 0..5 {
+        assert!(matches!(
+            ingest.ingest(77, 0, &[0x40, 1]),
+            Err(IngestError::Decode {
+                device: 77,
+                bad_frames: 0,
+                ..
+            })
+        ));
+    }
+    assert!(ingest.registry().get(77).is_none());
+    assert_eq!(ingest.registry().unknown_bad_frames(), 5);
+    assert_eq!(ingest.registry().len(), 5);
 }
 
 #[test]
@@ -151,50 +170,68 @@ fn delta_frames_decode_with_a_reference_per_device() {
     for device in 0..2u64 {
         let r = ingest.registry().get(device).unwrap();
         assert_eq!(r.frames, 20);
-        assert_eq!(r.battery_percent, Some(71));
+        assert_eq!(r.battery_percent(), Some(71));
     }
 }
 
 #[test]
 fn delta_without_reference_is_counted_then_resynchronised_by_a_key_frame() {
     let config = IngestConfig {
-        max_references: 1,
+        max_references: 4,
         enroll_on_key: false,
     };
     let mut ingest = Ingest::<N>::new(Registry::default(), config);
+    for d in 0..2 {
+        ingest
+            .registry_mut()
+            .provision(d, &DeviceAttributes::default())
+            .unwrap();
+    }
     let mut buf = [0u8; Heartbeat::<N>::MAX_FRAME_LEN];
-    // Two devices joined mid-stream: their first frames are deltas.
+    // Device 0 (provisioned) and device 9 (unknown) joined mid-stream: their first frames
+    // are deltas.
     let mut encs = [Encoder::<N>::new(4), Encoder::<N>::new(4)];
     for enc in &mut encs {
         enc.encode(&heartbeat(1, 0, 90, RebootReason::PowerOn), &mut buf)
             .unwrap();
     }
     for seq in 1..12u32 {
-        for (device, enc) in encs.iter_mut().enumerate() {
+        for (device, enc) in [0u64, 9].into_iter().zip(encs.iter_mut()) {
             let hb = heartbeat(1, seq, 90, RebootReason::PowerOn);
             let n = enc.encode(&hb, &mut buf).unwrap();
-            let _ = ingest.ingest(device as u64, u64::from(seq) * 60, &buf[..n]);
+            let _ = ingest.ingest(device, u64::from(seq) * 60, &buf[..n]);
         }
     }
-    // Device 0 got the one reference slot: after its first key frame (seq 4) all decode.
+    // Device 0's first delta reserved a slot; after its first key frame (seq 4) all decode.
     let r0 = ingest.registry().get(0).unwrap();
     assert_eq!(r0.bad_frames, 3, "seq 1..=3 before the key frame");
     assert_eq!(r0.frames, 8);
-    // Device 1 has no slot: only its key frames (4 and 8) decode.
-    let r1 = ingest.registry().get(1).unwrap();
-    assert_eq!(r1.frames, 2);
-    assert_eq!(r1.bad_frames, 9);
-    // Seq 12 is a key frame again; seq 13, a delta, still has no reference.
+    // Device 9 had no record, so its first deltas reserved nothing (counted fleet-wide); its
+    // key frame at seq 4 made the record, the delta at seq 5 reserved the slot, and from the
+    // key frame at seq 8 on its deltas decode.
+    let r9 = ingest.registry().get(9).unwrap();
+    assert_eq!((r9.frames, r9.bad_frames), (5, 3));
+    assert_eq!(ingest.registry().unknown_bad_frames(), 3);
+    assert_eq!(ingest.references(), 2);
+    // Seq 12 is a key frame, seq 13 a delta: both decode.
     let mut frame = |seq| {
         let n = encs[1]
             .encode(&heartbeat(1, seq, 90, RebootReason::PowerOn), &mut buf)
             .unwrap();
         buf[..n].to_vec()
     };
-    assert!(ingest.ingest(1, 998, &frame(12)).is_ok());
-    let err = ingest.ingest(1, 999, &frame(13));
+    assert!(ingest.ingest(9, 998, &frame(12)).is_ok());
+    assert!(ingest.ingest(9, 999, &frame(13)).is_ok());
+    // A delta whose reference was never kept is a typed error.
+    let mut other = Encoder::<N>::new(4);
+    other
+        .encode(&heartbeat(2, 0, 90, RebootReason::PowerOn), &mut buf)
+        .unwrap();
+    let n = other
+        .encode(&heartbeat(2, 1, 90, RebootReason::PowerOn), &mut buf)
+        .unwrap();
     assert!(matches!(
-        err,
+        ingest.ingest(1, 1000, &buf[..n]),
         Err(IngestError::Decode {
             error: DecodeError::MissingReference,
             ..

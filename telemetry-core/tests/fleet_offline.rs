@@ -47,7 +47,7 @@ fn offline_exactly_after_the_allowance() {
     );
     // Reported once.
     assert!(reg.sweep(last + 5000).is_empty());
-    assert_eq!(reg.get(1).unwrap().link, LinkState::Offline);
+    assert_eq!(reg.get(1).unwrap().link(), LinkState::Offline);
     // Back after two days.
     let back = last + 2 * 86_400;
     let o = reg.observe(1, back, &hb(10)).unwrap();
@@ -59,7 +59,7 @@ fn offline_exactly_after_the_allowance() {
             silent_for_s: 2 * 86_400
         })
     );
-    assert_eq!(reg.get(1).unwrap().link, LinkState::Online);
+    assert_eq!(reg.get(1).unwrap().link(), LinkState::Online);
     // The next frame is an ordinary one.
     assert_eq!(reg.observe(1, back + 600, &hb(11)).unwrap().recovered, None);
 }
@@ -89,9 +89,10 @@ fn default_interval_before_two_frames() {
 #[test]
 fn unseen_devices_are_not_offline() {
     let mut reg = Registry::new(policy());
-    reg.record_bad_frame(4).unwrap();
+    reg.provision(4, &Default::default()).unwrap();
+    assert_eq!(reg.record_bad_frame(4).unwrap(), 1);
     assert!(reg.sweep(1_000_000).is_empty());
-    assert_eq!(reg.get(4).unwrap().link, LinkState::Unseen);
+    assert_eq!(reg.get(4).unwrap().link(), LinkState::Unseen);
 }
 
 #[test]

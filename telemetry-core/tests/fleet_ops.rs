@@ -1,11 +1,9 @@
-//! Capacity forecast, surge, support tag trends, Prometheus export.
+//! Capacity forecast, surge, support tag trends (Prometheus export: `fleet_prometheus.rs`).
 #![cfg(feature = "std")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use telemetry_core::fleet::aggregate::FleetAggregate;
 use telemetry_core::fleet::capacity::{GrowthModel, forecast, surge};
-use telemetry_core::fleet::prometheus::render;
-use telemetry_core::fleet::registry::{DeviceAttributes, Registry};
+use telemetry_core::fleet::registry::Registry;
 use telemetry_core::fleet::report::{FirmwareVersion, Report};
 use telemetry_core::fleet::support::{Ticket, TicketKind, returned_devices, tag_trends};
 
@@ -135,60 +133,4 @@ fn tag_trends_show_rising_disconnects_since_a_release() {
             .is_none()
     );
     assert_eq!(returned_devices(&[t]), [1].into());
-}
-
-#[test]
-fn prometheus_exposition() {
-    let mut reg = Registry::default();
-    for id in 0..4u64 {
-        reg.provision(
-            id,
-            &DeviceAttributes {
-                hardware: if id == 0 {
-                    "rev \"B\"\n".into()
-                } else {
-                    "A".into()
-                },
-                lot: String::new(),
-                region: "eu".into(),
-            },
-        )
-        .unwrap();
-        if id < 3 {
-            reg.observe(
-                id,
-                10,
-                &Report {
-                    battery_percent: Some(50),
-                    firmware: Some(FirmwareVersion::new(1, 2, 0)),
-                    ..Report::default()
-                },
-            )
-            .unwrap();
-        }
-    }
-    let text = render(&FleetAggregate::from_registry(&reg));
-    let lines: Vec<&str> = text.lines().collect();
-    for want in [
-        "# TYPE fleet_devices gauge",
-        "fleet_devices{state=\"online\"} 3",
-        "fleet_devices{state=\"unseen\"} 1",
-        "fleet_devices{firmware=\"1.2.0\",state=\"online\"} 3",
-        "fleet_devices{hardware=\"rev \\\"B\\\"\\n\",state=\"online\"} 1",
-        "fleet_devices{region=\"eu\",state=\"online\"} 3",
-        "# TYPE fleet_frames_total counter",
-        "fleet_frames_total 3",
-        "fleet_battery_percent{quantile=\"0.5\"} 50",
-        "fleet_battery_percent_count 3",
-    ] {
-        assert!(
-            lines.iter().any(|l| l.starts_with(want)),
-            "missing {want:?} in\n{text}"
-        );
-    }
-    // Every sample line is `name{labels} value` or `name value`.
-    for l in lines.iter().filter(|l| !l.starts_with('#')) {
-        let value = l.rsplit(' ').next().unwrap();
-        assert!(value.parse::<f64>().is_ok(), "{l}");
-    }
 }

@@ -248,4 +248,9 @@ fn worst_case_fits_max_frame_len() {
         .unwrap();
     let n = encode_delta(&hb, &reference, &mut buf).unwrap();
     assert!(n <= Heartbeat::<N>::MAX_FRAME_LEN, "{n}");
+    // Version 1 (which the bound is computed for) too.
+    let n = telemetry_core::codec::v1::encode_key(&hb, &mut buf).unwrap();
+    assert!(n <= Heartbeat::<N>::MAX_FRAME_LEN, "{n}");
+    let n = telemetry_core::codec::v1::encode_delta(&hb, &reference, &mut buf).unwrap();
+    assert!(n <= Heartbeat::<N>::MAX_FRAME_LEN, "{n}");
 }

@@ -1,5 +1,5 @@
-//! Fixed test vectors for frame format version 1, with modified-input and truncation checks,
-//! and the device-to-backend path (aggregate, encode, store, batch, decode) end to end.
+//! Fixed test vectors for frame format versions 1 and 2, with modified-input and truncation
+//! checks, and the device-to-backend path (aggregate, encode, store, batch, decode) end to end.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../examples/baselines/mod.rs"]
@@ -10,7 +10,7 @@ use telemetry_core::aggregate::Aggregator;
 use telemetry_core::batch::{MTU_LORAWAN_DR0, fill_packet};
 use telemetry_core::codec::{
     Decoder, Encoder, decode, decode_prefix, encode_delta, encode_diagnostics, encode_key,
-    encode_key_fitting, encode_time_anchor,
+    encode_key_fitting, encode_time_anchor, v1,
 };
 use telemetry_core::diag::{DiagTrigger, EventRing};
 use telemetry_core::error::DecodeError;
@@ -72,6 +72,50 @@ const LINE2_DELTA: [u8; 28] = [
     0x0b, // bytes received -6
 ];
 
+/// Line 1 as a version 2 key frame: the standard vitals as a presence bitmap, the interval
+/// length in minutes, and each residual on the side of its prediction it is expected on.
+const LINE1_KEY_V2: [u8; 55] = [
+    0x81, // version 2, key frame, complete (not aligned: 260434 is no multiple of 3600)
+    0x0c, // boot id 12
+    0x00, // sequence 0
+    0xd2, 0xf2, 0x0f, // interval start 260434 s
+    0x79, // interval length 60 minutes (60 << 1 | 1)
+    0xff, 0xff, 0x7f, // vitals bitmap: ids 1-21 in their standard shapes
+    0x00, // no explicit metrics
+    0xff, 0x1c, 0x05, 0x05, 0x01, // battery mV: mean 3711, min 5 below, max 5 above, last -1
+    0x4e, // battery 78 % (plain varint: a level, not zigzag)
+    0x00, // charging: discharging
+    0xa4, 0xb9, 0x02, 0xa7, 0x05, // free memory: min 40100, last 679 above it
+    0xd4, 0xa9, 0x02, // low-water mark 38100
+    0xc5, 0xcb, 0x31, // storage used 812485
+    0x4d, 0x04, 0x06,
+    0x04, // RSSI: mean -77 (stored as 77), min 4 below, max 6 above, last +2
+    0x16, // SNR 11 (zigzag)
+    0xfc, 0x11, 0x3e, 0x31,
+    0x26, // temperature: mean 1150, min 62 below, max 49 above, last +19
+    0x00, // uptime: exactly the interval end (264034)
+    0x0c, // boot count 12
+    0x01, // last reboot: watchdog
+    0x01, 0x01, // connects 1, disconnects 1
+    0x00, // OTA idle
+    0x80, 0x84, 0x04, // firmware 1.2.0
+    0x00, 0x00, 0x00, // error counters
+    0x88, 0x0e, // 1800 bytes sent
+    0xf9, 0x03, // 505 bytes received
+];
+
+/// Line 2 against line 1 as a version 2 delta frame: the version 1 body after a header that
+/// names boot id and sequence in full, so it decodes only against boot 12's frame 0.
+const LINE2_DELTA_V2: [u8; 29] = [
+    0x9d, // version 2, delta; complete, contiguous interval, same layout
+    0x0c, // boot id 12
+    0x01, // sequence 1
+    0xcb, 0x05, 0x01, 0x02, 0x0e, 0xd6, 0x0c, // slots 0-7, as in version 1
+    0xf6, 0x8a, 0x04, 0x01, 0x01, 0x06, 0x07, 0x9c, 0x02, // slots 8-15
+    0xc6, 0x32, 0x12, 0x02, 0x02, // slots 16-23
+    0x64, 0x02, 0xa2, 0x12, 0x0b, // slots 24-30
+];
+
 fn workload() -> Vec<Heartbeat<CAP>> {
     lines()
         .iter()
@@ -84,7 +128,7 @@ fn workload() -> Vec<Heartbeat<CAP>> {
 fn line1_key_frame_vector() {
     let h = workload();
     let mut buf = [0u8; Heartbeat::<CAP>::MAX_FRAME_LEN];
-    let n = encode_key(&h[0], &mut buf).unwrap();
+    let n = v1::encode_key(&h[0], &mut buf).unwrap();
     assert_eq!(&buf[..n], &LINE1_KEY);
     assert_eq!(
         decode::<CAP>(&LINE1_KEY, None).unwrap(),
@@ -96,7 +140,7 @@ fn line1_key_frame_vector() {
 fn line2_delta_frame_vector() {
     let h = workload();
     let mut buf = [0u8; Heartbeat::<CAP>::MAX_FRAME_LEN];
-    let n = encode_delta(&h[1], &h[0], &mut buf).unwrap();
+    let n = v1::encode_delta(&h[1], &h[0], &mut buf).unwrap();
     assert_eq!(&buf[..n], &LINE2_DELTA);
     assert_eq!(
         decode::<CAP>(&LINE2_DELTA, Some(&h[0])).unwrap(),
@@ -114,6 +158,189 @@ fn line2_delta_frame_vector() {
             reference: 1
         })
     );
+}
+
+#[test]
+fn line1_key_frame_vector_v2() {
+    let h = workload();
+    let mut buf = [0u8; Heartbeat::<CAP>::MAX_FRAME_LEN];
+    let n = encode_key(&h[0], &mut buf).unwrap();
+    assert_eq!(&buf[..n], &LINE1_KEY_V2);
+    assert_eq!(
+        decode::<CAP>(&LINE1_KEY_V2, None).unwrap(),
+        Frame::Key(h[0].clone())
+    );
+    for n in 0..LINE1_KEY_V2.len() {
+        let r = decode::<CAP>(&LINE1_KEY_V2[..n], None);
+        assert!(
+            matches!(r, Err(DecodeError::Truncated { .. })),
+            "prefix {n}: {r:?}"
+        );
+    }
+    for i in 0..LINE1_KEY_V2.len() {
+        for bit in 0..8 {
+            let mut m = LINE1_KEY_V2;
+            m[i] ^= 1 << bit;
+            if let Ok(f) = decode::<CAP>(&m, None) {
+                assert_ne!(f, Frame::Key(h[0].clone()), "byte {i} bit {bit}");
+            }
+        }
+    }
+}
+
+#[test]
+fn line2_delta_frame_vector_v2() {
+    let h = workload();
+    let mut buf = [0u8; Heartbeat::<CAP>::MAX_FRAME_LEN];
+    let n = encode_delta(&h[1], &h[0], &mut buf).unwrap();
+    assert_eq!(&buf[..n], &LINE2_DELTA_V2);
+    assert_eq!(
+        decode::<CAP>(&LINE2_DELTA_V2, Some(&h[0])).unwrap(),
+        Frame::Delta(h[1].clone())
+    );
+    assert_eq!(
+        decode::<CAP>(&LINE2_DELTA_V2, Some(&h[1])),
+        Err(DecodeError::WrongReference {
+            boot_id: 12,
+            seq: 1,
+            reference_boot_id: 12,
+            reference_seq: 1
+        })
+    );
+    // The same frame against another boot's frame 0 is refused, not decoded.
+    let mut other = h[0].clone();
+    other.boot_id = 13;
+    assert_eq!(
+        decode::<CAP>(&LINE2_DELTA_V2, Some(&other)),
+        Err(DecodeError::WrongReference {
+            boot_id: 12,
+            seq: 1,
+            reference_boot_id: 13,
+            reference_seq: 0
+        })
+    );
+    for n in 0..LINE2_DELTA_V2.len() {
+        assert!(decode::<CAP>(&LINE2_DELTA_V2[..n], Some(&h[0])).is_err());
+    }
+    for i in 0..LINE2_DELTA_V2.len() {
+        for bit in 0..8 {
+            let mut m = LINE2_DELTA_V2;
+            m[i] ^= 1 << bit;
+            if let Ok(f) = decode::<CAP>(&m, Some(&h[0])) {
+                assert_ne!(f, Frame::Delta(h[1].clone()), "byte {i} bit {bit}");
+            }
+        }
+    }
+}
+
+#[test]
+fn version_1_and_2_decode_to_the_same_heartbeats() {
+    let h = workload();
+    let mut buf = [0u8; Heartbeat::<CAP>::MAX_FRAME_LEN];
+    for (i, hb) in h.iter().enumerate() {
+        let n = v1::encode_key(hb, &mut buf).unwrap();
+        let a = decode::<CAP>(&buf[..n], None).unwrap();
+        let n = encode_key(hb, &mut buf).unwrap();
+        let b = decode::<CAP>(&buf[..n], None).unwrap();
+        assert_eq!(a, b);
+        if i > 0 {
+            let n = v1::encode_delta(hb, &h[i - 1], &mut buf).unwrap();
+            let a = decode::<CAP>(&buf[..n], Some(&h[i - 1])).unwrap();
+            let n = encode_delta(hb, &h[i - 1], &mut buf).unwrap();
+            let b = decode::<CAP>(&buf[..n], Some(&h[i - 1])).unwrap();
+            assert_eq!(a, b);
+            assert_eq!(b, Frame::Delta(hb.clone()));
+        }
+    }
+}
+
+#[test]
+fn rejects_non_canonical_version_2_forms() {
+    // Interval length 3600 s spelled in seconds instead of minutes.
+    let mut m = LINE1_KEY_V2.to_vec();
+    m.splice(6..7, [0xa0, 0x38]);
+    assert_eq!(
+        decode::<CAP>(&m, None),
+        Err(DecodeError::NonCanonical {
+            offset: 6,
+            what: "an interval of whole minutes must be stored in minutes"
+        })
+    );
+    // A vitals bitmap naming a vital this version does not define (id 23).
+    let mut m = LINE1_KEY_V2.to_vec();
+    m.splice(7..10, [0xff, 0xff, 0xff, 0x02]);
+    assert_eq!(
+        decode::<CAP>(&m, None),
+        Err(DecodeError::NoStandardShape { id: MetricId(23) })
+    );
+    // Battery in its standard shape spelled out as an explicit metric (and not in the bitmap).
+    let mut h = Heartbeat::<4>::new(1, 0, Interval::default());
+    h.push(
+        vitals::BATTERY_PCT.id,
+        Value::Gauge(telemetry_core::heartbeat::Gauge::last(5)),
+    )
+    .unwrap();
+    let mut buf = [0u8; 64];
+    let n = encode_key(&h, &mut buf).unwrap();
+    assert_eq!(&buf[..n], &[0x80, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x05]);
+    // Its successor with battery 6 %: contiguous, same layout, boot 1 sequence 1, one slot
+    // changed by +1 (the fleet_ingest fuzz seed `frames-v2-key-delta`).
+    let mut next = Heartbeat::<4>::new(1, 1, Interval::default());
+    next.push(
+        vitals::BATTERY_PCT.id,
+        Value::Gauge(telemetry_core::heartbeat::Gauge::last(6)),
+    )
+    .unwrap();
+    let mut dbuf = [0u8; 64];
+    let d = encode_delta(&next, &h, &mut dbuf).unwrap();
+    assert_eq!(&dbuf[..d], &[0x9c, 0x01, 0x01, 0x01, 0x02]);
+    assert_eq!(
+        decode::<4>(&dbuf[..d], Some(&h)).unwrap(),
+        Frame::Delta(next)
+    );
+    // Empty bitmap, one explicit metric: zigzag(2 - 256) = 507, so the entry is
+    // 507 << 6 | (3 + 8) (a gauge of its last value, base at or above zero).
+    let entry = (507u32 << 6) | 11;
+    let mut forged = vec![0x80, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01];
+    forged.extend_from_slice(&[
+        (entry & 0x7f) as u8 | 0x80,
+        ((entry >> 7) & 0x7f) as u8 | 0x80,
+        (entry >> 14) as u8,
+        0x05,
+    ]);
+    assert_eq!(
+        decode::<4>(&forged, None),
+        Err(DecodeError::NonCanonical {
+            offset: 7,
+            what: "a standard vital in its standard shape belongs in the vitals bitmap"
+        })
+    );
+    // Battery % both in the bitmap and, as a gauge of all four aggregates, in the explicit
+    // list: zigzag(2 - 256) << 6 | (3 + 15) = 32466.
+    let twice = [0x80, 0x01, 0x00, 0x00, 0x00, 0x02, 0x01, 0xd2, 0xfd, 0x01];
+    assert_eq!(
+        decode::<4>(&twice, None),
+        Err(DecodeError::NonCanonical {
+            offset: 5,
+            what: "a metric both in the vitals bitmap and the explicit list"
+        })
+    );
+    // A product gauge whose code says "base below zero" while the base is not.
+    let mut h = Heartbeat::<4>::new(1, 0, Interval::default());
+    h.push(
+        MetricId(300),
+        Value::Gauge(telemetry_core::heartbeat::Gauge::last(-3)),
+    )
+    .unwrap();
+    let n = encode_key(&h, &mut buf).unwrap();
+    let neg = buf[..n].to_vec();
+    assert_eq!(decode::<4>(&neg, None).unwrap(), Frame::Key(h));
+    let mut pos = neg.clone();
+    *pos.last_mut().unwrap() = 0x00; // base -0 = 0: not below zero
+    assert!(matches!(
+        decode::<4>(&pos, None),
+        Err(DecodeError::NonCanonical { .. })
+    ));
 }
 
 #[test]
@@ -197,19 +424,19 @@ fn modified_frames_never_decode_to_the_original() {
 #[test]
 fn rejects_wrong_version_and_non_canonical_forms() {
     let mut m = LINE1_KEY;
-    m[0] = 0x81; // version 2
+    m[0] = 0xc1; // version 3
     assert_eq!(
         decode::<CAP>(&m, None),
         Err(DecodeError::UnsupportedVersion {
-            found: 2,
-            expected: 1
+            found: 3,
+            expected: 2
         })
     );
     assert_eq!(
         decode::<CAP>(&[0x00; 8], None),
         Err(DecodeError::UnsupportedVersion {
             found: 0,
-            expected: 1
+            expected: 2
         })
     );
     // Boot id 12 written as two bytes.

@@ -97,7 +97,7 @@ impl GroupStats {
     }
 
     fn add(&mut self, r: &DeviceRecord) {
-        match r.link {
+        match r.link() {
             LinkState::Online => self.online += 1,
             LinkState::Offline => self.offline += 1,
             LinkState::Unseen => self.unseen += 1,
@@ -107,13 +107,13 @@ impl GroupStats {
         self.bad_frames += u64::from(r.bad_frames);
         self.reboots += u64::from(r.reboots);
         self.fault_reboots += u64::from(r.fault_reboots);
-        if let Some(p) = r.battery_percent {
+        if let Some(p) = r.battery_percent() {
             self.battery_percent.insert(f64::from(p));
         }
-        if let Some(t) = r.temperature_dc {
+        if let Some(t) = r.temperature_dc() {
             self.temperature_c.insert(f64::from(t) / 10.0);
         }
-        if let Some(s) = r.rssi_dbm {
+        if let Some(s) = r.rssi_dbm() {
             self.rssi_dbm.insert(f64::from(s));
         }
     }

@@ -393,10 +393,54 @@ pub enum AlertEvent {
 }
 
 /// Evaluates a playbook over time.
-#[derive(Debug, Clone)]
+///
+/// Serializable, so a backend restart forgets no firing or pending alert: serialize the engine,
+/// deserialize it after the restart (rules and states are checked) and evaluate as before. A
+/// rule that fired before the restart and whose condition cleared while the backend was down
+/// resolves, with one [`AlertEvent::Resolved`], at the first evaluation after it; one still
+/// breached keeps firing without a second [`AlertEvent::Firing`]; a pending rule keeps its
+/// `since`, so its for-duration counts the downtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "EngineRepr")]
 pub struct AlertEngine {
+    version: u32,
     rules: Vec<AlertRule>,
     states: Vec<RuleState>,
+}
+
+/// Version of the engine's serialized form.
+pub const ENGINE_VERSION: u32 = 1;
+
+#[derive(Deserialize)]
+struct EngineRepr {
+    version: u32,
+    rules: Vec<AlertRule>,
+    states: Vec<RuleState>,
+}
+
+impl TryFrom<EngineRepr> for AlertEngine {
+    type Error = AlertError;
+
+    fn try_from(r: EngineRepr) -> Result<Self, AlertError> {
+        let invalid = |problem| AlertError::Invalid {
+            rule: String::new(),
+            problem,
+        };
+        if r.version != ENGINE_VERSION {
+            return Err(invalid("alert engine snapshot version is not 1"));
+        }
+        if r.rules.len() != r.states.len() {
+            return Err(invalid("alert engine snapshot has a state for every rule"));
+        }
+        for rule in &r.rules {
+            rule.validate()?;
+        }
+        Ok(Self {
+            version: r.version,
+            rules: r.rules,
+            states: r.states,
+        })
+    }
 }
 
 /// Level of a condition now.
@@ -413,6 +457,29 @@ impl AlertEngine {
     pub fn new(playbook: Playbook) -> Self {
         let states = std::vec![RuleState::Inactive; playbook.rules.len()];
         Self {
+            version: ENGINE_VERSION,
+            rules: playbook.rules,
+            states,
+        }
+    }
+
+    /// An engine for a new `playbook` that keeps the states of rules with the same name and
+    /// condition in `self` (a playbook edited while alerts fire); other rules start inactive.
+    #[must_use]
+    pub fn with_playbook(&self, playbook: Playbook) -> Self {
+        let states = playbook
+            .rules
+            .iter()
+            .map(|rule| {
+                self.rules
+                    .iter()
+                    .zip(&self.states)
+                    .find(|(r, _)| r.name == rule.name && r.condition == rule.condition)
+                    .map_or(RuleState::Inactive, |(_, s)| *s)
+            })
+            .collect();
+        Self {
+            version: ENGINE_VERSION,
             rules: playbook.rules,
             states,
         }

@@ -21,9 +21,11 @@
 //! a gauge with no aggregate, a repeated id) also goes to the long table, unchanged: the wide
 //! row and its long rows together hold every sample of the heartbeat, nothing is dropped.
 //!
-//! # Schema, version 1
-//! Both schemas carry the metadata key [`SCHEMA_VERSION_KEY`] = [`SCHEMA_VERSION`]. Columns are
+//! # Schema, version 2
+//! Every schema carries the metadata key [`SCHEMA_VERSION_KEY`] = [`SCHEMA_VERSION`]. Columns are
 //! only ever added at the end, in a new version; existing names and types do not change.
+//! Version 2 added the last four heartbeat columns (receive time and readable strings) and the
+//! update report table; a version 1 file reads as version 2 with those columns missing.
 //!
 //! ## Heartbeat table ([`heartbeat_schema`]), one row per heartbeat
 //! | column | Arrow type | nullable | meaning |
@@ -68,7 +70,18 @@
 //! | 21 | `rx_bytes` |
 //! | 22 | `frames_dropped` |
 //!
-//! 40 columns in all. A gauge vital is present in a row when any of its columns is non-null.
+//! Then, added in version 2, readable forms of the coded columns, so a query needs no lookup
+//! table, and the time the backend received the heartbeat:
+//!
+//! | column | Arrow type | nullable | meaning |
+//! |---|---|---|---|
+//! | `received_unix_s` | UInt64 | yes | when the backend received it ([`HeartbeatBatchBuilder::push_received`]); null from [`HeartbeatBatchBuilder::push`] |
+//! | `firmware_version_text` | Utf8 | yes | `firmware_version` as `"major.minor.patch"` |
+//! | `ota_state_text` | Utf8 | yes | `ota_state` as `idle`, `downloading`, `downloaded`, `updating`, `failed` |
+//! | `last_reboot_reason_text` | Utf8 | yes | `last_reboot_reason` as `power_on`, `watchdog`, `brownout`, `fault`, `ota`, `user`, `other` |
+//!
+//! A code outside its set reads `unknown(<code>)`. 44 columns in all. A gauge vital is present
+//! in a row when any of its columns is non-null.
 //!
 //! ## Metric table ([`metric_schema`]), one row per other sample
 //! | column | Arrow type | nullable | meaning |
@@ -85,6 +98,19 @@
 //! | `gauge_max` | Int64 | yes | gauge aggregate, null when not reported |
 //! | `gauge_mean` | Int64 | yes | gauge aggregate, null when not reported |
 //! | `gauge_last` | Int64 | yes | gauge aggregate, null when not reported |
+//!
+//! ## Update report table ([`update_report_schema`]), one row per update attempt's outcome
+//! | column | Arrow type | nullable | meaning |
+//! |---|---|---|---|
+//! | `device_id` | UInt64 | no | the device |
+//! | `at_unix_s` | UInt64 | no | when the backend received the report |
+//! | `rollout_id` | Int64 | yes | the rollout it belongs to, when known |
+//! | `from_version` | Utf8 | yes | the version the device ran before, `"major.minor.patch"` |
+//! | `to_version` | Utf8 | no | the version it tried to install |
+//! | `outcome` | Utf8 | no | e.g. `succeeded`, `boot_reverted`, `verify_failed` (the caller's words) |
+//! | `detail` | Utf8 | yes | free text |
+//!
+//! Day-partitioned files of all three tables: [`super::history`].
 //!
 //! # Parquet
 //! Files are written by the `parquet` crate's Arrow writer, which also stores the Arrow schema
@@ -150,7 +176,7 @@ use crate::metric::{GaugeFields, MetricKind, standard, vitals};
 pub const SCHEMA_VERSION_KEY: &str = "telemetry_core.schema_version";
 
 /// Version of the two schemas documented on this page.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 /// Why an export failed.
 #[derive(Debug, Error)]
@@ -174,6 +200,47 @@ const GAUGE_AGGREGATES: [(GaugeFields, &str); 4] = [
 
 /// The fixed columns before the vital columns.
 const FIXED_COLUMNS: usize = 8;
+
+/// Vital ids whose codes get a readable column (in column order).
+const TEXT_VITALS: [u16; 3] = [
+    vitals::FIRMWARE_VERSION.id.0,
+    vitals::OTA_STATE.id.0,
+    vitals::REBOOT_REASON.id.0,
+];
+
+/// `"major.minor.patch"` of a packed firmware version.
+fn firmware_text(code: i64) -> String {
+    if (0..=0x00FF_FFFF).contains(&code) {
+        let (a, b, c) = crate::metric::unpack_version(code);
+        format!("{a}.{b}.{c}")
+    } else {
+        format!("unknown({code})")
+    }
+}
+
+fn ota_state_text(code: i64) -> String {
+    match code {
+        0 => "idle".into(),
+        1 => "downloading".into(),
+        2 => "downloaded".into(),
+        3 => "updating".into(),
+        4 => "failed".into(),
+        c => format!("unknown({c})"),
+    }
+}
+
+fn reboot_reason_text(code: i64) -> String {
+    match code {
+        0 => "power_on".into(),
+        1 => "watchdog".into(),
+        2 => "brownout".into(),
+        3 => "fault".into(),
+        4 => "ota".into(),
+        5 => "user".into(),
+        6 => "other".into(),
+        c => format!("unknown({c})"),
+    }
+}
 
 /// Names of the vital columns, in schema order.
 fn vital_column_names() -> Vec<String> {
@@ -225,7 +292,27 @@ pub fn heartbeat_schema() -> SchemaRef {
             .into_iter()
             .map(|name| Field::new(name, DataType::Int64, true)),
     );
+    fields.extend([
+        Field::new("received_unix_s", DataType::UInt64, true),
+        Field::new("firmware_version_text", DataType::Utf8, true),
+        Field::new("ota_state_text", DataType::Utf8, true),
+        Field::new("last_reboot_reason_text", DataType::Utf8, true),
+    ]);
     versioned(fields)
+}
+
+/// The update report table's schema (see the module docs).
+#[must_use]
+pub fn update_report_schema() -> SchemaRef {
+    versioned(Vec::from([
+        Field::new("device_id", DataType::UInt64, false),
+        Field::new("at_unix_s", DataType::UInt64, false),
+        Field::new("rollout_id", DataType::Int64, true),
+        Field::new("from_version", DataType::Utf8, true),
+        Field::new("to_version", DataType::Utf8, false),
+        Field::new("outcome", DataType::Utf8, false),
+        Field::new("detail", DataType::Utf8, true),
+    ]))
 }
 
 /// The metric table's schema (see the module docs).
@@ -284,6 +371,9 @@ pub struct HeartbeatBatchBuilder {
     complete: BooleanBuilder,
     continued: BooleanBuilder,
     vitals: Vec<Int64Builder>,
+    received: UInt64Builder,
+    /// Readable forms of [`TEXT_VITALS`].
+    texts: [StringBuilder; 3],
     /// The current row's vital values, reused across rows.
     row: Vec<Option<i64>>,
     /// Which standard vitals the current row already holds.
@@ -340,6 +430,8 @@ impl HeartbeatBatchBuilder {
             complete: BooleanBuilder::new(),
             continued: BooleanBuilder::new(),
             vitals: (0..columns).map(|_| Int64Builder::new()).collect(),
+            received: UInt64Builder::new(),
+            texts: core::array::from_fn(|_| StringBuilder::new()),
             row: Vec::from_iter(core::iter::repeat_n(None, columns)),
             seen: Vec::from_iter(core::iter::repeat_n(false, slots.len())),
             slots,
@@ -371,7 +463,22 @@ impl HeartbeatBatchBuilder {
 
     /// Appends one heartbeat of `device`: one wide row, plus one long row per sample that has
     /// no wide column (product metrics, standard vitals in a non-standard shape).
+    /// `received_unix_s` is null; [`Self::push_received`] sets it.
     pub fn push<const N: usize>(&mut self, device: u64, hb: &Heartbeat<N>) {
+        self.push_row(device, None, hb);
+    }
+
+    /// [`Self::push`] with the time the backend received the heartbeat.
+    pub fn push_received<const N: usize>(
+        &mut self,
+        device: u64,
+        received_unix_s: u64,
+        hb: &Heartbeat<N>,
+    ) {
+        self.push_row(device, Some(received_unix_s), hb);
+    }
+
+    fn push_row<const N: usize>(&mut self, device: u64, received: Option<u64>, hb: &Heartbeat<N>) {
         let Interval {
             start_uptime_s,
             len_s,
@@ -396,6 +503,16 @@ impl HeartbeatBatchBuilder {
         }
         for (builder, value) in self.vitals.iter_mut().zip(&self.row) {
             builder.append_option(*value);
+        }
+        self.received.append_option(received);
+        let texts: [fn(i64) -> String; 3] = [firmware_text, ota_state_text, reboot_reason_text];
+        for ((builder, id), text) in self.texts.iter_mut().zip(TEXT_VITALS).zip(texts) {
+            // State vitals have one column: the slot's first.
+            let value = self
+                .slots
+                .get(usize::from(id).saturating_sub(1))
+                .and_then(|slot| self.row.get(slot.first).copied().flatten());
+            builder.append_option(value.map(text));
         }
         self.heartbeat_rows += 1;
     }
@@ -496,6 +613,12 @@ impl HeartbeatBatchBuilder {
         debug_assert_eq!(columns.len(), FIXED_COLUMNS);
         columns.extend(
             self.vitals
+                .iter_mut()
+                .map(|b| Arc::new(b.finish()) as ArrayRef),
+        );
+        columns.push(Arc::new(self.received.finish()));
+        columns.extend(
+            self.texts
                 .iter_mut()
                 .map(|b| Arc::new(b.finish()) as ArrayRef),
         );
@@ -601,15 +724,7 @@ impl<H: Write + Send, M: Write + Send> HeartbeatParquetWriter<H, M> {
     /// # Errors
     /// [`ExportError::Parquet`] when a sink cannot be written.
     pub fn new(heartbeats: H, metrics: M, options: ExportOptions) -> Result<Self, ExportError> {
-        let props = || {
-            WriterProperties::builder()
-                .set_max_row_group_row_count(Some(options.rows_per_row_group.get()))
-                .set_compression(match options.codec {
-                    Codec::Uncompressed => Compression::UNCOMPRESSED,
-                    Codec::Snappy => Compression::SNAPPY,
-                })
-                .build()
-        };
+        let props = || writer_properties(options);
         Ok(Self {
             builder: HeartbeatBatchBuilder::new(),
             heartbeats: ArrowWriter::try_new(heartbeats, heartbeat_schema(), Some(props()))?,
@@ -631,6 +746,25 @@ impl<H: Write + Send, M: Write + Send> HeartbeatParquetWriter<H, M> {
         hb: &Heartbeat<N>,
     ) -> Result<(), ExportError> {
         self.builder.push(device, hb);
+        if self.builder.heartbeat_rows() >= self.rows_per_batch
+            || self.builder.metric_rows() >= self.rows_per_batch
+        {
+            self.write_batch()?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::push`] with the time the backend received the heartbeat.
+    ///
+    /// # Errors
+    /// [`ExportError`] when a batch cannot be written.
+    pub fn push_received<const N: usize>(
+        &mut self,
+        device: u64,
+        received_unix_s: u64,
+        hb: &Heartbeat<N>,
+    ) -> Result<(), ExportError> {
+        self.builder.push_received(device, received_unix_s, hb);
         if self.builder.heartbeat_rows() >= self.rows_per_batch
             || self.builder.metric_rows() >= self.rows_per_batch
         {
@@ -672,5 +806,129 @@ impl<H: Write + Send, M: Write + Send> HeartbeatParquetWriter<H, M> {
             heartbeat_row_groups: heartbeats.num_row_groups(),
             metric_row_groups: metrics.num_row_groups(),
         })
+    }
+}
+
+fn writer_properties(options: ExportOptions) -> WriterProperties {
+    WriterProperties::builder()
+        .set_max_row_group_row_count(Some(options.rows_per_row_group.get()))
+        .set_compression(match options.codec {
+            Codec::Uncompressed => Compression::UNCOMPRESSED,
+            Codec::Snappy => Compression::SNAPPY,
+        })
+        .build()
+}
+
+/// One update report's outcome, as the backend received it (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UpdateReportRow {
+    /// The device.
+    pub device_id: u64,
+    /// When the backend received the report, Unix seconds.
+    pub at_unix_s: u64,
+    /// The rollout it belongs to, when known.
+    pub rollout_id: Option<i64>,
+    /// The version the device ran before.
+    pub from_version: Option<String>,
+    /// The version it tried to install.
+    pub to_version: String,
+    /// What happened, in the caller's words (`succeeded`, `boot_reverted`, ...).
+    pub outcome: String,
+    /// Free text.
+    pub detail: Option<String>,
+}
+
+/// Streams [`UpdateReportRow`]s into one Parquet file ([`update_report_schema`]) with bounded
+/// memory. Call [`finish`](Self::finish) at the end: without it the file has no footer.
+pub struct UpdateReportParquetWriter<W: Write + Send> {
+    writer: ArrowWriter<W>,
+    schema: SchemaRef,
+    rows: Vec<UpdateReportRow>,
+    rows_per_batch: usize,
+    written: u64,
+}
+
+impl<W: Write + Send> core::fmt::Debug for UpdateReportParquetWriter<W> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("UpdateReportParquetWriter")
+            .field("buffered", &self.rows.len())
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write + Send> UpdateReportParquetWriter<W> {
+    /// Starts the file (writes its `PAR1` header).
+    ///
+    /// # Errors
+    /// [`ExportError::Parquet`] when the sink cannot be written.
+    pub fn new(sink: W, options: ExportOptions) -> Result<Self, ExportError> {
+        let schema = update_report_schema();
+        Ok(Self {
+            writer: ArrowWriter::try_new(sink, schema.clone(), Some(writer_properties(options)))?,
+            schema,
+            rows: Vec::new(),
+            rows_per_batch: options.rows_per_batch.get(),
+            written: 0,
+        })
+    }
+
+    /// Appends one report; hands a batch to the Parquet writer every `rows_per_batch` rows.
+    ///
+    /// # Errors
+    /// [`ExportError`] when a batch cannot be written.
+    pub fn push(&mut self, row: UpdateReportRow) -> Result<(), ExportError> {
+        self.rows.push(row);
+        if self.rows.len() >= self.rows_per_batch {
+            self.write_batch()?;
+        }
+        Ok(())
+    }
+
+    fn write_batch(&mut self) -> Result<(), ExportError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let mut device = UInt64Builder::new();
+        let mut at = UInt64Builder::new();
+        let mut rollout = Int64Builder::new();
+        let mut from = StringBuilder::new();
+        let mut to = StringBuilder::new();
+        let mut outcome = StringBuilder::new();
+        let mut detail = StringBuilder::new();
+        for r in self.rows.drain(..) {
+            device.append_value(r.device_id);
+            at.append_value(r.at_unix_s);
+            rollout.append_option(r.rollout_id);
+            from.append_option(r.from_version);
+            to.append_value(r.to_version);
+            outcome.append_value(r.outcome);
+            detail.append_option(r.detail);
+        }
+        let batch = RecordBatch::try_new(
+            self.schema.clone(),
+            Vec::from([
+                Arc::new(device.finish()) as ArrayRef,
+                Arc::new(at.finish()),
+                Arc::new(rollout.finish()),
+                Arc::new(from.finish()),
+                Arc::new(to.finish()),
+                Arc::new(outcome.finish()),
+                Arc::new(detail.finish()),
+            ]),
+        )?;
+        self.written += batch.num_rows() as u64;
+        self.writer.write(&batch)?;
+        Ok(())
+    }
+
+    /// Writes the last rows and the footer; returns the rows written.
+    ///
+    /// # Errors
+    /// [`ExportError`] when a batch or the footer cannot be written.
+    pub fn finish(mut self) -> Result<u64, ExportError> {
+        self.write_batch()?;
+        self.writer.close()?;
+        Ok(self.written)
     }
 }

@@ -8,7 +8,7 @@
 //! segment and is averaged out by the fit.
 //!
 //! - [`DrainTracker`] is the per-device online estimator kept in every registry record
-//!   (32 bytes): a least-squares slope over the current discharge segment, updated in O(1)
+//!   (25 bytes): a least-squares slope over the current discharge segment, updated in O(1)
 //!   with Welford-style co-moments, falling back to the previous segment's slope while the
 //!   current one is too short.
 //! - [`drain_rate`] is the offline estimator for a full series: the Theil-Sen median of
@@ -35,26 +35,47 @@ pub const MIN_SEGMENT_HOURS: f32 = 6.0;
 
 const SECONDS_PER_HOUR: f32 = 3600.0;
 
-/// Online drain estimator for one device (fits in a registry record).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+/// Online drain estimator for one device (25 bytes, packed into the registry record).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[repr(C, packed)]
 pub struct DrainTracker {
-    segment_start: u64,
-    samples: u16,
-    last_percent: u8,
-    has_previous: bool,
+    /// Unix seconds (saturating at `u32::MAX`, the year 2106).
+    segment_start: u32,
     mean_t: f32,
     mean_y: f32,
     c_tt: f32,
     c_ty: f32,
-    previous_rate: f32,
+    samples: u16,
+    last_percent: u8,
+    /// The previous segment's rate in 1/100 percentage points per day; `i16::MIN` for none.
+    previous_rate: i16,
 }
+
+impl Default for DrainTracker {
+    fn default() -> Self {
+        Self {
+            segment_start: 0,
+            mean_t: 0.0,
+            mean_y: 0.0,
+            c_tt: 0.0,
+            c_ty: 0.0,
+            samples: 0,
+            last_percent: 0,
+            previous_rate: NO_RATE,
+        }
+    }
+}
+
+const NO_RATE: i16 = i16::MIN;
 
 impl DrainTracker {
     /// Adds a reading taken at `t` (Unix seconds).
     pub fn update(&mut self, t: u64, percent: u8, charging: bool) {
+        let t = u32::try_from(t).unwrap_or(u32::MAX);
         let rose =
             self.samples > 0 && f64::from(percent) > f64::from(self.last_percent) + RISE_TOLERANCE;
-        if charging || rose || t < self.segment_start {
+        let start = self.segment_start;
+        if charging || rose || t < start {
             self.close_segment();
             if charging {
                 return;
@@ -78,12 +99,13 @@ impl DrainTracker {
     }
 
     fn segment_rate(&self) -> Option<f32> {
-        if self.samples >= MIN_SEGMENT_SAMPLES && self.c_tt > 0.0 {
+        let (samples, c_tt, c_ty) = (self.samples, self.c_tt, self.c_ty);
+        if samples >= MIN_SEGMENT_SAMPLES && c_tt > 0.0 {
             // Readings spread evenly over H hours have a time variance of H^2/12: ask for
             // at least MIN_SEGMENT_HOURS of such spread.
-            let var_t = self.c_tt / f32::from(self.samples);
+            let var_t = c_tt / f32::from(samples);
             if var_t * 12.0 >= MIN_SEGMENT_HOURS * MIN_SEGMENT_HOURS {
-                return Some(-(self.c_ty / self.c_tt) * 24.0);
+                return Some(-(c_ty / c_tt) * 24.0);
             }
         }
         None
@@ -91,13 +113,11 @@ impl DrainTracker {
 
     fn close_segment(&mut self) {
         if let Some(rate) = self.segment_rate() {
-            self.previous_rate = rate;
-            self.has_previous = true;
+            // Saturates at +-327 points per day; NaN (impossible for a finite fit) is none.
+            self.previous_rate = ((rate * 100.0).round() as i16).max(NO_RATE + 1);
         }
-        let (previous_rate, has_previous) = (self.previous_rate, self.has_previous);
         *self = Self {
-            previous_rate,
-            has_previous,
+            previous_rate: self.previous_rate,
             ..Self::default()
         };
     }
@@ -105,9 +125,10 @@ impl DrainTracker {
     /// Drain in percentage points per day (positive while discharging), if known.
     #[must_use]
     pub fn rate_per_day(&self) -> Option<f64> {
+        let previous = self.previous_rate;
         self.segment_rate()
-            .or(self.has_previous.then_some(self.previous_rate))
             .map(f64::from)
+            .or((previous != NO_RATE).then(|| f64::from(previous) / 100.0))
     }
 
     /// Days until empty at the current drain, from the last reading.

@@ -215,7 +215,7 @@ pub fn units_from_registry(registry: &Registry, returned: &BTreeSet<u64>) -> Vec
                 ),
                 ("firmware".to_string(), r.firmware.to_string()),
             ];
-            if let Some(t) = r.min_temperature_dc {
+            if let Some(t) = r.min_temperature_dc() {
                 attributes.push((
                     "temperature".to_string(),
                     temperature_band(f64::from(t) / 10.0).to_string(),

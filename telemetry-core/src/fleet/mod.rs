@@ -12,7 +12,7 @@
 //! # Map
 //! - [`report`]: the decoded heartbeat *value* the fleet side consumes, independent of the
 //!   wire format.
-//! - [`registry`]: the compact per-device record (at most 128 bytes per device, measured) and
+//! - [`registry`]: the compact per-device record (88 bytes, about 93 per device with the index) and
 //!   the table that holds a fleet of them.
 //! - [`ingest`]: frame bytes -> [`report::Report`] -> registry update; bad frames are counted per
 //!   device and never stop the others.
@@ -26,7 +26,8 @@
 //! - [`support`]: tickets, feedback, tags and their trends.
 //! - [`prometheus`]: text exposition of the aggregates.
 //! - `arrow` (feature `arrow`): decoded heartbeats as Arrow record batches and Parquet files
-//!   for analytical engines (DataFusion, DuckDB, Spark).
+//!   for analytical engines (DataFusion, DuckDB, Spark); `history`: heartbeats and update
+//!   reports as day-partitioned Parquet directories.
 
 pub mod aggregate;
 pub mod alert;
@@ -36,6 +37,9 @@ pub mod arrow;
 pub mod battery;
 pub mod capacity;
 pub mod failure;
+#[cfg(feature = "arrow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arrow")))]
+pub mod history;
 pub mod ingest;
 pub mod offline;
 pub mod prometheus;

@@ -74,7 +74,7 @@ impl OfflinePolicy {
     /// Whether `record` is overdue at `now`: silent for strictly more than its allowance.
     #[must_use]
     pub fn is_overdue(&self, record: &DeviceRecord, now: u64) -> bool {
-        now.saturating_sub(record.last_seen) > self.allowance_s(record)
+        now.saturating_sub(record.last_seen()) > self.allowance_s(record)
     }
 
     /// How overdue `record` is: silence divided by its learned interval (1.0 = one interval
@@ -85,7 +85,7 @@ impl OfflinePolicy {
             .interval_s()
             .unwrap_or(self.default_interval_s as f64)
             .max(1.0);
-        now.saturating_sub(record.last_seen) as f64 / interval
+        now.saturating_sub(record.last_seen()) as f64 / interval
     }
 }
 
@@ -166,12 +166,12 @@ impl Registry {
         let policy = *self.policy();
         let mut events = Vec::new();
         for r in self.records_mut() {
-            if r.link == LinkState::Online && policy.is_overdue(r, now) {
-                r.link = LinkState::Offline;
+            if r.link() == LinkState::Online && policy.is_overdue(r, now) {
+                r.set_link(LinkState::Offline);
                 events.push(OfflineEvent::Offline {
                     device: r.id,
-                    last_seen: r.last_seen,
-                    silent_for_s: now.saturating_sub(r.last_seen),
+                    last_seen: r.last_seen(),
+                    silent_for_s: now.saturating_sub(r.last_seen()),
                 });
             }
         }

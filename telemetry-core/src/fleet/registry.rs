@@ -1,11 +1,23 @@
 //! The compact per-device record and the table that holds a fleet of them.
 //!
 //! A fleet of millions is held in memory by one process per shard, so the record is small and
-//! flat: fixed-size fields, attribute strings (hardware revision, lot, region) interned to
-//! 16-bit ids, and an online battery estimator of 32 bytes. The table is a dense `Vec` of
-//! records plus an open-addressing index of `u32` slots (no per-entry allocation, no key
-//! copies), so a fleet costs about `size_of::<DeviceRecord>()` plus 4-8 bytes per device;
-//! [`Registry::bytes_per_device`] reports what is actually allocated.
+//! flat (88 bytes): fixed-size fields, attribute strings (hardware revision, lot, region)
+//! interned to 16-bit ids, latest vitals with their presence packed into one flag byte, and an
+//! online battery estimator of 25 bytes. The table is a dense `Vec` of records plus an
+//! open-addressing index of `u32` slots (slot number and an 8-bit tag of the key's hash, so a
+//! probe rarely touches a record that is not the one sought) kept at most 80% full, so a fleet
+//! costs 88 bytes plus about 5 bytes of index per device; [`Registry::bytes_per_device`]
+//! reports what is actually allocated.
+//!
+//! # Hostile input
+//! - Only provisioning and a frame that decoded create a record; a bad frame from an unknown id
+//!   is counted fleet-wide ([`Registry::unknown_bad_frames`]), never per id.
+//! - The registry holds at most [`Registry::max_devices`] records (default 16,777,215, the
+//!   index's limit); past it, new ids are refused with [`RegistryError::Full`].
+//! - The index hash is keyed with a random seed by default (from the standard library's
+//!   `RandomState`), so chosen device ids cannot pile onto one probe chain; the seed never
+//!   changes any output, only where records sit in the index. [`Registry::set_hash_seed`]
+//!   fixes it for reproducible benchmarks.
 //!
 //! # Frame accounting
 //! A [`Report`] carries the device's boot id and a per-boot sequence that starts at 0:
@@ -17,6 +29,8 @@
 //!
 //! Frames that do not decode are counted in `bad_frames` by [`Registry::record_bad_frame`];
 //! they do not refresh `last_seen` (a device that only sends garbage is not healthy).
+//!
+//! Times are kept as `u32` Unix seconds (until the year 2106) to keep the record small.
 
 extern crate std;
 
@@ -51,8 +65,10 @@ pub enum RegistryError {
         /// The most distinct values an attribute holds.
         limit: usize,
     },
-    /// The fleet is larger than the index can address.
-    #[error("registry holds {held} devices, the most it can index; cannot add device {device}")]
+    /// The registry holds as many devices as its cap allows.
+    #[error(
+        "registry holds {held} devices, its cap (Registry::set_max_devices); cannot add device {device}"
+    )]
     Full {
         /// The device that did not fit.
         device: u64,
@@ -121,7 +137,7 @@ pub struct DeviceRecord {
     /// Device id.
     pub id: u64,
     /// When the last decodable frame arrived (Unix seconds); 0 before the first.
-    pub last_seen: u64,
+    last_seen: u32,
     /// Learned report interval in 1/16 s (an exponentially weighted mean of the gaps).
     pub interval_x16: u32,
     /// Boot id of the newest frame.
@@ -134,10 +150,10 @@ pub struct DeviceRecord {
     pub missed_frames: u32,
     /// Frames that did not decode.
     pub bad_frames: u32,
-    /// Frames the device says it dropped from its own queue (sum of its reports).
-    pub device_dropped: u32,
     /// Running firmware (0.0.0 until reported).
     pub firmware: FirmwareVersion,
+    /// Frames the device says it dropped from its own queue (sum of its reports, saturating).
+    pub device_dropped: u16,
     /// Reboots seen (boot id changes).
     pub reboots: u16,
     /// Reboots caused by a watchdog, brown-out or fault.
@@ -150,23 +166,26 @@ pub struct DeviceRecord {
     pub lot: AttrId,
     /// Deployment region.
     pub region: AttrId,
-    /// Latest battery voltage, millivolts.
-    pub battery_mv: Option<u16>,
-    /// Latest temperature, tenths of a degree Celsius.
-    pub temperature_dc: Option<i16>,
-    /// Coldest temperature reported, tenths of a degree Celsius.
-    pub min_temperature_dc: Option<i16>,
-    /// Latest battery charge, percent.
-    pub battery_percent: Option<u8>,
-    /// Latest signal strength, dBm.
-    pub rssi_dbm: Option<i8>,
-    /// Whether the device was charging at its last report.
-    pub charging: bool,
-    /// Online or offline (see [`super::offline`]).
-    pub link: LinkState,
+    battery_mv: u16,
+    temperature_dc: i16,
+    min_temperature_dc: i16,
+    battery_percent: u8,
+    rssi_dbm: i8,
+    /// Bit 0 charging, bits 1-2 link state, bit 5 provisioned, bits 3, 4, 6, 7 which
+    /// vitals are present (the coldest temperature is `i16::MIN` when absent).
+    flags: u8,
     /// Battery drain estimator.
     pub drain: DrainTracker,
 }
+
+const CHARGING: u8 = 1;
+const LINK_SHIFT: u8 = 1;
+const HAS_MV: u8 = 1 << 3;
+const HAS_TEMP: u8 = 1 << 4;
+const PROVISIONED: u8 = 1 << 5;
+const NO_MIN_TEMP: i16 = i16::MIN;
+const HAS_PCT: u8 = 1 << 6;
+const HAS_RSSI: u8 = 1 << 7;
 
 impl DeviceRecord {
     fn new(id: u64) -> Self {
@@ -179,22 +198,101 @@ impl DeviceRecord {
             frames: 0,
             missed_frames: 0,
             bad_frames: 0,
-            device_dropped: 0,
             firmware: FirmwareVersion::default(),
+            device_dropped: 0,
             reboots: 0,
             fault_reboots: 0,
             stale_frames: 0,
             hardware: AttrId(0),
             lot: AttrId(0),
             region: AttrId(0),
-            battery_mv: None,
-            temperature_dc: None,
-            min_temperature_dc: None,
-            battery_percent: None,
-            rssi_dbm: None,
-            charging: false,
-            link: LinkState::Unseen,
+            battery_mv: 0,
+            temperature_dc: 0,
+            min_temperature_dc: NO_MIN_TEMP,
+            battery_percent: 0,
+            rssi_dbm: 0,
+            flags: 0,
             drain: DrainTracker::default(),
+        }
+    }
+
+    fn has(&self, bit: u8) -> bool {
+        self.flags & bit != 0
+    }
+
+    /// When the last decodable frame arrived (Unix seconds); 0 before the first.
+    #[must_use]
+    pub fn last_seen(&self) -> u64 {
+        u64::from(self.last_seen)
+    }
+
+    /// Latest battery voltage, millivolts.
+    #[must_use]
+    pub fn battery_mv(&self) -> Option<u16> {
+        self.has(HAS_MV).then_some(self.battery_mv)
+    }
+
+    /// Latest temperature, tenths of a degree Celsius.
+    #[must_use]
+    pub fn temperature_dc(&self) -> Option<i16> {
+        self.has(HAS_TEMP).then_some(self.temperature_dc)
+    }
+
+    /// Coldest temperature reported, tenths of a degree Celsius.
+    #[must_use]
+    pub fn min_temperature_dc(&self) -> Option<i16> {
+        (self.min_temperature_dc != NO_MIN_TEMP).then_some(self.min_temperature_dc)
+    }
+
+    /// Whether the device was provisioned ([`Registry::provision`]) rather than first seen in
+    /// a frame.
+    #[must_use]
+    pub fn provisioned(&self) -> bool {
+        self.has(PROVISIONED)
+    }
+
+    /// Latest battery charge, percent.
+    #[must_use]
+    pub fn battery_percent(&self) -> Option<u8> {
+        self.has(HAS_PCT).then_some(self.battery_percent)
+    }
+
+    /// Latest signal strength, dBm.
+    #[must_use]
+    pub fn rssi_dbm(&self) -> Option<i8> {
+        self.has(HAS_RSSI).then_some(self.rssi_dbm)
+    }
+
+    /// Whether the device was charging at its last report.
+    #[must_use]
+    pub fn charging(&self) -> bool {
+        self.has(CHARGING)
+    }
+
+    /// Online or offline (see [`super::offline`]).
+    #[must_use]
+    pub fn link(&self) -> LinkState {
+        match (self.flags >> LINK_SHIFT) & 3 {
+            1 => LinkState::Online,
+            2 => LinkState::Offline,
+            _ => LinkState::Unseen,
+        }
+    }
+
+    pub(crate) fn set_link(&mut self, link: LinkState) {
+        let bits = match link {
+            LinkState::Unseen => 0,
+            LinkState::Online => 1,
+            LinkState::Offline => 2,
+        };
+        self.flags = (self.flags & !(3 << LINK_SHIFT)) | (bits << LINK_SHIFT);
+    }
+
+    fn set(&mut self, bit: u8, on: bool) {
+        if on {
+            self.flags |= bit;
+        } else {
+            self.flags &= !bit;
         }
     }
 
@@ -234,15 +332,20 @@ pub struct Observation {
     pub first_frame: bool,
 }
 
+/// An empty index slot.
 const EMPTY: u32 = u32::MAX;
+/// Most records a registry holds: index slots carry a 24-bit record number.
+pub const MAX_DEVICES: usize = (1 << 24) - 1;
 
 /// All devices of a fleet (or of one shard of it).
 #[derive(Debug, Clone)]
 pub struct Registry {
     records: Vec<DeviceRecord>,
+    /// `record << 8 | tag`, or [`EMPTY`].
     index: Vec<u32>,
-    shift: u32,
-    seed: u64,
+    keys: [u64; 2],
+    max_devices: usize,
+    unknown_bad_frames: u64,
     hardware: Interner,
     lots: Interner,
     regions: Interner,
@@ -255,6 +358,14 @@ impl Default for Registry {
     }
 }
 
+/// A random index key (the standard library's per-process random SipHash keys, hashed).
+fn random_seed() -> u64 {
+    use core::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x7e1e_6e74_5eed);
+    h.finish()
+}
+
 impl Registry {
     /// An empty registry using `policy` for offline detection.
     #[must_use]
@@ -265,12 +376,14 @@ impl Registry {
     /// An empty registry sized for `devices` without growing.
     #[must_use]
     pub fn with_capacity(policy: OfflinePolicy, devices: usize) -> Self {
-        let slots = index_slots(devices);
+        let devices = devices.min(MAX_DEVICES);
+        let seed = random_seed();
         Self {
             records: Vec::with_capacity(devices),
-            index: std::vec![EMPTY; slots],
-            shift: 64 - slots.trailing_zeros(),
-            seed: 0x5851_f42d_4c95_7f2d,
+            index: std::vec![EMPTY; index_slots(devices)],
+            keys: keys_of(seed),
+            max_devices: MAX_DEVICES,
+            unknown_bad_frames: 0,
             hardware: Interner::default(),
             lots: Interner::default(),
             regions: Interner::default(),
@@ -278,10 +391,28 @@ impl Registry {
         }
     }
 
+    /// The most devices this registry takes.
+    #[must_use]
+    pub fn max_devices(&self) -> usize {
+        self.max_devices
+    }
+
+    /// Caps the registry at `max` devices (at most [`MAX_DEVICES`]); devices already held
+    /// stay.
+    pub fn set_max_devices(&mut self, max: usize) {
+        self.max_devices = max.min(MAX_DEVICES);
+    }
+
+    /// Bad frames from ids that have no record (never provisioned, never a good frame).
+    #[must_use]
+    pub fn unknown_bad_frames(&self) -> u64 {
+        self.unknown_bad_frames
+    }
+
     /// Changes the key of the index hash (use a secret one when device ids are chosen by
     /// someone who might want to slow the index down). Rebuilds the index.
     pub fn set_hash_seed(&mut self, seed: u64) {
-        self.seed = seed;
+        self.keys = keys_of(seed);
         self.rebuild(self.index.len());
     }
 
@@ -360,20 +491,24 @@ impl Registry {
             record.hardware = hardware;
             record.lot = lot;
             record.region = region;
+            record.set(PROVISIONED, true);
         }
         Ok(())
     }
 
-    /// Counts a frame from `device` that did not decode.
+    /// Counts a frame from `device` that did not decode, on its record if it has one;
+    /// returns the device's bad frames so far (0 for an unknown id, which gets no record: it
+    /// is counted in [`Self::unknown_bad_frames`]).
     ///
     /// # Errors
-    /// [`RegistryError::Full`] when the device is new and cannot be indexed.
+    /// None today; the `Result` keeps room for a persistent store.
     pub fn record_bad_frame(&mut self, device: u64) -> Result<u32, RegistryError> {
-        let slot = self.slot_or_insert(device)?;
-        Ok(self.records.get_mut(slot).map_or(0, |r| {
-            r.bad_frames = r.bad_frames.saturating_add(1);
-            r.bad_frames
-        }))
+        let Some(r) = self.find(device).and_then(|i| self.records.get_mut(i)) else {
+            self.unknown_bad_frames = self.unknown_bad_frames.saturating_add(1);
+            return Ok(0);
+        };
+        r.bad_frames = r.bad_frames.saturating_add(1);
+        Ok(r.bad_frames)
     }
 
     /// Applies one decoded report from `device`, received at `now` (Unix seconds).
@@ -386,9 +521,20 @@ impl Registry {
         now: u64,
         report: &Report,
     ) -> Result<Observation, RegistryError> {
+        self.observe_indexed(device, now, report)
+            .map(|(_, obs)| obs)
+    }
+
+    /// [`Self::observe`], also returning the record's index.
+    pub(crate) fn observe_indexed(
+        &mut self,
+        device: u64,
+        now: u64,
+        report: &Report,
+    ) -> Result<(usize, Observation), RegistryError> {
         let slot = self.slot_or_insert(device)?;
         let Some(r) = self.records.get_mut(slot) else {
-            return Ok(Observation::default());
+            return Ok((slot, Observation::default()));
         };
         let mut obs = Observation {
             first_frame: r.frames == 0,
@@ -408,53 +554,65 @@ impl Registry {
                 obs.stale = true;
             }
         }
-        if r.link == LinkState::Offline {
+        let now32 = u32::try_from(now).unwrap_or(u32::MAX);
+        if r.link() == LinkState::Offline {
             obs.recovered = Some(OfflineEvent::Recovered {
                 device,
-                last_seen: r.last_seen,
-                silent_for_s: now.saturating_sub(r.last_seen),
+                last_seen: r.last_seen(),
+                silent_for_s: now.saturating_sub(r.last_seen()),
             });
         }
-        r.link = LinkState::Online;
+        r.set_link(LinkState::Online);
         if obs.stale {
             r.stale_frames = r.stale_frames.saturating_add(1);
-            r.last_seen = r.last_seen.max(now);
-            return Ok(obs);
+            r.last_seen = r.last_seen.max(now32);
+            return Ok((slot, obs));
         }
-        if r.frames > 0 && now > r.last_seen {
-            r.learn_interval(now - r.last_seen, obs.missed);
+        if r.frames > 0 && now > r.last_seen() {
+            r.learn_interval(now - r.last_seen(), obs.missed);
         }
         r.missed_frames = r.missed_frames.saturating_add(obs.missed);
         r.frames = r.frames.saturating_add(1);
-        r.last_seen = r.last_seen.max(now);
+        r.last_seen = r.last_seen.max(now32);
         r.boot_id = report.boot_id;
         r.sequence = report.sequence;
         if let Some(fw) = report.firmware {
             r.firmware = fw;
         }
         if let Some(d) = report.device_dropped {
+            let d = u16::try_from(d).unwrap_or(u16::MAX);
             r.device_dropped = r.device_dropped.saturating_add(d);
         }
-        if report.battery_mv.is_some() {
-            r.battery_mv = report.battery_mv;
+        if let Some(mv) = report.battery_mv {
+            r.battery_mv = mv;
+            r.set(HAS_MV, true);
         }
-        if report.temperature_dc.is_some() {
-            r.temperature_dc = report.temperature_dc;
+        if let Some(t) = report.temperature_dc {
+            r.temperature_dc = t;
+            r.set(HAS_TEMP, true);
         }
         if let Some(t) = report.temperature_low_dc.or(report.temperature_dc) {
-            r.min_temperature_dc = Some(r.min_temperature_dc.map_or(t, |m| m.min(t)));
+            // The sentinel is below every reading, so it is replaced, never kept.
+            let low = r
+                .min_temperature_dc()
+                .map_or(t, |m| m.min(t))
+                .max(NO_MIN_TEMP + 1);
+            r.min_temperature_dc = low;
         }
-        if report.rssi_dbm.is_some() {
-            r.rssi_dbm = report.rssi_dbm;
+        if let Some(s) = report.rssi_dbm {
+            r.rssi_dbm = s;
+            r.set(HAS_RSSI, true);
         }
         if let Some(c) = report.charging {
-            r.charging = c;
+            r.set(CHARGING, c);
         }
         if let Some(p) = report.battery_percent {
-            r.battery_percent = Some(p);
-            r.drain.update(now, p, r.charging);
+            r.battery_percent = p;
+            r.set(HAS_PCT, true);
+            let charging = r.charging();
+            r.drain.update(now, p, charging);
         }
-        Ok(obs)
+        Ok((slot, obs))
     }
 
     /// Heap bytes held by the registry: records, index and attribute names (capacity, not
@@ -478,83 +636,309 @@ impl Registry {
         self.memory_bytes() as f64 / self.records.len() as f64
     }
 
-    fn home(&self, device: u64) -> usize {
-        // Fibonacci hashing of the keyed id: the top bits of a multiply.
-        let h = (device ^ self.seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        usize::try_from(h >> self.shift).unwrap_or(0)
+    /// The longest probe sequence in the index: how far any record sits from the slot its
+    /// hash chose (0 when every record is in its own slot). A large value under a keyed hash
+    /// means the index is too full, not that someone chose colliding ids.
+    #[must_use]
+    pub fn longest_probe(&self) -> usize {
+        let n = self.index.len();
+        self.index
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| **e != EMPTY)
+            .filter_map(|(pos, e)| {
+                let id = self.records.get((*e >> 8) as usize)?.id;
+                let (home, _) = self.home(id);
+                Some((pos + n - home) % n)
+            })
+            .max()
+            .unwrap_or(0)
     }
 
-    fn find(&self, device: u64) -> Option<usize> {
-        let mask = self.index.len() - 1;
-        let mut i = self.home(device);
-        loop {
-            let slot = *self.index.get(i)?;
-            if slot == EMPTY {
+    /// The key's hash: a folded multiply keyed by the seed.
+    fn hash(&self, device: u64) -> u64 {
+        let m = u128::from(device ^ self.keys[0]) * u128::from(self.keys[1]);
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+
+    /// The key's first slot (a multiply-shift onto the table, any size) and its tag.
+    fn home(&self, device: u64) -> (usize, u32) {
+        let h = self.hash(device);
+        let slot = ((u128::from(h) * self.index.len() as u128) >> 64) as usize;
+        (slot, (h & 0xFF) as u32)
+    }
+
+    /// Reads the index slot and record `device` would use, so that a batch of lookups has its
+    /// cache misses in flight together (the loads are independent); returns a value to fold.
+    #[inline]
+    pub(crate) fn touch(&self, device: u64) -> u64 {
+        let (home, _) = self.home(device);
+        let e = self.index.get(home).copied().unwrap_or(EMPTY);
+        let r = (e >> 8) as usize;
+        let id = if e == EMPTY {
+            0
+        } else {
+            self.records.get(r).map_or(0, |r| r.id)
+        };
+        u64::from(e) ^ id
+    }
+
+    pub(crate) fn record_at(&self, index: usize) -> Option<&DeviceRecord> {
+        self.records.get(index)
+    }
+
+    pub(crate) fn find(&self, device: u64) -> Option<usize> {
+        let n = self.index.len();
+        let (mut i, tag) = self.home(device);
+        for _ in 0..n {
+            let e = *self.index.get(i)?;
+            if e == EMPTY {
                 return None;
             }
-            let slot = slot as usize;
-            if self.records.get(slot).is_some_and(|r| r.id == device) {
-                return Some(slot);
+            if e & 0xFF == tag {
+                let slot = (e >> 8) as usize;
+                if self.records.get(slot).is_some_and(|r| r.id == device) {
+                    return Some(slot);
+                }
             }
-            i = (i + 1) & mask;
+            i = if i + 1 == n { 0 } else { i + 1 };
         }
+        None
     }
 
-    fn slot_or_insert(&mut self, device: u64) -> Result<usize, RegistryError> {
-        let mask = self.index.len() - 1;
-        let mut i = self.home(device);
-        loop {
-            let Some(&slot) = self.index.get(i) else {
-                return Err(RegistryError::Full {
-                    device,
-                    held: self.records.len(),
-                });
-            };
-            if slot == EMPTY {
-                break;
-            }
-            let slot = slot as usize;
-            if self.records.get(slot).is_some_and(|r| r.id == device) {
-                return Ok(slot);
-            }
-            i = (i + 1) & mask;
+    pub(crate) fn slot_or_insert(&mut self, device: u64) -> Result<usize, RegistryError> {
+        if let Some(slot) = self.find(device) {
+            return Ok(slot);
         }
         let n = self.records.len();
-        let new_slot = u32::try_from(n)
-            .ok()
-            .filter(|&s| s != EMPTY)
-            .ok_or(RegistryError::Full { device, held: n })?;
+        if n >= self.max_devices {
+            return Err(RegistryError::Full { device, held: n });
+        }
+        if n == self.records.capacity() {
+            // Double, but never past the cap: a capped registry's memory is bounded by it.
+            let extra = n.max(16).min(self.max_devices - n);
+            self.records.reserve_exact(extra);
+        }
         self.records.push(DeviceRecord::new(device));
-        // Keep the load factor at or below 3/4.
-        if (n + 1) * 4 > self.index.len() * 3 {
-            self.rebuild(self.index.len() * 2);
-        } else if let Some(cell) = self.index.get_mut(i) {
-            *cell = new_slot;
+        // Keep the load factor at or below 4/5.
+        if (n + 1) * 5 > self.index.len() * 4 {
+            let target = (n + 1).saturating_mul(2).min(self.max_devices);
+            self.rebuild(index_slots(target));
+        } else {
+            self.place(n);
         }
         Ok(n)
     }
 
+    /// Puts record `n` into the index (which has room).
+    fn place(&mut self, n: usize) {
+        let Some(id) = self.records.get(n).map(|r| r.id) else {
+            return;
+        };
+        let len = self.index.len();
+        let (mut i, tag) = self.home(id);
+        while self.index.get(i).is_some_and(|&e| e != EMPTY) {
+            i = if i + 1 == len { 0 } else { i + 1 };
+        }
+        if let Some(cell) = self.index.get_mut(i) {
+            *cell = ((n as u32) << 8) | tag;
+        }
+    }
+
     fn rebuild(&mut self, slots: usize) {
-        self.index = std::vec![EMPTY; slots];
-        self.shift = 64 - slots.trailing_zeros();
-        let mask = slots - 1;
-        for (n, r) in self.records.iter().enumerate() {
-            let mut i = {
-                let h = (r.id ^ self.seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                usize::try_from(h >> self.shift).unwrap_or(0)
-            };
-            while self.index.get(i).is_some_and(|&s| s != EMPTY) {
-                i = (i + 1) & mask;
-            }
-            if let (Some(cell), Ok(v)) = (self.index.get_mut(i), u32::try_from(n)) {
-                *cell = v;
-            }
+        self.index = std::vec![EMPTY; slots.max(16)];
+        for n in 0..self.records.len() {
+            self.place(n);
         }
     }
 }
 
+fn keys_of(seed: u64) -> [u64; 2] {
+    // SplitMix64 twice: two well-mixed keys from one seed; the multiplier key is odd.
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let a = mix(seed.wrapping_add(0x9e37_79b9_7f4a_7c15));
+    let b = mix(a.wrapping_add(0x9e37_79b9_7f4a_7c15));
+    [a, b | 1]
+}
+
+/// Index slots for `devices` records at a load factor of 4/5 (at least 16).
 fn index_slots(devices: usize) -> usize {
-    (devices.saturating_mul(4) / 3 + 1)
-        .next_power_of_two()
-        .max(16)
+    (devices.saturating_mul(5) / 4 + 1).max(16)
+}
+
+// ---------------------------------------------------------------- snapshots
+
+/// Version of the registry's serialized form.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// The serialized form: everything but the index, which is rebuilt (with a fresh random key).
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    version: u32,
+    policy: &'a OfflinePolicy,
+    max_devices: usize,
+    unknown_bad_frames: u64,
+    hardware: &'a [String],
+    lots: &'a [String],
+    regions: &'a [String],
+    records: &'a [DeviceRecord],
+}
+
+#[derive(Deserialize)]
+struct Snapshot {
+    version: u32,
+    policy: OfflinePolicy,
+    max_devices: usize,
+    unknown_bad_frames: u64,
+    hardware: Vec<String>,
+    lots: Vec<String>,
+    regions: Vec<String>,
+    records: Vec<DeviceRecord>,
+}
+
+/// Serializes the whole registry (records with their link state, learned intervals, frame
+/// accounting, vitals and drain estimators; attribute names; policy and cap), so a backend
+/// restart forgets nothing. Restore with `Deserialize`, which checks what it reads.
+impl Serialize for Registry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        SnapshotRef {
+            version: SNAPSHOT_VERSION,
+            policy: &self.policy,
+            max_devices: self.max_devices,
+            unknown_bad_frames: self.unknown_bad_frames,
+            hardware: &self.hardware.names,
+            lots: &self.lots.names,
+            regions: &self.regions.names,
+            records: &self.records,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Registry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let snap = Snapshot::deserialize(d)?;
+        Registry::from_snapshot(snap).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why a serialized registry was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// Written by another version of this format.
+    #[error("registry snapshot version {found} is not supported: expected {expected}")]
+    Version {
+        /// Version found.
+        found: u32,
+        /// Version read.
+        expected: u32,
+    },
+    /// Inconsistent contents.
+    #[error("registry snapshot is inconsistent: {0}")]
+    Invalid(&'static str),
+}
+
+impl Registry {
+    fn from_snapshot(s: Snapshot) -> Result<Self, SnapshotError> {
+        if s.version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::Version {
+                found: s.version,
+                expected: SNAPSHOT_VERSION,
+            });
+        }
+        let max = s.max_devices.min(MAX_DEVICES);
+        if s.records.len() > max {
+            return Err(SnapshotError::Invalid("more records than the device cap"));
+        }
+        let interner = |names: Vec<String>| -> Result<Interner, SnapshotError> {
+            if names.len() > usize::from(u16::MAX) {
+                return Err(SnapshotError::Invalid("too many attribute values"));
+            }
+            let mut ids = BTreeMap::new();
+            for (i, n) in names.iter().enumerate() {
+                let id = AttrId(u16::try_from(i + 1).unwrap_or(u16::MAX));
+                if n.is_empty() || n == UNKNOWN || ids.insert(n.clone(), id).is_some() {
+                    return Err(SnapshotError::Invalid(
+                        "attribute names must be distinct and named",
+                    ));
+                }
+            }
+            Ok(Interner { names, ids })
+        };
+        let (hardware, lots, regions) = (
+            interner(s.hardware)?,
+            interner(s.lots)?,
+            interner(s.regions)?,
+        );
+        let attr_ok = |a: AttrId, i: &Interner| usize::from(a.0) <= i.names.len();
+        for r in &s.records {
+            if !attr_ok(r.hardware, &hardware)
+                || !attr_ok(r.lot, &lots)
+                || !attr_ok(r.region, &regions)
+            {
+                return Err(SnapshotError::Invalid(
+                    "a record names an attribute value that does not exist",
+                ));
+            }
+            if (r.flags >> LINK_SHIFT) & 3 == 3 {
+                return Err(SnapshotError::Invalid("a record has an unknown link state"));
+            }
+        }
+        let mut reg = Self::with_capacity(s.policy, s.records.len());
+        reg.max_devices = max;
+        reg.unknown_bad_frames = s.unknown_bad_frames;
+        reg.hardware = hardware;
+        reg.lots = lots;
+        reg.regions = regions;
+        for r in s.records {
+            if reg.find(r.id).is_some() {
+                return Err(SnapshotError::Invalid(
+                    "two records have the same device id",
+                ));
+            }
+            let n = reg.records.len();
+            reg.records.push(r);
+            if (n + 1) * 5 > reg.index.len() * 4 {
+                reg.rebuild(index_slots(n + 1));
+            } else {
+                reg.place(n);
+            }
+        }
+        Ok(reg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chosen_colliding_ids_need_the_seed() {
+        let report = Report::default();
+        let mut known = Registry::with_capacity(OfflinePolicy::default(), 2_000);
+        known.set_hash_seed(1);
+        // With the seed, ids that all want slot 0 are easy to find...
+        let chosen: Vec<u64> = (0..u64::MAX)
+            .filter(|&id| known.home(id).0 == 0)
+            .take(1_000)
+            .collect();
+        for &id in &chosen {
+            known.observe(id, 0, &report).unwrap();
+        }
+        assert!(known.longest_probe() >= 999, "{}", known.longest_probe());
+        // ... and a randomly keyed registry spreads the same ids out.
+        let mut default = Registry::with_capacity(OfflinePolicy::default(), 2_000);
+        for &id in &chosen {
+            default.observe(id, 0, &report).unwrap();
+        }
+        assert!(default.longest_probe() < 60, "{}", default.longest_probe());
+        for &id in &chosen {
+            assert!(default.get(id).is_some() && known.get(id).is_some());
+        }
+    }
 }

@@ -15,6 +15,23 @@
 //!   across shards or ordered. No floating-point sum is kept (it would not merge exactly).
 //!
 //! Sketches with different configurations do not merge ([`SketchError::Mismatch`]).
+//!
+//! # Clamps, and what a received sketch is checked for
+//! Sketches arrive from other shards, so every sketch is validated when it is deserialized and
+//! nothing a forged one holds can make later merges allocate without bound or `quantile` panic:
+//!
+//! - the relative accuracy must be in [`MIN_ACCURACY`]`..=`[`MAX_ACCURACY`] and the value
+//!   range must span at most [`MAX_BUCKETS`] buckets per sign (the defaults span about
+//!   1,700);
+//! - buckets must lie within the keys the configuration can produce and add up to the count;
+//! - `min` and `max` must be finite with `min <= max` when the sketch holds values, absent
+//!   when it is empty.
+//!
+//! Values are clamped on insert: NaN is ignored, magnitudes below `min_value` count as zero,
+//! and magnitudes above `max_value` (infinities included) are stored as `max_value` with their
+//! sign, so `min`, `max` and every quantile are finite. [`QuantileSketch::quantile`] is total:
+//! any `q` (NaN counts as 0.5, others are clamped to `0.0..=1.0`) gives a value between `min`
+//! and `max`, or `None` when empty.
 
 extern crate std;
 
@@ -62,7 +79,7 @@ pub enum SketchError {
     },
     /// A configuration outside its valid range.
     #[error(
-        "sketch configuration invalid: relative accuracy {relative_accuracy} must be in (0, 1) and 0 < min_value {min_value} < max_value {max_value}"
+        "sketch configuration invalid: relative accuracy {relative_accuracy} must be in 0.0001..=0.5, 0 < min_value {min_value} < max_value {max_value} finite, spanning at most 131072 buckets"
     )]
     InvalidConfig {
         /// Requested accuracy.
@@ -72,7 +89,27 @@ pub enum SketchError {
         /// Requested largest magnitude.
         max_value: f64,
     },
+    /// A deserialized sketch's min and max are missing, not finite, out of order, or present
+    /// in an empty sketch.
+    #[error(
+        "sketch holding {count} values has min {min:?} and max {max:?}: expected finite min <= max exactly when it holds values"
+    )]
+    BadExtremes {
+        /// Values held.
+        count: u64,
+        /// The stated min.
+        min: Option<f64>,
+        /// The stated max.
+        max: Option<f64>,
+    },
 }
+
+/// Finest relative accuracy a sketch may be built with (0.01%).
+pub const MIN_ACCURACY: f64 = 1e-4;
+/// Coarsest relative accuracy (50%).
+pub const MAX_ACCURACY: f64 = 0.5;
+/// Most buckets per sign a configuration may span.
+pub const MAX_BUCKETS: i64 = 1 << 17;
 
 /// Parameters of a [`QuantileSketch`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -201,6 +238,18 @@ impl TryFrom<SketchRepr> for QuantileSketch {
             max: r.max.unwrap_or(f64::NEG_INFINITY),
         };
         sketch.check_range(&candidate)?;
+        let extremes_ok = match (r.count, r.min, r.max) {
+            (0, None, None) => true,
+            (n, Some(lo), Some(hi)) if n > 0 => lo.is_finite() && hi.is_finite() && lo <= hi,
+            _ => false,
+        };
+        if !extremes_ok {
+            return Err(SketchError::BadExtremes {
+                count: r.count,
+                min: r.min,
+                max: r.max,
+            });
+        }
         let held = candidate
             .positive
             .counts
@@ -232,11 +281,16 @@ impl QuantileSketch {
     /// empty.
     pub fn new(config: SketchConfig) -> Result<Self, SketchError> {
         let a = config.relative_accuracy;
-        let valid = a > 0.0
-            && a < 1.0
+        let valid = (MIN_ACCURACY..=MAX_ACCURACY).contains(&a)
             && config.min_value > 0.0
+            && config.min_value.is_finite()
             && config.max_value > config.min_value
-            && config.max_value.is_finite();
+            && config.max_value.is_finite()
+            && {
+                let ln_gamma = ((1.0 + a) / (1.0 - a)).ln();
+                let span = (config.max_value.ln() - config.min_value.ln()) / ln_gamma;
+                span <= MAX_BUCKETS as f64
+            };
         if !valid {
             return Err(SketchError::InvalidConfig {
                 relative_accuracy: a,
@@ -273,11 +327,12 @@ impl QuantileSketch {
         2.0 * (f64::from(key) * self.ln_gamma).exp() / (gamma + 1.0)
     }
 
-    /// Adds one value (NaN is ignored).
+    /// Adds one value (NaN is ignored; see the module docs for the clamps).
     pub fn insert(&mut self, value: f64) {
         if value.is_nan() {
             return;
         }
+        let value = value.clamp(-self.config.max_value, self.config.max_value);
         let magnitude = value.abs();
         if magnitude < self.config.min_value {
             self.zero += 1;
@@ -366,37 +421,60 @@ impl QuantileSketch {
         (self.count > 0).then_some(self.max)
     }
 
+    /// The sum of the values held, estimated from the buckets (each value counts as its
+    /// bucket's point): within the relative accuracy for values of one sign. A function of
+    /// the buckets alone, so it merges exactly too (what a Prometheus summary's `_sum` needs).
+    #[must_use]
+    pub fn estimated_sum(&self) -> f64 {
+        let pos: f64 = self
+            .positive
+            .iter()
+            .map(|(k, n)| self.value_of(k) * n as f64)
+            .sum();
+        let neg: f64 = self
+            .negative
+            .iter()
+            .map(|(k, n)| self.value_of(k) * n as f64)
+            .sum();
+        pos - neg
+    }
+
     /// The configuration.
     #[must_use]
     pub fn config(&self) -> &SketchConfig {
         &self.config
     }
 
-    /// The `q` quantile (0.0..=1.0, clamped), within the relative accuracy of the value of
-    /// rank `floor(q * (count - 1))`; `None` when empty.
+    /// The `q` quantile (0.0..=1.0, clamped; NaN counts as 0.5), within the relative accuracy
+    /// of the value of rank `floor(q * (count - 1))` and always between `min` and `max`; `None`
+    /// when empty. Total: never panics, whatever the sketch was deserialized from.
     #[must_use]
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
             return None;
         }
         let q = if q.is_nan() { 0.5 } else { q.clamp(0.0, 1.0) };
+        // Not f64::clamp: it panics on min > max, which validation rules out but this must
+        // not depend on.
+        let (lo, hi) = (self.min, self.max);
+        let within = |v: f64| v.max(lo).min(hi);
         let rank = (q * (self.count - 1) as f64).floor() as u64;
         let mut seen = 0u64;
         // Most negative first: negative buckets in descending magnitude.
         for (k, n) in self.negative.iter().rev() {
-            seen += n;
+            seen = seen.saturating_add(n);
             if seen > rank {
-                return Some((-self.value_of(k)).clamp(self.min, self.max));
+                return Some(within(-self.value_of(k)));
             }
         }
-        seen += self.zero;
+        seen = seen.saturating_add(self.zero);
         if seen > rank {
-            return Some(0.0_f64.clamp(self.min, self.max));
+            return Some(within(0.0));
         }
         for (k, n) in self.positive.iter() {
-            seen += n;
+            seen = seen.saturating_add(n);
             if seen > rank {
-                return Some(self.value_of(k).clamp(self.min, self.max));
+                return Some(within(self.value_of(k)));
             }
         }
         Some(self.max)
