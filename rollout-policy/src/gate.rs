@@ -31,6 +31,20 @@ pub enum Verdict {
     Fail,
 }
 
+/// Where a gate's control numbers came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ControlSource {
+    /// The previous release's evidence ([`Evidence::control`]).
+    Control,
+    /// The gate's stated historical baseline ([`crate::plan::Gate::baseline`]), because control
+    /// had too few samples.
+    Baseline,
+    /// Neither: the gate cannot judge against control.
+    Missing,
+    /// The gate does not compare against control.
+    NotUsed,
+}
+
 /// One gate's verdict and numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GateReport {
@@ -44,12 +58,20 @@ pub struct GateReport {
     pub events: u64,
     /// Candidate samples (trials or device-hours).
     pub samples: u64,
-    /// Control events.
+    /// Control events (or the baseline's).
     pub control_events: u64,
-    /// Control samples.
+    /// Control samples (or the baseline's).
     pub control_samples: u64,
-    /// The test statistic: likelihood ratio (sequential gates), p-value (per-stage test),
-    /// Wilson lower bound (ratio gate), bricked count (tripwire).
+    /// Where the control numbers came from.
+    pub control: ControlSource,
+    /// Candidate samples still needed before the gate can pass (0 when enough).
+    pub samples_needed: u64,
+    /// Control samples still needed before the gate can judge (0 when enough, or when a
+    /// baseline stands in).
+    pub control_needed: u64,
+    /// The test statistic: likelihood ratio (sequential gates), p-value (per-stage test; before
+    /// the stage ends, the p-value if every device still to report succeeded), Wilson lower
+    /// bound (ratio gate), bricked count (tripwire).
     pub statistic: f64,
     /// The statistic's abort level.
     pub fail_at: f64,
@@ -64,45 +86,93 @@ impl GateReport {
     }
 }
 
+/// What a gate needs to know about the open stage besides the evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StageContext {
+    /// The open stage met its soak, offers and report minimums.
+    pub ready: bool,
+    /// Stages that enforce this gate (a per-stage test splits its budget over them).
+    pub stages: usize,
+    /// Trials the rollout will have when every device still to report in the open stage
+    /// reports a trial (at least the current trials).
+    pub stage_end_trials: u64,
+}
+
 fn bp(x: u16) -> f64 {
     f64::from(x) / 10_000.0
 }
 
-/// Evaluates `gate` (index `index`) on `evidence`. `ready` says whether the open stage has met
-/// its soak and report minimums; `stages` is the plan's stage count (for the per-stage split).
-pub fn evaluate(
-    index: u8,
-    gate: &Gate,
-    evidence: &Evidence,
-    ready: bool,
-    stages: usize,
-) -> GateReport {
+/// The control numbers a gate judges against: `(events, samples, source, still needed)`.
+fn control_for(gate: &Gate, events: u64, samples: u64) -> (u64, u64, ControlSource, u64) {
+    let need = u64::from(gate.min_control_samples).max(1);
+    if samples >= need {
+        (events, samples, ControlSource::Control, 0)
+    } else if let Some(b) = gate.baseline {
+        (b.events, b.samples.max(1), ControlSource::Baseline, 0)
+    } else {
+        (events, samples, ControlSource::Missing, need - samples)
+    }
+}
+
+/// Evaluates `gate` (index `index`) on `evidence` in the open stage described by `stage`.
+pub fn evaluate(index: u8, gate: &Gate, evidence: &Evidence, stage: StageContext) -> GateReport {
     let (c, k) = (&evidence.rollout, &evidence.control);
     let alpha = bp(gate.alpha_bp).max(1e-6);
     let pause = bp(gate.pause_alpha_bp).max(alpha);
+    let (events, samples, control_events, control_samples) = match gate.kind {
+        GateKind::CrashRateVsControl { .. } => (
+            u64::from(c.crashes),
+            c.device_hours,
+            u64::from(k.crashes),
+            k.device_hours,
+        ),
+        GateKind::Tripwire { .. } => (
+            u64::from(c.bricked),
+            u64::from(c.offered),
+            u64::from(k.bricked),
+            u64::from(k.offered),
+        ),
+        _ => (c.failed.trial(), c.trials(), k.failed.trial(), k.trials()),
+    };
+    let uses_control = matches!(
+        gate.kind,
+        GateKind::FailureVsControl { .. }
+            | GateKind::FailureVsControlPerStage
+            | GateKind::CrashRateVsControl { .. }
+    );
+    let (control_events, control_samples, control, control_needed) = if uses_control {
+        control_for(gate, control_events, control_samples)
+    } else {
+        (control_events, control_samples, ControlSource::NotUsed, 0)
+    };
+    let samples_needed = u64::from(gate.min_samples).max(1).saturating_sub(samples);
     let mut r = GateReport {
         index,
         gate: *gate,
         verdict: Verdict::Pass,
-        events: c.failed.trial(),
-        samples: c.trials(),
-        control_events: k.failed.trial(),
-        control_samples: k.trials(),
+        events,
+        samples,
+        control_events,
+        control_samples,
+        control,
+        samples_needed,
+        control_needed,
         statistic: 0.0,
         fail_at: 0.0,
         pause_at: 0.0,
     };
-    let enough_control = r.control_samples >= u64::from(gate.min_control_samples);
-    let enough = r.samples >= u64::from(gate.min_samples) && r.samples > 0;
+    let judged = control != ControlSource::Missing;
+    let may_fail = r.events >= u64::from(gate.min_events);
+    let enough = samples_needed == 0;
     // A likelihood ratio judged against 1/alpha (fail) and 1/pause (uncertain). Failing needs
     // only a trustworthy control; passing also needs the minimum sample.
-    let sequential = |r: &mut GateReport, llr: f64, enough_control: bool, enough: bool| {
+    let sequential = |r: &mut GateReport, llr: f64| {
         r.statistic = libm::exp(llr.min(700.0));
         r.fail_at = 1.0 / alpha;
         r.pause_at = 1.0 / pause;
-        r.verdict = if !enough_control {
+        r.verdict = if !judged {
             Verdict::Insufficient
-        } else if r.statistic >= r.fail_at {
+        } else if r.statistic >= r.fail_at && may_fail {
             Verdict::Fail
         } else if !enough {
             Verdict::Insufficient
@@ -117,15 +187,9 @@ pub fn evaluate(
             let p0 = stats::control_rate(r.control_events, r.control_samples);
             let llr =
                 stats::binomial_llr(r.events, r.samples, p0, f64::from(max_ratio_pct) / 100.0);
-            sequential(&mut r, llr, enough_control, enough);
+            sequential(&mut r, llr);
         }
         GateKind::CrashRateVsControl { max_ratio_pct } => {
-            r.events = u64::from(c.crashes);
-            r.samples = c.device_hours;
-            r.control_events = u64::from(k.crashes);
-            r.control_samples = k.device_hours;
-            let enough_control =
-                r.control_samples >= u64::from(gate.min_control_samples) && r.control_samples > 0;
             let rate0 = (r.control_events as f64 + 0.5) / (r.control_samples as f64).max(1.0);
             let llr = stats::poisson_llr(
                 r.events,
@@ -133,25 +197,29 @@ pub fn evaluate(
                 rate0,
                 f64::from(max_ratio_pct) / 100.0,
             );
-            let enough = r.samples >= u64::from(gate.min_samples);
-            sequential(&mut r, llr, enough_control, enough);
+            sequential(&mut r, llr);
         }
         GateKind::FailureVsControlPerStage => {
-            let split = stages.max(1) as f64;
+            let split = stage.stages.max(1) as f64;
             r.fail_at = alpha / split;
             r.pause_at = pause / split;
-            r.statistic = stats::conditional_upper_tail(
-                r.events,
-                r.samples,
-                r.control_events,
-                r.control_samples,
-            );
-            r.verdict = if !ready {
-                Verdict::Deferred
-            } else if !enough || !enough_control {
-                Verdict::Insufficient
-            } else if r.statistic < r.fail_at {
+            // Before the stage ends, judge the best case for the candidate: every device still
+            // to report succeeds. More trials only raise the p-value of the same failures, and
+            // more failures only lower it, so a failure now is the stage-end verdict.
+            let n = if stage.ready {
+                r.samples
+            } else {
+                stage.stage_end_trials.max(r.samples)
+            };
+            r.statistic =
+                stats::conditional_upper_tail(r.events, n, r.control_events, r.control_samples);
+            let certain_fail = judged && may_fail && r.samples > 0 && r.statistic < r.fail_at;
+            r.verdict = if certain_fail {
                 Verdict::Fail
+            } else if !stage.ready {
+                Verdict::Deferred
+            } else if !enough || !judged {
+                Verdict::Insufficient
             } else if r.statistic < r.pause_at {
                 Verdict::Uncertain
             } else {
@@ -165,7 +233,7 @@ pub fn evaluate(
             r.statistic = low;
             r.fail_at = limit;
             r.pause_at = high;
-            r.verdict = if r.samples > 0 && low > limit {
+            r.verdict = if r.samples > 0 && low > limit && may_fail {
                 Verdict::Fail
             } else if !enough {
                 Verdict::Insufficient
@@ -176,14 +244,11 @@ pub fn evaluate(
             };
         }
         GateKind::Tripwire { max } => {
-            r.events = u64::from(c.bricked);
-            r.samples = u64::from(c.offered);
-            r.control_events = u64::from(k.bricked);
-            r.control_samples = u64::from(k.offered);
-            r.statistic = f64::from(c.bricked);
+            r.samples_needed = 0;
+            r.statistic = r.events as f64;
             r.fail_at = f64::from(max) + 1.0;
             r.pause_at = r.fail_at;
-            r.verdict = if c.bricked > max {
+            r.verdict = if r.events > u64::from(max) {
                 Verdict::Fail
             } else {
                 Verdict::Pass
@@ -201,19 +266,59 @@ fn pct(x: u64, n: u64) -> f64 {
     }
 }
 
+impl GateReport {
+    /// The unit of this gate's samples, for explanations.
+    fn unit(&self) -> &'static str {
+        match self.gate.kind {
+            GateKind::CrashRateVsControl { .. } => "device-hours",
+            GateKind::Tripwire { .. } => "offers",
+            _ => "trials",
+        }
+    }
+
+    fn against(&self) -> &'static str {
+        match self.control {
+            ControlSource::Baseline => "baseline",
+            _ => "control",
+        }
+    }
+}
+
+/// The verdict, and for missing data what would end the wait.
+struct VerdictText<'a>(&'a GateReport);
+
+impl fmt::Display for VerdictText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
+        match r.verdict {
+            Verdict::Pass => f.write_str("pass"),
+            Verdict::Deferred => f.write_str("judged at stage end"),
+            Verdict::Uncertain => f.write_str("uncertain"),
+            Verdict::Fail => f.write_str("FAIL"),
+            Verdict::Insufficient if r.control_needed > 0 => write!(
+                f,
+                "insufficient data: {} more control {} needed and no baseline is stated (report the previous release's outcomes, or state a baseline in the plan)",
+                r.control_needed,
+                r.unit()
+            ),
+            Verdict::Insufficient => write!(
+                f,
+                "insufficient data: {} more {} needed",
+                r.samples_needed,
+                r.unit()
+            ),
+        }
+    }
+}
+
 impl fmt::Display for GateReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mode = match self.gate.mode {
             GateMode::Enforce => "",
             GateMode::DryRun => " (dry run)",
         };
-        let verdict = match self.verdict {
-            Verdict::Pass => "pass",
-            Verdict::Deferred => "judged at stage end",
-            Verdict::Insufficient => "insufficient data",
-            Verdict::Uncertain => "uncertain",
-            Verdict::Fail => "FAIL",
-        };
+        let verdict = VerdictText(self);
+        let vs = self.against();
         let (e, n, ce, cn) = (
             self.events,
             self.samples,
@@ -223,7 +328,7 @@ impl fmt::Display for GateReport {
         match self.gate.kind {
             GateKind::FailureVsControl { max_ratio_pct } => write!(
                 f,
-                "gate {}{mode} failures vs control: {e}/{n} ({:.2}%) vs {ce}/{cn} ({:.2}%); evidence for {}x control = {:.2}, pause at {:.1}, abort at {:.1}: {verdict}",
+                "gate {}{mode} failures vs {vs}: {e}/{n} ({:.2}%) vs {ce}/{cn} ({:.2}%); evidence for {}x {vs} = {:.2}, pause at {:.1}, abort at {:.1}: {verdict}",
                 self.index,
                 pct(e, n),
                 pct(ce, cn),
@@ -234,7 +339,7 @@ impl fmt::Display for GateReport {
             ),
             GateKind::CrashRateVsControl { max_ratio_pct } => write!(
                 f,
-                "gate {}{mode} crashes vs control: {e} in {n} device-h vs {ce} in {cn} device-h; evidence for {}x control = {:.2}, pause at {:.1}, abort at {:.1}: {verdict}",
+                "gate {}{mode} crashes vs {vs}: {e} in {n} device-h vs {ce} in {cn} device-h; evidence for {}x {vs} = {:.2}, pause at {:.1}, abort at {:.1}: {verdict}",
                 self.index,
                 f64::from(max_ratio_pct) / 100.0,
                 self.statistic,
@@ -243,7 +348,7 @@ impl fmt::Display for GateReport {
             ),
             GateKind::FailureVsControlPerStage => write!(
                 f,
-                "gate {}{mode} failures vs control (per-stage test): {e}/{n} vs {ce}/{cn}; one-sided p = {:.2e}, pause below {:.2e}, abort below {:.2e}: {verdict}",
+                "gate {}{mode} failures vs {vs} (stage-end test): {e}/{n} vs {ce}/{cn}; one-sided p = {:.2e}, pause below {:.2e}, abort below {:.2e}: {verdict}",
                 self.index, self.statistic, self.pause_at, self.fail_at
             ),
             GateKind::FailureRatio { max_bp } => write!(
@@ -296,6 +401,16 @@ mod tests {
     }
 
     const SEQ: GateKind = GateKind::FailureVsControl { max_ratio_pct: 300 };
+    const END: StageContext = StageContext {
+        ready: true,
+        stages: 4,
+        stage_end_trials: 0,
+    };
+    const MID: StageContext = StageContext {
+        ready: false,
+        stages: 4,
+        stage_end_trials: 1_000,
+    };
 
     #[test]
     fn zero_reports_are_insufficient_not_failure() {
@@ -304,7 +419,7 @@ mod tests {
             GateKind::FailureVsControlPerStage,
             GateKind::FailureRatio { max_bp: 200 },
         ] {
-            let r = evaluate(0, &gate(kind), &ev(0, 0), true, 4);
+            let r = evaluate(0, &gate(kind), &ev(0, 0), END);
             assert_eq!(r.verdict, Verdict::Insufficient, "{r}");
         }
     }
@@ -316,11 +431,11 @@ mod tests {
             GateKind::FailureVsControlPerStage,
             GateKind::FailureRatio { max_bp: 200 },
         ] {
-            let r = evaluate(0, &gate(kind), &ev(30, 0), true, 4);
+            let r = evaluate(0, &gate(kind), &ev(30, 0), END);
             assert_eq!(r.verdict, Verdict::Fail, "{r}");
         }
         // Sequential gates fail below the minimum sample, mid-stage.
-        let r = evaluate(0, &gate(SEQ), &ev(5, 0), false, 4);
+        let r = evaluate(0, &gate(SEQ), &ev(5, 0), MID);
         assert_eq!(r.verdict, Verdict::Fail, "{r}");
     }
 
@@ -329,41 +444,98 @@ mod tests {
         // The raw-ratio trap: 1 failure in 3 devices is 33%, but proves nothing.
         let mut g = gate(SEQ);
         g.min_samples = 0;
-        let r = evaluate(0, &g, &ev(1, 2), true, 4);
+        let r = evaluate(0, &g, &ev(1, 2), END);
         assert_ne!(r.verdict, Verdict::Fail, "{r}");
         // 30 in 1,000 (6x control) is decisive.
-        let r = evaluate(0, &g, &ev(30, 970), true, 4);
+        let r = evaluate(0, &g, &ev(30, 970), END);
         assert_eq!(r.verdict, Verdict::Fail, "{r}");
         // 5 in 1,000 (equal to control) passes.
-        let r = evaluate(0, &g, &ev(5, 995), true, 4);
+        let r = evaluate(0, &g, &ev(5, 995), END);
         assert_eq!(r.verdict, Verdict::Pass, "{r}");
     }
 
     #[test]
     fn tiny_stage_with_one_failure_holds_or_passes() {
-        let r = evaluate(0, &gate(SEQ), &ev(1, 4), true, 4);
+        let r = evaluate(0, &gate(SEQ), &ev(1, 4), END);
         assert_eq!(r.verdict, Verdict::Insufficient, "{r}");
     }
 
     #[test]
     fn per_stage_test_waits_for_stage_end() {
-        let r = evaluate(
-            0,
-            &gate(GateKind::FailureVsControlPerStage),
-            &ev(30, 0),
-            false,
-            4,
-        );
-        assert_eq!(r.verdict, Verdict::Deferred);
+        let r = evaluate(0, &gate(GateKind::FailureVsControlPerStage), &ev(3, 0), MID);
+        assert_eq!(r.verdict, Verdict::Deferred, "{r}");
     }
 
     #[test]
-    fn missing_control_is_insufficient() {
-        let mut e = ev(3, 97);
+    fn missing_control_is_insufficient_and_says_what_is_missing() {
+        let mut e = ev(30, 70);
+        e.control = Counts::default();
+        for min in [0, 1_000] {
+            let mut g = gate(SEQ);
+            g.min_control_samples = min;
+            // No 50% prior: with no control, 30 failures in 100 neither pass nor fail.
+            let r = evaluate(0, &g, &e, END);
+            assert_eq!(r.verdict, Verdict::Insufficient, "{r}");
+            assert_eq!(r.control, ControlSource::Missing);
+            assert_eq!(r.control_needed, u64::from(min.max(1)));
+            assert!(r.to_string().contains("no baseline is stated"), "{r}");
+        }
+    }
+
+    #[test]
+    fn a_stated_baseline_stands_in_for_missing_control() {
+        let mut e = ev(30, 970);
         e.control = Counts::default();
         let mut g = gate(SEQ);
         g.min_control_samples = 1_000;
-        assert_eq!(evaluate(0, &g, &e, true, 4).verdict, Verdict::Insufficient);
+        g.baseline = Some(crate::plan::Baseline {
+            events: 50,
+            samples: 10_000,
+        });
+        let r = evaluate(0, &g, &e, END);
+        assert_eq!(
+            (r.verdict, r.control),
+            (Verdict::Fail, ControlSource::Baseline)
+        );
+        assert!(r.to_string().contains("vs baseline: 30/1000"), "{r}");
+        let r = evaluate(0, &g, &ev(5, 995), END);
+        assert_eq!(
+            (r.verdict, r.control),
+            (Verdict::Pass, ControlSource::Control)
+        );
+    }
+
+    #[test]
+    fn crash_gate_without_control_hours_names_them() {
+        let mut e = ev(0, 1_000);
+        e.rollout.device_hours = 10_000;
+        e.rollout.crashes = 100;
+        let g = gate(GateKind::CrashRateVsControl { max_ratio_pct: 200 });
+        let r = evaluate(0, &g, &e, END);
+        assert_eq!(r.verdict, Verdict::Insufficient);
+        assert_eq!(r.control_needed, 1);
+        assert!(r.to_string().contains("1 more control device-hours"), "{r}");
+        let mut g = g;
+        g.baseline = Some(crate::plan::Baseline {
+            events: 10,
+            samples: 100_000,
+        });
+        assert_eq!(evaluate(0, &g, &e, END).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn stage_end_test_fails_early_only_when_certain() {
+        let g = gate(GateKind::FailureVsControlPerStage);
+        // 12 failures in 300 trials of a stage that will hold 1,000: even if the other 700
+        // succeed, 12/1000 against 0.5% control fails the test at 1%/4 per stage.
+        let r = evaluate(0, &g, &ev(12, 288), MID);
+        assert_eq!(r.verdict, Verdict::Fail, "{r}");
+        // 6 in 300 is 2% now, but 6/1000 at the stage end would not fail: wait.
+        let r = evaluate(0, &g, &ev(6, 294), MID);
+        assert_eq!(r.verdict, Verdict::Deferred, "{r}");
+        // Judged on its own 300 trials at the stage end, 6 failures do fail.
+        let r = evaluate(0, &g, &ev(6, 294), END);
+        assert_eq!(r.verdict, Verdict::Fail, "{r}");
     }
 
     #[test]
@@ -374,16 +546,16 @@ mod tests {
         e.rollout.device_hours = 10_000;
         e.rollout.crashes = 10;
         let g = gate(GateKind::CrashRateVsControl { max_ratio_pct: 200 });
-        assert_eq!(evaluate(0, &g, &e, true, 4).verdict, Verdict::Pass);
+        assert_eq!(evaluate(0, &g, &e, END).verdict, Verdict::Pass);
         e.rollout.crashes = 40;
-        assert_eq!(evaluate(0, &g, &e, true, 4).verdict, Verdict::Fail);
+        assert_eq!(evaluate(0, &g, &e, END).verdict, Verdict::Fail);
     }
 
     #[test]
     fn tripwire_fires_on_one_brick() {
         let mut e = ev(1, 0);
         e.rollout.bricked = 1;
-        let r = evaluate(2, &gate(GateKind::Tripwire { max: 0 }), &e, false, 4);
+        let r = evaluate(2, &gate(GateKind::Tripwire { max: 0 }), &e, MID);
         assert_eq!(r.verdict, Verdict::Fail);
         assert!(r.to_string().contains("1 bricked"));
     }

@@ -2,21 +2,54 @@
 //!
 //! Why: "100 devices, watch a day, then 1,000, then 10%, then everyone" is the common practice;
 //! a plan writes it down as data the caller stores next to the rollout, so every decision can be
-//! replayed. Gates are plan-wide (they judge the rollout's cumulative evidence at every stage);
-//! each stage adds its own soak, minimum reports and optional manual approval.
+//! replayed. The plan holds up to [`MAX_GATES`] gates; each stage names the ones it enforces
+//! ([`GateSet`]), so the first stage can watch for gross failures hard and later stages for a
+//! subtle drift. Gates judge the rollout's cumulative evidence. Each stage adds its own soak,
+//! minimum reports, minimum evidence count ([`Stage::min_trials`], which is what lets a small
+//! fleet's first stage mean something) and optional manual approval.
 
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::rate::RateLimit;
+use crate::rate::{EvidenceRamp, RateLimit};
 use crate::rollback::FlapLimit;
 use crate::time::{DAY, HOUR};
 use crate::window::MaintenanceWindow;
 
 /// Most stages a plan holds.
 pub const MAX_STAGES: usize = 8;
-/// Most gates a plan holds.
-pub const MAX_GATES: usize = 6;
+/// Most gates a plan holds (a [`GateSet`] is one bit per gate).
+pub const MAX_GATES: usize = 8;
+
+/// The gates a stage enforces: bit `i` names the plan's gate `i`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateSet(pub u8);
+
+impl GateSet {
+    /// Every gate of the plan, however many it has (the one set that may name gates the plan
+    /// lacks).
+    pub const ALL: Self = Self(u8::MAX);
+    /// No gate.
+    pub const NONE: Self = Self(0);
+
+    /// The set of the gates with these indices (indices of [`MAX_GATES`] or more are ignored).
+    pub const fn of(indices: &[u8]) -> Self {
+        let mut bits = 0u8;
+        let mut i = 0;
+        while i < indices.len() {
+            if (indices[i] as usize) < MAX_GATES {
+                bits |= 1 << indices[i];
+            }
+            i += 1;
+        }
+        Self(bits)
+    }
+
+    /// Whether gate `index` is in the set.
+    pub const fn contains(self, index: u8) -> bool {
+        (index as usize) < MAX_GATES && self.0 & (1 << index) != 0
+    }
+}
 
 /// How large a stage is, cumulatively (a stage includes every earlier stage's devices).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,8 +87,16 @@ pub struct Stage {
     /// Share of the stage's assigned devices (basis points) with a final outcome (success,
     /// failure, or silent past the report timeout) before the stage may advance.
     pub min_reported_bp: u16,
+    /// Fewest trial outcomes (confirmed healthy or failed on trial, see
+    /// [`crate::evidence::Counts::trials`]) the rollout must have before this stage may advance.
+    /// A minimum evidence count rather than a percentage: the stage is sized to hold at least
+    /// this many devices ([`Plan::stage_devices`]), so a small fleet's 1% first stage still
+    /// sees enough devices to tell a bad release; 0 for none.
+    pub min_trials: u32,
     /// The stage waits for an operator's resume before advancing.
     pub manual_approval: bool,
+    /// The plan's gates this stage enforces; the others are neither evaluated nor reported.
+    pub gates: GateSet,
 }
 
 /// What a gate measures.
@@ -70,8 +111,11 @@ pub enum GateKind {
         /// The regression to detect, in percent of the control rate (> 100).
         max_ratio_pct: u16,
     },
-    /// Trial failures against control with an exact one-sided binomial test at each stage end,
-    /// the error budget split equally over the stages (the classical fixed-sample design).
+    /// Trial failures against control with an exact one-sided test (conditional on the total
+    /// failures, so control's own noise counts) at each stage end, the error budget split
+    /// equally over the stages that enforce the gate (the classical fixed-sample design). It
+    /// also fails mid-stage once the stage-end verdict is certain: when the failures seen so far
+    /// would fail the test even if every device still to report in the stage succeeded.
     FailureVsControlPerStage,
     /// Trial failure ratio against an absolute limit, judged by a Wilson bound: abort when the
     /// lower bound exceeds it, pass when the upper bound is within it.
@@ -115,8 +159,28 @@ pub struct Gate {
     /// Fewest candidate samples before the gate can pass: trials for failure gates,
     /// device-hours for the crash gate.
     pub min_samples: u32,
-    /// Fewest control samples (trials or device-hours) before the gate can pass.
+    /// Fewest control samples (trials or device-hours) before the gate can judge with control.
     pub min_control_samples: u32,
+    /// Fewest candidate events (failures, crashes) before the gate may fail, whatever the
+    /// statistic says: a first stage of 100 devices sees 3 failures of a good release 1.4% of
+    /// the time at a 0.5% failure rate, which is not worth aborting for.
+    pub min_events: u32,
+    /// A stated historical baseline used in place of control while control has fewer than
+    /// `min_control_samples` samples (or none): a first release, or a previous release whose
+    /// outcomes were never reported. Without one, such a gate can neither pass nor fail, and a
+    /// ready stage holds with a reason that says what control data is missing.
+    pub baseline: Option<Baseline>,
+}
+
+/// Historical evidence an operator states for a gate: `events` in `samples` (failures in
+/// trials for the failure gates, crashes in device-hours for the crash gate), e.g. from the
+/// fleet's record over the last releases. It is judged as if it were control of that size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Events (failures or crashes).
+    pub events: u64,
+    /// Samples (trials or device-hours); at least 1.
+    pub samples: u64,
 }
 
 /// Release channel a plan serves.
@@ -139,8 +203,10 @@ pub struct Plan {
     pub stages: Vec<Stage, MAX_STAGES>,
     /// Gates judged at every stage.
     pub gates: Vec<Gate, MAX_GATES>,
-    /// Offer rate inside each stage.
+    /// Offer rate inside each stage (by the clock).
     pub rate: Option<RateLimit>,
+    /// Offers grown by clean outcomes (by the evidence); with `rate`, both limits apply.
+    pub ramp: Option<EvidenceRamp>,
     /// When devices may install.
     pub window: Option<MaintenanceWindow>,
     /// How many rollbacks a release line may take before new rollouts need an operator.
@@ -195,6 +261,38 @@ pub enum PlanError {
         "maintenance window is malformed; expected start < 1440, duration 1..=1440 min, jitter below duration"
     )]
     Window,
+    // Variants after `Window` were added in format version 2; new ones go last, so stored
+    // pause reasons of version 1 still decode.
+    /// A stage names a gate the plan does not have.
+    #[error("stage {stage} enforces gate {gate}, but the plan has {gates} gates")]
+    UnknownGate {
+        /// The stage.
+        stage: u8,
+        /// The gate index it names.
+        gate: u8,
+        /// Gates in the plan.
+        gates: u8,
+    },
+    /// A baseline with no samples, or more events than samples for a failure gate.
+    #[error(
+        "gate {gate} states a baseline of {events} events in {samples} samples; expected at least 1 sample (and no more failures than trials)"
+    )]
+    Baseline {
+        /// The gate.
+        gate: u8,
+        /// Stated events.
+        events: u64,
+        /// Stated samples.
+        samples: u64,
+    },
+    /// An evidence ramp that allows nothing in flight would never offer a device.
+    #[error(
+        "evidence ramp allows {initial_in_flight} devices in flight at first; expected at least 1"
+    )]
+    Ramp {
+        /// The initial allowance given.
+        initial_in_flight: u32,
+    },
 }
 
 impl Gate {
@@ -207,67 +305,158 @@ impl Gate {
             pause_alpha_bp,
             min_samples: 0,
             min_control_samples: 0,
+            min_events: 0,
+            baseline: None,
         }
     }
 }
 
-fn stage(size: StageSize, soak_secs: u64) -> Stage {
+/// A stage with 95% of its devices reported and no minimum evidence count.
+const fn stage(size: StageSize, soak_secs: u64, gates: GateSet) -> Stage {
     Stage {
         size,
         soak_secs,
         min_reported_bp: 9_500,
+        min_trials: 0,
         manual_approval: false,
+        gates,
     }
 }
 
+/// The default stage-end test's false-abort budget, basis points.
+pub const STAGE_END_ALPHA_BP: u16 = 200;
+
+/// Trial outcomes the default plan's second stage holds: the fewest with which a fixed test
+/// against a 0.5% control can keep its false aborts within 2.5% and still see a 3x regression
+/// in 90% of rollouts (at 1,100 trials, 11 failures: 2.5% and 94%; at 1,000, 10 failures are
+/// 3.2% and 11 catch only 88%).
+pub const SECOND_STAGE_TRIALS: u32 = 1_100;
+
+/// Indices of [`Plan::default_stable`]'s gates, for plans built on it.
+pub mod default_gates {
+    /// Gross failures (10x control), the first two stages.
+    pub const GROSS: u8 = 0;
+    /// Trial failures at 3x control, sequential, the second stage.
+    pub const SUBTLE: u8 = 1;
+    /// The second stage's exact stage-end test.
+    pub const STAGE_END: u8 = 2;
+    /// Trial failures at 3x control, sequential and strict, from the third stage on.
+    pub const LATE: u8 = 3;
+    /// Crashes per device-hour against control, every stage.
+    pub const CRASH: u8 = 4;
+    /// Any bricked device, every stage.
+    pub const TRIPWIRE: u8 = 5;
+}
+
 impl Plan {
-    /// The default stable plan: 100 devices -> 1,000 -> 10% -> 100%, each with a 24 h soak and
-    /// 95% of devices reported; gates: trial failures against control (sequential test for 3x
-    /// control, abort at likelihood ratio 10, i.e. a 10% false-abort bound by Ville's
-    /// inequality, 3.8% measured by `examples/rollout-sim`; pause at ratio 5), crash rate against
-    /// control (detect 2x, abort at ratio 100), and a tripwire on any bricked device; offers ramp
-    /// from 50 per hour doubling hourly to 5,000 per hour; at most 2 rollbacks in 7 days.
+    /// The default stable plan: 100 devices -> 1,000 devices holding at least
+    /// [`SECOND_STAGE_TRIALS`] trial outcomes (1,100: a size chosen from the evidence its test
+    /// needs, not a percentage) -> 10% -> 100%, each with a 24 h soak and 95% of devices
+    /// reported, at most 2 rollbacks in 7 days. Offers are paced twice: by the clock (25 per
+    /// hour, doubling every 4 hours, to 5,000 per hour) and by the evidence
+    /// ([`EvidenceRamp::DEFAULT`]: 10 devices in flight, growing with clean outcomes), so a
+    /// release whose outcomes lean bad reaches few devices between looks and a sequential gate
+    /// stops it soon after the evidence suffices. Gates, by stage ([`default_gates`] names
+    /// them):
+    ///
+    /// - stage 1, gross failures: sequential test for 10x control, abort at likelihood ratio
+    ///   20 and never on fewer than 4 failures;
+    /// - stage 2, subtle failures: sequential test for 3x control, abort at ratio 30, and the
+    ///   exact stage-end test at [`STAGE_END_ALPHA_BP`] (curtailed: it fails as soon as its
+    ///   verdict is certain);
+    /// - stages 3-4, sequential test for 3x control, abort at ratio 100 (large stages have
+    ///   power to spare, so they spend little of the false-abort budget);
+    /// - every stage: crash rate against control (detect 2x, abort at ratio 1,000) and a
+    ///   tripwire on any bricked device.
+    ///
+    /// Why this split: a 3x regression of a 0.5% failure rate cannot be told from noise in 100
+    /// devices, so the first stage spends its budget only on gross failures, and the second
+    /// stage's 1,100 outcomes carry the subtle test. Measured by `examples/rollout-sim` (see
+    /// the crate documentation).
     pub fn default_stable() -> Self {
-        Self::with_stages(
+        use default_gates::*;
+        let early = GateSet::of(&[GROSS, CRASH, TRIPWIRE]);
+        let middle = GateSet::of(&[SUBTLE, STAGE_END, CRASH, TRIPWIRE]);
+        let late = GateSet::of(&[LATE, CRASH, TRIPWIRE]);
+        let mut plan = Self::with_stages(
             Channel::Stable,
             &[
-                stage(StageSize::Devices(100), DAY),
-                stage(StageSize::Devices(1_000), DAY),
-                stage(StageSize::Percent(1_000), DAY),
-                stage(StageSize::Percent(10_000), DAY),
+                stage(StageSize::Devices(100), DAY, early),
+                Stage {
+                    min_trials: SECOND_STAGE_TRIALS,
+                    ..stage(StageSize::Devices(1_000), DAY, middle)
+                },
+                stage(StageSize::Percent(1_000), DAY, late),
+                stage(StageSize::Percent(10_000), DAY, late),
             ],
-        )
+        );
+        plan.ramp = Some(EvidenceRamp::DEFAULT);
+        plan
     }
 
     /// A hotfix plan: the same first stage of 100 devices (a hotfix never skips it), then 10%
-    /// and 100%, each with a 4 h soak, and the default gates.
+    /// and 100%, each with a 4 h soak, and the default gates (the 10% stage judged as the
+    /// default plan's second stage).
     pub fn hotfix() -> Self {
+        use default_gates::*;
+        let early = GateSet::of(&[GROSS, CRASH, TRIPWIRE]);
+        let middle = GateSet::of(&[SUBTLE, STAGE_END, CRASH, TRIPWIRE]);
+        let late = GateSet::of(&[LATE, CRASH, TRIPWIRE]);
         Self::with_stages(
             Channel::Stable,
             &[
-                stage(StageSize::Devices(100), 4 * HOUR),
-                stage(StageSize::Percent(1_000), 4 * HOUR),
-                stage(StageSize::Percent(10_000), 4 * HOUR),
+                stage(StageSize::Devices(100), 4 * HOUR, early),
+                stage(StageSize::Percent(1_000), 4 * HOUR, middle),
+                stage(StageSize::Percent(10_000), 4 * HOUR, late),
             ],
         )
     }
 
     /// The plan for a channel: canary goes to all its devices after one 2 h stage, beta to
-    /// 10% then 100% with 12 h soaks, stable uses [`Plan::default_stable`].
+    /// 10% then 100% with 12 h soaks, stable uses [`Plan::default_stable`]. Canary and beta
+    /// stages enforce every gate.
     pub fn for_channel(channel: Channel) -> Self {
         match channel {
-            Channel::Canary => {
-                Self::with_stages(channel, &[stage(StageSize::Percent(10_000), 2 * HOUR)])
-            }
+            Channel::Canary => Self::with_stages(
+                channel,
+                &[stage(StageSize::Percent(10_000), 2 * HOUR, GateSet::ALL)],
+            ),
             Channel::Beta => Self::with_stages(
                 channel,
                 &[
-                    stage(StageSize::Percent(1_000), 12 * HOUR),
-                    stage(StageSize::Percent(10_000), 12 * HOUR),
+                    stage(StageSize::Percent(1_000), 12 * HOUR, GateSet::ALL),
+                    stage(StageSize::Percent(10_000), 12 * HOUR, GateSet::ALL),
                 ],
             ),
             Channel::Stable => Self::default_stable(),
         }
+    }
+
+    /// The default gates, in [`default_gates`] order (the stage-end test at
+    /// [`STAGE_END_ALPHA_BP`]).
+    pub fn default_gates() -> Vec<Gate, MAX_GATES> {
+        let failures = |max_ratio_pct, alpha_bp, pause_alpha_bp| {
+            Gate::enforce(
+                GateKind::FailureVsControl { max_ratio_pct },
+                alpha_bp,
+                pause_alpha_bp,
+            )
+        };
+        let mut gates = Vec::new();
+        let mut gross = failures(1_000, 500, 600);
+        gross.min_events = 4;
+        for g in [
+            gross,
+            failures(300, 333, 500),
+            Gate::enforce(GateKind::FailureVsControlPerStage, STAGE_END_ALPHA_BP, 350),
+            failures(300, 100, 200),
+            Gate::enforce(GateKind::CrashRateVsControl { max_ratio_pct: 200 }, 10, 100),
+            Gate::enforce(GateKind::Tripwire { max: 0 }, 1, 2),
+        ] {
+            // Six gates, within the capacity of eight.
+            let _ = gates.push(g);
+        }
+        gates
     }
 
     fn with_stages(channel: Channel, stages: &[Stage]) -> Self {
@@ -276,27 +465,16 @@ impl Plan {
             // Capacity is checked by `take`.
             let _ = s.push(*st);
         }
-        let mut gates = Vec::new();
-        let _ = gates.push(Gate::enforce(
-            GateKind::FailureVsControl { max_ratio_pct: 300 },
-            1_000,
-            2_000,
-        ));
-        let _ = gates.push(Gate::enforce(
-            GateKind::CrashRateVsControl { max_ratio_pct: 200 },
-            100,
-            1_000,
-        ));
-        let _ = gates.push(Gate::enforce(GateKind::Tripwire { max: 0 }, 1, 2));
         Self {
             channel,
             stages: s,
-            gates,
+            gates: Self::default_gates(),
             rate: Some(RateLimit {
-                initial_per_hour: 50,
-                doubling_hours: 1,
+                initial_per_hour: 25,
+                doubling_hours: 4,
                 max_per_hour: 5_000,
             }),
+            ramp: None,
             window: None,
             flap: FlapLimit {
                 max_rollbacks: 2,
@@ -317,6 +495,16 @@ impl Plan {
             };
             if !ok || st.min_reported_bp > 10_000 {
                 return Err(PlanError::StageOutOfRange { stage: i as u8 });
+            }
+            if let Some(gate) = (0..MAX_GATES as u8)
+                .filter(|_| st.gates != GateSet::ALL)
+                .find(|&g| st.gates.contains(g) && usize::from(g) >= self.gates.len())
+            {
+                return Err(PlanError::UnknownGate {
+                    stage: i as u8,
+                    gate,
+                    gates: self.gates.len() as u8,
+                });
             }
             if let Some(prev) = i.checked_sub(1).and_then(|p| self.stages.get(p)) {
                 let grows = match (prev.size, st.size) {
@@ -350,6 +538,23 @@ impl Plan {
                     ratio_pct: max_ratio_pct,
                 });
             }
+            if let Some(b) = g.baseline {
+                let counts_trials = !matches!(g.kind, GateKind::CrashRateVsControl { .. });
+                if b.samples == 0 || (counts_trials && b.events > b.samples) {
+                    return Err(PlanError::Baseline {
+                        gate: i as u8,
+                        events: b.events,
+                        samples: b.samples,
+                    });
+                }
+            }
+        }
+        if let Some(r) = self.ramp
+            && r.initial_in_flight == 0
+        {
+            return Err(PlanError::Ramp {
+                initial_in_flight: 0,
+            });
         }
         if self.window.is_some_and(|w| !w.is_valid()) {
             return Err(PlanError::Window);
@@ -357,14 +562,26 @@ impl Plan {
         Ok(())
     }
 
-    /// Devices in stage `stage` (cumulative) out of `eligible`, never rounding a stage to zero
-    /// and never below the stage before it.
+    /// Devices in stage `stage` (cumulative) out of `eligible`: at least its size and its
+    /// minimum evidence count ([`Stage::min_trials`]), never rounding a stage to zero, never
+    /// below the stage before it, never above `eligible`.
     pub fn stage_devices(&self, stage: u8, eligible: u32) -> u32 {
         let mut n = 0;
         for st in self.stages.iter().take(usize::from(stage) + 1) {
-            n = n.max(st.size.devices(eligible));
+            n = n
+                .max(st.size.devices(eligible))
+                .max(st.min_trials.min(eligible));
         }
         n
+    }
+
+    /// How many stages enforce gate `index` (at least 1, for splitting an error budget).
+    pub fn stages_enforcing(&self, index: u8) -> usize {
+        self.stages
+            .iter()
+            .filter(|st| st.gates.contains(index))
+            .count()
+            .max(1)
     }
 }
 
@@ -378,7 +595,7 @@ mod tests {
         p.validate().unwrap();
         assert_eq!(p.stages.len(), 4);
         assert_eq!(p.stage_devices(0, 100_000), 100);
-        assert_eq!(p.stage_devices(1, 100_000), 1_000);
+        assert_eq!(p.stage_devices(1, 100_000), 1_100);
         assert_eq!(p.stage_devices(2, 100_000), 10_000);
         assert_eq!(p.stage_devices(3, 100_000), 100_000);
         // Tiny fleets: never zero, never shrinking.
@@ -413,6 +630,17 @@ mod tests {
             Err(PlanError::GateRatio {
                 gate: 1,
                 ratio_pct: 100
+            })
+        );
+        let mut p = Plan::default_stable();
+        p.ramp = Some(EvidenceRamp {
+            initial_in_flight: 0,
+            ..EvidenceRamp::DEFAULT
+        });
+        assert_eq!(
+            p.validate(),
+            Err(PlanError::Ramp {
+                initial_in_flight: 0
             })
         );
         let mut p = Plan::default_stable();

@@ -2,11 +2,16 @@
 //!
 //! Why: when a rollout aborts, the devices it updated must go back, and device anti-rollback
 //! (a monotonic manifest sequence, see `ota-core`) refuses an older manifest. So the directive
-//! names the previous release **re-issued with a fresh sequence number** above the aborted
-//! one's, says which devices (those offered in this rollout: bucket below the open threshold,
+//! names the previous release **re-issued with a fresh sequence number**, says which devices (those offered in this rollout: bucket below the open threshold,
 //! plus the include list) and stops further offers. If the aborted release raised the security
 //! version, devices that confirmed it will refuse the old image whatever its sequence: then the
 //! directive says a fix-forward release is required instead.
+//!
+//! The fresh sequence comes from the caller's [`SequenceAllocator`], never from arithmetic on
+//! the two releases' sequences: `max(from, to) + 1` is the sequence the *next* release would
+//! naturally take too, so two manifests could share it and a device that accepted one would
+//! refuse the other. A backend keeps one monotonic allocator for every manifest it signs
+//! (releases and re-issues alike) and persists it in the same transaction as the abort.
 //!
 //! An endless rollout/rollback cycle hurts devices (flash wear, downtime): [`FlapLimit`] caps
 //! rollbacks per release line within a time window, after which a new rollout needs an operator.
@@ -24,8 +29,8 @@ pub struct RollbackDirective {
     pub from: ReleaseRef,
     /// The release devices go back to.
     pub to: ReleaseRef,
-    /// The sequence number to re-sign `to`'s manifest with: above every sequence the devices
-    /// in this rollout have accepted, so anti-rollback accepts it.
+    /// The sequence number to re-sign `to`'s manifest with, from the caller's allocator: above
+    /// both releases' sequences (so anti-rollback accepts it) and never handed out before.
     pub sequence: u64,
     /// The rollout key: with `threshold_bp` and the include list it names the devices.
     pub key: RolloutKey,
@@ -51,9 +56,64 @@ pub enum RollbackAction {
     },
 }
 
+/// Hands out manifest sequence numbers: the backend's single, persisted, monotonic counter.
+///
+/// Implement it over the database row that also numbers releases, inside the transaction that
+/// records the abort; [`MonotonicSequence`] is the in-memory version.
+pub trait SequenceAllocator {
+    /// Why no sequence could be allocated (e.g. the database refused).
+    type Error: core::fmt::Debug + core::fmt::Display;
+
+    /// A sequence number never handed out before and greater than `above`.
+    fn allocate(&mut self, above: u64) -> Result<u64, Self::Error>;
+}
+
+/// An in-memory [`SequenceAllocator`]: the last sequence handed out (store it to persist it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonotonicSequence {
+    /// The last sequence allocated (or signed by other means), 0 for none.
+    pub last: u64,
+}
+
+/// The sequence space is used up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no manifest sequence is left above {above}; the 64-bit sequence space is exhausted")]
+pub struct SequenceExhausted {
+    /// The sequence a fresh one had to exceed.
+    pub above: u64,
+}
+
+impl MonotonicSequence {
+    /// Records that `sequence` was used elsewhere (e.g. a release was signed with it).
+    pub fn observe(&mut self, sequence: u64) {
+        self.last = self.last.max(sequence);
+    }
+}
+
+impl SequenceAllocator for MonotonicSequence {
+    type Error = SequenceExhausted;
+
+    fn allocate(&mut self, above: u64) -> Result<u64, SequenceExhausted> {
+        let next = self
+            .last
+            .max(above)
+            .checked_add(1)
+            .ok_or(SequenceExhausted { above })?;
+        self.last = next;
+        Ok(next)
+    }
+}
+
 impl RollbackDirective {
-    /// The directive for aborting `from` in favour of `to`.
-    pub fn new(from: ReleaseRef, to: ReleaseRef, key: RolloutKey, threshold_bp: u16) -> Self {
+    /// The directive for aborting `from` in favour of `to`, re-issuing `to` under `sequence`
+    /// (allocated by the caller; see [`SequenceAllocator`]).
+    pub fn new(
+        from: ReleaseRef,
+        to: ReleaseRef,
+        key: RolloutKey,
+        threshold_bp: u16,
+        sequence: u64,
+    ) -> Self {
         let action = if to.security_version < from.security_version {
             RollbackAction::FixForwardRequired {
                 floor: from.security_version,
@@ -64,7 +124,7 @@ impl RollbackDirective {
         Self {
             from,
             to,
-            sequence: from.sequence.max(to.sequence).saturating_add(1),
+            sequence,
             key,
             threshold_bp,
             stop_offers: true,
@@ -131,15 +191,32 @@ mod tests {
     }
 
     #[test]
-    fn directive_uses_fresh_sequence() {
-        let d = RollbackDirective::new(rel(41, 3), rel(40, 3), RolloutKey::new([0; 16]), 10);
-        assert_eq!(d.sequence, 42);
+    fn directive_carries_the_allocated_sequence() {
+        let key = RolloutKey::new([0; 16]);
+        let d = RollbackDirective::new(rel(41, 3), rel(40, 3), key, 10, 57);
+        assert_eq!(d.sequence, 57);
         assert_eq!(d.action, RollbackAction::Reinstall);
         assert!(d.stop_offers);
-        let d = RollbackDirective::new(rel(41, 4), rel(40, 3), RolloutKey::new([0; 16]), 10);
+        let d = RollbackDirective::new(rel(41, 4), rel(40, 3), key, 10, 58);
         assert_eq!(d.action, RollbackAction::FixForwardRequired { floor: 4 });
-        let d = RollbackDirective::new(rel(u64::MAX, 1), rel(1, 1), RolloutKey::new([0; 16]), 1);
-        assert_eq!(d.sequence, u64::MAX);
+    }
+
+    #[test]
+    fn monotonic_allocator_never_repeats() {
+        let mut a = MonotonicSequence::default();
+        a.observe(41);
+        assert_eq!(a.allocate(41), Ok(42));
+        // The next release signed from the same allocator cannot take 42 again.
+        assert_eq!(a.allocate(41), Ok(43));
+        assert_eq!(a.allocate(100), Ok(101));
+        a.observe(5);
+        assert_eq!(a.last, 101);
+        let mut full = MonotonicSequence { last: u64::MAX };
+        assert_eq!(full.allocate(1), Err(SequenceExhausted { above: 1 }));
+        assert_eq!(
+            MonotonicSequence::default().allocate(u64::MAX),
+            Err(SequenceExhausted { above: u64::MAX })
+        );
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //!
 //! # Model
 //!
-//! - Fleet of `fleet` eligible devices; the stage schedule (sizes, soak, ramped offers, 95%
-//!   reports) comes from the schedule plan, driven by the real [`decide`] with the gates
-//!   removed, so every policy sees the same offers and the same outcomes.
+//! - Fleet of `fleet` eligible devices; the stage schedule (sizes, soak, 95% reports) comes
+//!   from the schedule plan, driven by the real [`crate::decide::decide`] with the gates
+//!   removed, and its offers each hour are [`RolloutState::new_offers`] (the clock's rate
+//!   limit and the evidence ramp on the outcomes so far), so every policy sees the same offers
+//!   and the same outcomes.
 //! - Each offered device has one trial outcome, failed with probability `failure`
 //!   (Binomial draws per hourly batch); outcomes are reported one hour after the offer.
 //! - Control: the previous release on the whole fleet, trial failures drawn with probability
@@ -28,10 +30,11 @@ use std::vec::Vec;
 
 use crate::calendar::ReleaseRef;
 use crate::cohort::RolloutKey;
-use crate::decide::{Action, Phase, RolloutState, decide};
+use crate::decide::{Action, decide_explained};
 use crate::evidence::{Counts, Evidence};
-use crate::plan::{MAX_STAGES, Plan};
-use crate::rollback::RollbackHistory;
+use crate::plan::{GateSet, MAX_STAGES, Plan};
+use crate::rollback::{MonotonicSequence, RollbackHistory};
+use crate::state::{Phase, RolloutState};
 use crate::time::{HOUR, Timestamp};
 
 /// A small seeded PRNG (SplitMix64) with the draws the simulation needs.
@@ -145,7 +148,7 @@ pub struct SimConfig {
 #[derive(Clone, Debug)]
 #[allow(clippy::large_enum_variant)] // A handful of policies per simulation; boxing buys nothing.
 pub enum Policy {
-    /// [`decide`] with this plan's gates (the schedule comes from the schedule plan).
+    /// [`decide`](crate::decide::decide) with this plan's gates (the schedule comes from the schedule plan).
     Evidence(Plan),
     /// Abort when failed / completed >= `ratio` after at least `min_completed` completions.
     RawThreshold {
@@ -169,9 +172,26 @@ pub struct PolicyStats {
     pub completed_unpaused: u32,
     /// Sum over runs of devices offered the release.
     pub exposed_sum: u64,
+    /// Sum over the completed runs (no abort) of the hours the rollout took.
+    pub completed_hours_sum: u64,
+    /// Runs completed without an abort (paused or not).
+    pub completed: u32,
 }
 
 impl PolicyStats {
+    /// Adds another batch of runs (e.g. another seed's) to these figures.
+    pub fn merge(&mut self, other: &Self) {
+        self.runs += other.runs;
+        for (a, b) in self.aborted_in_stage.iter_mut().zip(other.aborted_in_stage) {
+            *a += b;
+        }
+        self.paused += other.paused;
+        self.completed_unpaused += other.completed_unpaused;
+        self.exposed_sum += other.exposed_sum;
+        self.completed_hours_sum += other.completed_hours_sum;
+        self.completed += other.completed;
+    }
+
     /// Share of runs aborted.
     pub fn abort_rate(&self) -> f64 {
         self.aborted_in_stage
@@ -201,6 +221,11 @@ impl PolicyStats {
         self.exposed_sum as f64 / self.n()
     }
 
+    /// Mean hours from the first offer to completion, over the runs that completed.
+    pub fn mean_completion_hours(&self) -> f64 {
+        self.completed_hours_sum as f64 / f64::from(self.completed.max(1))
+    }
+
     fn n(&self) -> f64 {
         f64::from(self.runs.max(1))
     }
@@ -222,6 +247,10 @@ pub fn simulate(
     let mut stats = std::vec![PolicyStats::default(); policies.len()];
     let mut master_plan = schedule.clone();
     master_plan.gates.clear();
+    for st in master_plan.stages.iter_mut() {
+        st.gates = GateSet::NONE;
+    }
+    let mut sequences = MonotonicSequence::default();
     let fleet = u64::from(config.fleet);
     for run in 0..config.runs {
         let mut rng = Rng::new(config.seed ^ (u64::from(run) << 20) ^ failure.to_bits());
@@ -272,8 +301,10 @@ pub fn simulate(
         let mut prev_target = 0u32;
         let mut pending = (0u64, 0u64); // (offered last hour, of which fail)
         let mut completed = false;
+        let mut hours = 0u64;
         // Bounded: a rollout of the default plan takes about 100 hours.
-        for _hour in 0..10_000u32 {
+        for hour in 0..10_000u32 {
+            hours = u64::from(hour);
             // Last hour's offers report; the devices running the release add device-hours.
             let (n, f) = pending;
             for c in [&mut ev.stage, &mut ev.rollout] {
@@ -284,7 +315,7 @@ pub fn simulate(
             ev.rollout.device_hours += running;
             ev.rollout.crashes += rng.poisson(config.crash_rate * running as f64) as u32;
             // Master decision on the evidence reported so far.
-            let d = decide(&master_plan, &master, &ev, now);
+            let d = decide_explained(&master_plan, &master, &ev, now, false);
             let stage = match master.phase {
                 Phase::Running { stage, .. } | Phase::Paused { stage, .. } => stage,
                 _ => 0,
@@ -296,7 +327,7 @@ pub fn simulate(
                 }
                 let abort = match p {
                     Policy::Evidence(plan) => {
-                        let pd = decide(plan, &master, &ev, now);
+                        let pd = decide_explained(plan, &master, &ev, now, false);
                         match pd.action {
                             Action::Abort { .. } => true,
                             Action::Pause { .. } => {
@@ -332,7 +363,9 @@ pub fn simulate(
                     target_devices,
                     ..
                 } => {
-                    master.apply(&master_plan, &d, now);
+                    if master.apply(&master_plan, &d, now, &mut sequences).is_err() {
+                        break;
+                    }
                     let prev = if stage == 0 { 0 } else { prev_target };
                     ev.stage_assigned = target_devices.saturating_sub(prev);
                     prev_target = target_devices;
@@ -345,11 +378,7 @@ pub fn simulate(
                 _ => {}
             }
             // New offers go out; they report in an hour.
-            let budget = master
-                .offer_budget(&master_plan, now.plus(HOUR))
-                .unwrap_or(u64::MAX);
-            let left = u64::from(ev.stage_assigned - ev.stage.offered);
-            let new = left.min(budget.saturating_sub(u64::from(ev.stage.offered)));
+            let new = u64::from(master.new_offers(&master_plan, &ev, now.plus(HOUR)));
             let fails = rng.binomial(new, failure);
             for c in [&mut ev.stage, &mut ev.rollout] {
                 c.offered += new as u32;
@@ -365,8 +394,12 @@ pub fn simulate(
             }
             if !tr.stopped {
                 st.exposed_sum += u64::from(ev.rollout.offered);
-                if completed && !tr.paused {
-                    st.completed_unpaused += 1;
+                if completed {
+                    st.completed += 1;
+                    st.completed_hours_sum += hours;
+                    if !tr.paused {
+                        st.completed_unpaused += 1;
+                    }
                 }
             }
         }

@@ -1,81 +1,51 @@
 //! The state machine and `decide`: transitions, three-valued gates, edge cases.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use rollout_policy::calendar::ReleaseRef;
+mod common;
+
+use common::{T0, evidence, rel, start_with};
+
 use rollout_policy::cohort::RolloutKey;
-use rollout_policy::decide::{
-    AbortReason, Action, Command, PauseReason, Phase, RolloutState, StateError, decide,
+use rollout_policy::decide::{Action, Decision, decide};
+use rollout_policy::evidence::Evidence;
+use rollout_policy::plan::{GateMode, Plan, StageSize, default_gates};
+use rollout_policy::rollback::{MonotonicSequence, RollbackAction};
+use rollout_policy::state::{
+    AbortReason, Applied, ApplyError, Command, PauseReason, Phase, PhaseKind, RolloutState,
+    StateError, Step,
 };
-use rollout_policy::evidence::{Counts, Evidence};
-use rollout_policy::plan::{GateMode, Plan, StageSize};
-use rollout_policy::rollback::{RollbackAction, RollbackHistory};
 use rollout_policy::time::{DAY, HOUR, Timestamp};
 
-const T0: Timestamp = Timestamp(1_800_000_000);
-
-fn rel(id: u32, sequence: u64) -> ReleaseRef {
-    ReleaseRef {
-        id,
-        sequence,
-        security_version: 1,
-    }
-}
-
 fn start(plan: &Plan) -> RolloutState {
-    RolloutState::start(
-        plan,
-        RolloutKey::new([5; 16]),
-        rel(2, 41),
-        rel(1, 40),
-        RollbackHistory::default(),
-        T0,
-    )
-    .unwrap()
+    start_with(plan, 5)
 }
 
-fn control() -> Counts {
-    let mut c = Counts {
-        offered: 100_000,
-        started: 100_000,
-        succeeded: 99_500,
-        device_hours: 16_800_000,
-        crashes: 16_800,
-        ..Counts::default()
-    };
-    c.failed.boot_reverted = 500;
-    c
+/// The backend's sequence allocator: it has signed other manifests since release 2 (41).
+fn sequences() -> MonotonicSequence {
+    MonotonicSequence { last: 100 }
 }
 
-/// Evidence for an open stage of `assigned` devices, all offered, `ok` + `fail` reported,
-/// with `earlier` devices (all succeeded) from earlier stages.
-fn evidence(assigned: u32, ok: u32, fail: u32, earlier: u32) -> Evidence {
-    let mut stage = Counts {
-        offered: assigned,
-        started: assigned,
-        succeeded: ok,
-        ..Counts::default()
-    };
-    stage.failed.boot_reverted = fail;
-    let mut rollout = stage;
-    rollout.offered += earlier;
-    rollout.started += earlier;
-    rollout.succeeded += earlier;
-    rollout.device_hours = u64::from(rollout.offered) * 24;
-    rollout.crashes = (rollout.device_hours / 1_000) as u32;
-    Evidence {
-        eligible: 100_000,
-        stage_assigned: assigned,
-        stage,
-        rollout,
-        control: control(),
-    }
+/// Applies `d` with a fresh allocator, expecting success.
+fn apply(s: &mut RolloutState, plan: &Plan, d: &Decision, now: Timestamp) -> Applied {
+    s.apply(plan, d, now, &mut sequences())
+        .unwrap_or_else(|e| panic!("{e}: {}", d.explanation))
 }
 
 fn opened(plan: &Plan) -> RolloutState {
     let mut s = start(plan);
     let d = decide(plan, &s, &evidence(0, 0, 0, 0), T0);
-    s.apply(plan, &d, T0);
+    apply(&mut s, plan, &d, T0);
     s
+}
+
+/// Sets the phase directly (a state read back from storage), as a new revision.
+fn at_stage(s: &mut RolloutState, stage: u8) {
+    s.phase = Phase::Running {
+        stage,
+        opened_at: T0,
+        acknowledged: false,
+    };
+    s.revision += 1;
 }
 
 #[test]
@@ -163,10 +133,11 @@ fn good_stage_advances_then_completes() {
     let d = decide(&plan, &s, &evidence(100, 100, 0, 0), T0.plus(DAY));
     assert_eq!(
         d.action,
+        // The second stage holds 1,100 devices: its minimum evidence count.
         Action::Advance {
             stage: 1,
-            target_devices: 1_000,
-            threshold_bp: 100
+            target_devices: 1_100,
+            threshold_bp: 110
         }
     );
     assert!(
@@ -174,14 +145,10 @@ fn good_stage_advances_then_completes() {
         "{}",
         d.explanation
     );
-    s.apply(&plan, &d, T0.plus(DAY));
-    assert_eq!(s.threshold_bp, 100);
+    assert_eq!(apply(&mut s, &plan, &d, T0.plus(DAY)), Applied::Changed);
+    assert_eq!(s.threshold_bp, 110);
     // Skip to the last stage.
-    s.phase = Phase::Running {
-        stage: 3,
-        opened_at: T0,
-        acknowledged: false,
-    };
+    at_stage(&mut s, 3);
     let d = decide(
         &plan,
         &s,
@@ -189,7 +156,7 @@ fn good_stage_advances_then_completes() {
         T0.plus(DAY),
     );
     assert_eq!(d.action, Action::Complete, "{}", d.explanation);
-    s.apply(&plan, &d, T0.plus(DAY));
+    apply(&mut s, &plan, &d, T0.plus(DAY));
     assert!(matches!(s.phase, Phase::Completed { .. }));
     assert_eq!(
         decide(&plan, &s, &Evidence::default(), T0).action,
@@ -204,9 +171,17 @@ fn zero_reports_hold_instead_of_abort() {
     let s = opened(&plan);
     let d = decide(&plan, &s, &evidence(100, 0, 0, 0), T0.plus(DAY));
     match d.action {
-        Action::Hold { missing, .. } => assert_eq!(missing.gate_data, Some(0)),
+        Action::Hold { missing, .. } => {
+            let need = missing.gate_data.unwrap();
+            assert_eq!((need.gate, need.samples, need.control_samples), (0, 1, 0));
+        }
         other => panic!("{other:?}: {}", d.explanation),
     }
+    assert!(
+        d.explanation.contains("gate 0 needs 1 more samples"),
+        "{}",
+        d.explanation
+    );
     // The hold ends by itself when evidence arrives.
     let d = decide(&plan, &s, &evidence(100, 100, 0, 0), T0.plus(DAY));
     assert!(matches!(d.action, Action::Advance { stage: 1, .. }));
@@ -223,27 +198,52 @@ fn all_failures_abort_at_once_with_a_rollback_directive() {
     e.stage.started = 50;
     e.rollout.started = 50;
     let d = decide(&plan, &s, &e, T0.plus(HOUR));
-    let Action::Abort { reason, directive } = d.action else {
+    let Action::Abort { reason } = d.action else {
         panic!("{:?}: {}", d.action, d.explanation)
     };
-    assert_eq!(reason, AbortReason::GateFailed { gate: 0 });
-    assert_eq!(directive.to, rel(1, 40));
-    assert_eq!(directive.sequence, 42);
-    assert_eq!(directive.threshold_bp, 10);
-    assert!(directive.stop_offers);
-    assert_eq!(directive.action, RollbackAction::Reinstall);
+    assert_eq!(
+        reason,
+        AbortReason::GateFailed {
+            gate: default_gates::GROSS
+        }
+    );
     assert!(
         d.explanation.contains("20/20 (100.00%)"),
         "{}",
         d.explanation
     );
     assert!(d.explanation.contains("ABORT"), "{}", d.explanation);
-    s.apply(&plan, &d, T0.plus(HOUR));
-    assert!(matches!(s.phase, Phase::Aborted { stage: 0, .. }));
+    let Applied::Aborted(directive) = apply(&mut s, &plan, &d, T0.plus(HOUR)) else {
+        panic!("no directive")
+    };
+    assert_eq!(directive.to, rel(1, 40));
+    // From the allocator, not max(41, 40) + 1 = 42, which the next release could take too.
+    assert_eq!(directive.sequence, 101);
+    assert_eq!(directive.threshold_bp, 10);
+    assert!(directive.stop_offers);
+    assert_eq!(directive.action, RollbackAction::Reinstall);
+    assert!(matches!(
+        s.phase,
+        Phase::Aborted {
+            stage: 0,
+            sequence: 101,
+            ..
+        }
+    ));
     assert_eq!(s.history.count, 1);
-    // Aborted stays aborted and re-issues the same directive.
+    // Aborted stays aborted and keeps the same directive.
     let again = decide(&plan, &s, &Evidence::default(), T0.plus(DAY));
-    assert!(matches!(again.action, Action::Abort { directive: d2, .. } if d2 == directive));
+    assert_eq!(again.action, Action::Abort { reason });
+    assert!(
+        again.explanation.contains("sequence 101"),
+        "{}",
+        again.explanation
+    );
+    assert_eq!(s.directive(), Some(directive));
+    assert_eq!(
+        apply(&mut s, &plan, &again, T0.plus(DAY)),
+        Applied::Unchanged
+    );
 }
 
 #[test]
@@ -264,30 +264,32 @@ fn one_failure_in_a_tiny_stage_is_not_an_abort() {
 fn uncertain_gate_pauses_and_resume_advances() {
     let plan = Plan::default_stable();
     let mut s = opened(&plan);
-    s.phase = Phase::Running {
-        stage: 1,
-        opened_at: T0,
-        acknowledged: false,
-    };
-    // 12 failures in 1,100 trials (2.2x control): likelihood ratio between 5 and 10.
-    let e = evidence(1_000, 988, 12, 100);
+    at_stage(&mut s, 1);
+    // 10 failures in 1,000 trials (2x control): the stage-end test's p = 0.033 lies between its
+    // abort level (3%) and its pause level (3.5%).
+    let e = evidence(900, 890, 10, 100);
     let d = decide(&plan, &s, &e, T0.plus(DAY));
     assert_eq!(
         d.action,
         Action::Pause {
-            reason: PauseReason::GateUncertain { gate: 0 }
+            reason: PauseReason::GateUncertain {
+                gate: default_gates::STAGE_END
+            }
         },
         "{}",
         d.explanation
     );
-    s.apply(&plan, &d, T0.plus(DAY));
+    apply(&mut s, &plan, &d, T0.plus(DAY));
     assert!(matches!(s.phase, Phase::Paused { .. }));
     // Still paused until a human acts.
-    assert!(matches!(
-        decide(&plan, &s, &e, T0.plus(DAY)).action,
-        Action::Pause { .. }
-    ));
-    s.command(&plan, Command::Resume, T0.plus(DAY)).unwrap();
+    let again = decide(&plan, &s, &e, T0.plus(DAY));
+    assert!(matches!(again.action, Action::Pause { .. }));
+    assert_eq!(
+        apply(&mut s, &plan, &again, T0.plus(DAY)),
+        Applied::Unchanged
+    );
+    s.command(&plan, Command::Resume, T0.plus(DAY), &mut sequences())
+        .unwrap();
     let d = decide(&plan, &s, &e, T0.plus(DAY));
     assert!(
         matches!(d.action, Action::Advance { stage: 2, .. }),
@@ -300,7 +302,8 @@ fn uncertain_gate_pauses_and_resume_advances() {
 fn a_pause_never_hides_a_failing_gate() {
     let plan = Plan::default_stable();
     let mut s = opened(&plan);
-    s.command(&plan, Command::Pause, T0).unwrap();
+    s.command(&plan, Command::Pause, T0, &mut sequences())
+        .unwrap();
     let d = decide(&plan, &s, &evidence(100, 70, 30, 0), T0.plus(HOUR));
     assert!(
         matches!(d.action, Action::Abort { .. }),
@@ -342,8 +345,9 @@ fn manual_approval_stage_waits_for_resume() {
             reason: PauseReason::ManualApproval { stage: 0 }
         }
     );
-    s.apply(&plan, &d, T0.plus(DAY));
-    s.command(&plan, Command::Resume, T0.plus(DAY)).unwrap();
+    apply(&mut s, &plan, &d, T0.plus(DAY));
+    s.command(&plan, Command::Resume, T0.plus(DAY), &mut sequences())
+        .unwrap();
     assert!(matches!(
         decide(&plan, &s, &e, T0.plus(DAY)).action,
         Action::Advance { .. }
@@ -354,16 +358,23 @@ fn manual_approval_stage_waits_for_resume() {
 fn manual_commands_and_their_refusals() {
     let plan = Plan::default_stable();
     let mut s = opened(&plan);
-    assert!(matches!(
-        s.command(&plan, Command::Resume, T0),
-        Err(StateError::NotApplicable {
-            command: Command::Resume,
-            phase: "running"
+    let mut seq = sequences();
+    assert_eq!(
+        s.command(&plan, Command::Resume, T0, &mut seq),
+        Err(ApplyError::NotApplicable {
+            step: Step::Command(Command::Resume),
+            phase: PhaseKind::Running
         })
-    ));
-    s.command(&plan, Command::Pause, T0).unwrap();
-    let directive = s.command(&plan, Command::Abort, T0).unwrap().unwrap();
-    assert_eq!(directive.sequence, 42);
+    );
+    let r = s.revision;
+    s.command(&plan, Command::Pause, T0, &mut seq).unwrap();
+    assert_eq!(s.revision, r + 1);
+    let Applied::Aborted(directive) = s.command(&plan, Command::Abort, T0, &mut seq).unwrap()
+    else {
+        panic!("no directive")
+    };
+    assert_eq!(directive.sequence, 101);
+    assert_eq!(seq.last, 101);
     assert!(matches!(
         s.phase,
         Phase::Aborted {
@@ -371,7 +382,7 @@ fn manual_commands_and_their_refusals() {
             ..
         }
     ));
-    let err = s.command(&plan, Command::Pause, T0).unwrap_err();
+    let err = s.command(&plan, Command::Pause, T0, &mut seq).unwrap_err();
     assert_eq!(
         err.to_string(),
         "command Pause does not apply to a rollout that is aborted"
@@ -414,11 +425,7 @@ fn invalid_plan_or_stage_pauses() {
     ));
     let plan = Plan::default_stable();
     let mut s = opened(&plan);
-    s.phase = Phase::Running {
-        stage: 9,
-        opened_at: T0,
-        acknowledged: false,
-    };
+    at_stage(&mut s, 9);
     let d = decide(&plan, &s, &evidence(100, 100, 0, 0), T0.plus(DAY));
     assert!(matches!(
         d.action,
@@ -443,7 +450,8 @@ fn invalid_plan_or_stage_pauses() {
 fn flap_limit_blocks_new_rollouts() {
     let plan = Plan::default_stable();
     let mut s = opened(&plan);
-    s.command(&plan, Command::Abort, T0).unwrap();
+    let mut seq = sequences();
+    s.command(&plan, Command::Abort, T0, &mut seq).unwrap();
     let mut s2 = RolloutState::start(
         &plan,
         RolloutKey::new([6; 16]),
@@ -454,9 +462,16 @@ fn flap_limit_blocks_new_rollouts() {
     )
     .unwrap();
     let d = decide(&plan, &s2, &evidence(0, 0, 0, 0), T0.plus(HOUR));
-    s2.apply(&plan, &d, T0.plus(HOUR));
-    s2.command(&plan, Command::Abort, T0.plus(2 * HOUR))
-        .unwrap();
+    apply(&mut s2, &plan, &d, T0.plus(HOUR));
+    let Applied::Aborted(second) = s2
+        .command(&plan, Command::Abort, T0.plus(2 * HOUR), &mut seq)
+        .unwrap()
+    else {
+        panic!("no directive")
+    };
+    // Two rollbacks of the same release line never share a sequence.
+    assert_eq!(s.directive().map(|d| d.sequence), Some(101));
+    assert_eq!(second.sequence, 102);
     let err = RolloutState::start(
         &plan,
         RolloutKey::new([7; 16]),
@@ -491,7 +506,15 @@ fn flap_limit_blocks_new_rollouts() {
 fn thresholds_only_grow() {
     let plan = Plan::default_stable();
     let mut s = opened(&plan);
+    let r = s.revision;
     s.set_threshold(12).unwrap();
+    assert_eq!(s.revision, r + 1);
+    s.set_threshold(12).unwrap();
+    assert_eq!(
+        s.revision,
+        r + 1,
+        "an unchanged threshold is no new revision"
+    );
     assert_eq!(
         s.set_threshold(11),
         Err(StateError::ThresholdShrinks {
@@ -506,7 +529,9 @@ fn rate_limit_budget_follows_the_stage_clock() {
     let plan = Plan::default_stable();
     let s = opened(&plan);
     assert_eq!(s.offer_budget(&plan, T0), Some(0));
-    assert_eq!(s.offer_budget(&plan, T0.plus(2 * HOUR)), Some(150));
+    // 25 per hour for 4 hours, then 50.
+    assert_eq!(s.offer_budget(&plan, T0.plus(2 * HOUR)), Some(50));
+    assert_eq!(s.offer_budget(&plan, T0.plus(5 * HOUR)), Some(150));
 }
 
 #[test]
@@ -518,4 +543,62 @@ fn decisions_are_pure() {
     let b = decide(&plan, &s, &e, T0.plus(DAY));
     assert_eq!(a, b);
     assert!(!a.explanation.is_empty());
+}
+
+/// Evidence of an open first stage of 100 devices with `offered` offered and `ok` + `fail`
+/// reported.
+fn ramping(offered: u32, ok: u32, fail: u32) -> Evidence {
+    let mut e = evidence(100, ok, fail, 0);
+    for c in [&mut e.stage, &mut e.rollout] {
+        c.offered = offered;
+        c.started = offered;
+    }
+    e
+}
+
+#[test]
+fn evidence_ramp_grows_offers_with_clean_outcomes_and_says_so() {
+    let plan = Plan::default_stable();
+    let s = opened(&plan);
+    // Nothing back yet: 10 in flight at most, though the clock allows 25 in the first hour.
+    assert_eq!(s.new_offers(&plan, &ramping(0, 0, 0), T0.plus(HOUR)), 10);
+    assert_eq!(s.new_offers(&plan, &ramping(10, 0, 0), T0.plus(HOUR)), 0);
+    // Ten clean outcomes back: 10 + 5 may be in flight, and the clock allows 40 more by hour 2.
+    assert_eq!(
+        s.new_offers(&plan, &ramping(10, 10, 0), T0.plus(2 * HOUR)),
+        15
+    );
+    // One failure cancels 110 successes: after 60 clean and 1 failed the ramp is back to 10.
+    assert_eq!(
+        s.new_offers(&plan, &ramping(61, 60, 1), T0.plus(6 * HOUR)),
+        10
+    );
+    // The stage's size caps it: 95 offered, 5 left.
+    assert_eq!(
+        s.new_offers(&plan, &ramping(95, 95, 0), T0.plus(9 * HOUR)),
+        5
+    );
+    // The hold says what limits the offers.
+    let d = decide(&plan, &s, &ramping(61, 60, 1), T0.plus(6 * HOUR));
+    assert!(matches!(d.action, Action::Hold { .. }));
+    assert!(
+        d.explanation
+            .contains("evidence ramp: 0 in flight of 10 allowed"),
+        "{}",
+        d.explanation
+    );
+    // Paused: no offers at all, whatever the evidence.
+    let mut paused = s;
+    paused
+        .command(
+            &plan,
+            Command::Pause,
+            T0,
+            &mut MonotonicSequence { last: 50 },
+        )
+        .unwrap();
+    assert_eq!(
+        paused.new_offers(&plan, &ramping(10, 10, 0), T0.plus(2 * HOUR)),
+        0
+    );
 }

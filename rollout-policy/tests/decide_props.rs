@@ -4,11 +4,12 @@
 use proptest::prelude::*;
 use rollout_policy::calendar::ReleaseRef;
 use rollout_policy::cohort::RolloutKey;
-use rollout_policy::decide::{AbortReason, Action, Phase, RolloutState, decide};
+use rollout_policy::decide::{Action, decide};
 use rollout_policy::evidence::{Counts, Evidence};
 use rollout_policy::gate::Verdict;
 use rollout_policy::plan::Plan;
 use rollout_policy::rollback::RollbackHistory;
+use rollout_policy::state::{AbortReason, PauseReason, Phase, RolloutState};
 use rollout_policy::time::Timestamp;
 
 fn counts() -> impl Strategy<Value = Counts> {
@@ -55,7 +56,7 @@ proptest! {
         let mut state = RolloutState::start(&plan, RolloutKey::new([1; 16]), rel(2), rel(1),
             RollbackHistory::default(), Timestamp(0)).unwrap();
         state.phase = if paused {
-            Phase::Paused { stage, opened_at: Timestamp(opened), reason: rollout_policy::decide::PauseReason::Manual, since: Timestamp(opened) }
+            Phase::Paused { stage, opened_at: Timestamp(opened), reason: PauseReason::Manual, since: Timestamp(opened) }
         } else {
             Phase::Running { stage, opened_at: Timestamp(opened), acknowledged: false }
         };
@@ -67,6 +68,11 @@ proptest! {
         let e = Evidence { eligible: 100_000, stage_assigned: assigned, stage: stage_counts, rollout, control };
         let d = decide(&plan, &state, &e, Timestamp(now));
         prop_assert!(!d.explanation.is_empty());
+        prop_assert_eq!(d.basis, state.basis());
+        // Only the open stage's gates are judged.
+        if let Some(st) = plan.stages.get(usize::from(stage)) {
+            prop_assert!(d.gates.iter().all(|g| st.gates.contains(g.index)));
+        }
         let consistent = e.check().is_ok();
         match d.action {
             Action::Advance { stage: next, threshold_bp, .. } => {
@@ -83,12 +89,11 @@ proptest! {
                 prop_assert!(consistent && !paused && usize::from(stage) + 1 == plan.stages.len());
                 prop_assert!(now >= opened + 86_400);
             }
-            Action::Abort { reason, directive } => {
+            Action::Abort { reason } => {
                 prop_assert!(consistent);
                 let gate_failed = matches!(reason, AbortReason::GateFailed { .. });
                 prop_assert!(gate_failed);
                 prop_assert!(d.gates.iter().any(|g| g.enforced() && g.verdict == Verdict::Fail));
-                prop_assert_eq!(directive.sequence, 3);
             }
             Action::Hold { .. } => prop_assert!(consistent && !paused),
             Action::Pause { .. } => {}

@@ -1,9 +1,10 @@
 //! Every error variant says what was wrong and what was expected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use rollout_policy::decide::{Command, StateError};
 use rollout_policy::evidence::Inconsistency;
 use rollout_policy::plan::PlanError;
+use rollout_policy::rollback::SequenceExhausted;
+use rollout_policy::state::{ActionKind, ApplyError, Basis, Command, PhaseKind, StateError, Step};
 use rollout_policy::wire::WireError;
 
 #[test]
@@ -28,6 +29,47 @@ fn display_of_every_variant() {
         }
         .to_string(),
         PlanError::Window.to_string(),
+        PlanError::UnknownGate {
+            stage: 1,
+            gate: 7,
+            gates: 6,
+        }
+        .to_string(),
+        PlanError::Baseline {
+            gate: 0,
+            events: 5,
+            samples: 0,
+        }
+        .to_string(),
+        PlanError::Ramp {
+            initial_in_flight: 0,
+        }
+        .to_string(),
+        SequenceExhausted { above: u64::MAX }.to_string(),
+        ApplyError::<SequenceExhausted>::Stale {
+            decided_for: Basis {
+                revision: 1,
+                phase: PhaseKind::Running,
+                stage: Some(0),
+            },
+            current: Basis {
+                revision: 2,
+                phase: PhaseKind::Paused,
+                stage: Some(0),
+            },
+        }
+        .to_string(),
+        ApplyError::<SequenceExhausted>::NotApplicable {
+            step: Step::Action(ActionKind::Advance { stage: 3 }),
+            phase: PhaseKind::Running,
+        }
+        .to_string(),
+        ApplyError::Allocator(SequenceExhausted { above: 7 }).to_string(),
+        ApplyError::<SequenceExhausted>::SequenceNotFresh {
+            allocated: 3,
+            above: 7,
+        }
+        .to_string(),
         WireError::Empty.to_string(),
         WireError::TooLong { len: 600 }.to_string(),
         WireError::Version { found: 9 }.to_string(),
@@ -35,9 +77,9 @@ fn display_of_every_variant() {
         WireError::Trailing { extra: 2 }.to_string(),
         WireError::NonCanonical.to_string(),
         WireError::BufferTooSmall { len: 4 }.to_string(),
-        StateError::NotApplicable {
-            command: Command::Resume,
-            phase: "running",
+        ApplyError::<SequenceExhausted>::NotApplicable {
+            step: Step::Command(Command::Resume),
+            phase: PhaseKind::Running,
         }
         .to_string(),
         StateError::FlapLimit {
@@ -83,7 +125,15 @@ fn display_of_every_variant() {
     }
     assert_eq!(
         WireError::Version { found: 9 }.to_string(),
-        "record has format version 9; expected 1"
+        "record has format version 9; expected 1 to 3"
+    );
+    assert_eq!(
+        ApplyError::<SequenceExhausted>::NotApplicable {
+            step: Step::Action(ActionKind::Advance { stage: 3 }),
+            phase: PhaseKind::Running,
+        }
+        .to_string(),
+        "decision to open stage 4 does not apply to a rollout that is running"
     );
     assert_eq!(
         PlanError::NotIncreasing {

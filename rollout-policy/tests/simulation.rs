@@ -36,8 +36,9 @@ fn default_plan_meets_the_targets() {
         x.mean_exposed(),
         s.mean_exposed()
     );
-    // The targets. The seed is fixed and the figures deterministic (this run gives
-    // 0.03, 0.955, 1.0, 0.915), so the margin is in the figures, not in the bounds.
+    // Loose bounds for 200 runs (one run is 0.5%): the seed is fixed and the figures
+    // deterministic (this run gives 0.04, 0.945, 1.0, 0.87, 661 exposed); the 10,000-run figures are in
+    // BENCHMARKS.md.
     assert!(g.abort_rate() <= 0.05);
     assert!(g.unpaused_rate() >= 0.90);
     assert!(x.abort_rate_before(1) >= 0.95);
