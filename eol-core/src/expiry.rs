@@ -1,14 +1,23 @@
-//! Everything with an expiry date the device depends on, checked against the support period.
+//! Everything with an expiry date the device depends on, checked against how long it is needed.
 //!
 //! Products have died early without anyone deciding it: a TLS client certificate baked into
 //! firmware ran out, a pinned CA or endpoint certificate was rotated, a signing key's
-//! validity ended. [`check_expiry`] lists every [`Dependency`] that runs out before the
-//! declared end of support, so the gap is found while there is still time to ship a fix.
+//! validity ended. [`check_policy`] lists every [`Dependency`] that runs out before it is
+//! needed, so the gap is found while there is still time to ship a fix:
+//!
+//! - everything must last to the end of support (the later of the end of security updates and
+//!   of cloud service);
+//! - what distributes security updates (the update host, the update signing key, a TLS pin the
+//!   download depends on) must last as long as the updates must stay available: EU CRA
+//!   Art. 13(9) keeps each security update available "for a minimum of 10 years or for the
+//!   remainder of the support period, whichever is longer", so until 10 years after the end of
+//!   security updates ([`crate::compliance::cra::required_availability_until`]).
 
 use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::compliance::cra;
 use crate::date::Day;
 use crate::policy::SupportPolicy;
 
@@ -35,16 +44,30 @@ pub struct Dependency {
     pub name: heapless::String<MAX_NAME>,
     /// The last day it is valid.
     pub expires: Day,
+    /// Whether security updates are distributed through it (update host, update signing key,
+    /// the TLS pin of the download), so it must last as long as updates stay available.
+    pub distributes_updates: bool,
 }
 
-/// A dependency that runs out before support ends.
+/// Why a dependency is needed until a day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NeededFor {
+    /// Until support ends.
+    Support,
+    /// Until the last security update stops being available (EU CRA Art. 13(9)).
+    UpdateAvailability,
+}
+
+/// A dependency that runs out before it is no longer needed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpiryFinding {
     /// The dependency.
     pub dependency: Dependency,
-    /// The declared end of support it fails to reach.
-    pub support_ends: Day,
-    /// Days of support left uncovered.
+    /// The last day it is needed.
+    pub needed_until: Day,
+    /// Why it is needed until then.
+    pub needed_for: NeededFor,
+    /// Days left uncovered.
     pub short_by_days: u32,
 }
 
@@ -52,30 +75,45 @@ impl fmt::Display for ExpiryFinding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:?} \"{}\" expires {}, {} days before support ends {}; expected it to last until then",
-            self.dependency.kind,
-            self.dependency.name,
-            self.dependency.expires,
-            self.short_by_days,
-            self.support_ends
-        )
+            "{:?} \"{}\" expires {}, {} days before ",
+            self.dependency.kind, self.dependency.name, self.dependency.expires, self.short_by_days,
+        )?;
+        match self.needed_for {
+            NeededFor::Support => write!(
+                f,
+                "support ends {}; expected it to last until then",
+                self.needed_until
+            ),
+            NeededFor::UpdateAvailability => write!(
+                f,
+                "{}; it distributes security updates, which must stay available 10 years after issue (EU CRA Art. 13(9)), so expected it to last until then",
+                self.needed_until
+            ),
+        }
     }
 }
 
-/// Every dependency in `inventory` that expires before `support_ends` (the declared end of
-/// security updates or of cloud service, whichever the device needs it for).
+fn short(
+    dependency: &Dependency,
+    needed_until: Day,
+    needed_for: NeededFor,
+) -> Option<ExpiryFinding> {
+    (dependency.expires < needed_until).then(|| ExpiryFinding {
+        dependency: dependency.clone(),
+        needed_until,
+        needed_for,
+        short_by_days: needed_until.0 - dependency.expires.0,
+    })
+}
+
+/// Every dependency in `inventory` that expires before `support_ends`.
 pub fn check_expiry<'a>(
     inventory: &'a [Dependency],
     support_ends: Day,
 ) -> impl Iterator<Item = ExpiryFinding> + 'a {
     inventory
         .iter()
-        .filter(move |d| d.expires < support_ends)
-        .map(move |d| ExpiryFinding {
-            dependency: d.clone(),
-            support_ends,
-            short_by_days: support_ends.0 - d.expires.0,
-        })
+        .filter_map(move |d| short(d, support_ends, NeededFor::Support))
 }
 
 /// The last day the device's dependencies must last: the later of the end of security updates
@@ -86,20 +124,27 @@ pub fn support_end(policy: &SupportPolicy) -> Option<Day> {
         .max(policy.end_of_cloud_service)
 }
 
-/// [`check_expiry`] against the policy's [`support_end`]; a policy without end dates yields
+/// The last day `dependency` is needed under `policy`, and why (`None` without end dates).
+pub fn needed_until(policy: &SupportPolicy, dependency: &Dependency) -> Option<(Day, NeededFor)> {
+    let support = support_end(policy).map(|d| (d, NeededFor::Support));
+    let updates = cra::required_availability_until(policy)
+        .filter(|_| dependency.distributes_updates)
+        .map(|d| (d, NeededFor::UpdateAvailability));
+    match (support, updates) {
+        (Some(s), Some(u)) => Some(if u.0 > s.0 { u } else { s }),
+        (s, u) => s.or(u),
+    }
+}
+
+/// Every dependency that runs out before [`needed_until`]; a policy without end dates yields
 /// nothing here (its own [`SupportPolicy::check`] reports the missing date).
 pub fn check_policy<'a>(
-    policy: &SupportPolicy,
+    policy: &'a SupportPolicy,
     inventory: &'a [Dependency],
 ) -> impl Iterator<Item = ExpiryFinding> + 'a {
-    let ends = support_end(policy);
     inventory.iter().filter_map(move |d| {
-        let ends = ends?;
-        (d.expires < ends).then(|| ExpiryFinding {
-            dependency: d.clone(),
-            support_ends: ends,
-            short_by_days: ends.0 - d.expires.0,
-        })
+        let (until, why) = needed_until(policy, d)?;
+        short(d, until, why)
     })
 }
 
@@ -112,6 +157,7 @@ mod tests {
             kind,
             name: name.try_into().unwrap(),
             expires: Day::from_ymd(y, 6, 30).unwrap(),
+            distributes_updates: false,
         }
     }
 
@@ -145,13 +191,9 @@ mod tests {
     #[test]
     fn checks_against_the_later_of_security_and_cloud_end() {
         let policy = SupportPolicy {
-            placed_on_market: Day::from_ymd(2026, 1, 1).unwrap(),
-            end_of_sale: None,
             end_of_security_updates: Some(Day::from_ymd(2031, 1, 1).unwrap()),
             end_of_cloud_service: Some(Day::from_ymd(2032, 6, 30).unwrap()),
-            expected_use_months: None,
-            support_period_published: true,
-            end_date_told_at_purchase: true,
+            ..SupportPolicy::new(Day::from_ymd(2026, 1, 1).unwrap())
         };
         let inv = [dep(
             DependencyKind::Certificate,
@@ -167,6 +209,43 @@ mod tests {
             ..policy
         };
         assert_eq!(check_policy(&none, &inv).count(), 0);
+    }
+
+    #[test]
+    fn what_distributes_updates_must_outlast_support_by_ten_years() {
+        let policy = SupportPolicy {
+            end_of_security_updates: Some(Day::from_ymd(2031, 6, 30).unwrap()),
+            end_of_cloud_service: Some(Day::from_ymd(2032, 6, 30).unwrap()),
+            ..SupportPolicy::new(Day::from_ymd(2026, 1, 1).unwrap())
+        };
+        let mut host = dep(
+            DependencyKind::PinnedEndpoint,
+            "updates.example.com pin",
+            2040,
+        );
+        host.distributes_updates = true;
+        let mut key = dep(DependencyKind::Key, "firmware signing key", 2041);
+        key.distributes_updates = true;
+        let cloud = dep(DependencyKind::Certificate, "cloud TLS client cert", 2040);
+        let inv = [host, key, cloud];
+        let found: Vec<_> = check_policy(&policy, &inv).collect();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].needed_for, NeededFor::UpdateAvailability);
+        assert_eq!(found[0].needed_until, Day::from_ymd(2041, 6, 30).unwrap());
+        assert_eq!(found[0].short_by_days, 365);
+        assert_eq!(
+            found[0].to_string(),
+            "PinnedEndpoint \"updates.example.com pin\" expires 2040-06-30, 365 days before 2041-06-30; it distributes security updates, which must stay available 10 years after issue (EU CRA Art. 13(9)), so expected it to last until then"
+        );
+        // Without a declared end of security updates only the cloud end counts.
+        let cloud_only = SupportPolicy {
+            end_of_security_updates: None,
+            ..policy
+        };
+        assert_eq!(
+            needed_until(&cloud_only, &inv[0]),
+            Some((Day::from_ymd(2032, 6, 30).unwrap(), NeededFor::Support))
+        );
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! data export and component obsolescence.
 //!
 //! The device side (`date`, `capability`, `lifecycle`, `notice` verification, `device`,
-//! `policy`, `expiry`, `schedule`) is `no_std` without `alloc`. The `std` feature adds notice
-//! signing, OpenEoX JSON, export bundles, recycling text and obsolescence planning.
+//! `policy`, `compliance`, `expiry`, `schedule`) is `no_std` without `alloc`. The `std`
+//! feature adds notice signing, OpenEoX JSON, export bundles, recycling text and obsolescence
+//! planning.
 //!
 //! # Example: a product reaches end of life
 //!
@@ -54,15 +55,10 @@
 //! assert!(device.apply(&verified, day(2032, 1, 5)?.to_unix()).is_err());
 //!
 //! // Backend: which customer reminders are due, given what was sent.
-//! let policy = SupportPolicy {
-//!     placed_on_market: day(2026, 1, 1)?,
-//!     end_of_sale: Some(day(2030, 6, 1)?),
-//!     end_of_security_updates: Some(day(2031, 12, 31)?),
-//!     end_of_cloud_service: Some(day(2031, 12, 31)?),
-//!     expected_use_months: None,
-//!     support_period_published: true,
-//!     end_date_told_at_purchase: true,
-//! };
+//! let mut policy = SupportPolicy::new(day(2026, 1, 1)?);
+//! policy.end_of_sale = Some(day(2030, 6, 1)?);
+//! policy.end_of_security_updates = Some(day(2031, 12, 31)?);
+//! policy.end_of_cloud_service = Some(day(2031, 12, 31)?);
 //! let plan = NotificationPlan::standard();
 //! let due = plan.due(&policy, &[], day(2031, 7, 1)?);
 //! assert!(due.iter().any(|r| r.event == Milestone::EndOfCloudService && r.lead == Lead::Months(6)));
@@ -87,7 +83,10 @@
 pub use ed25519_dalek;
 
 pub mod capability;
+pub mod compliance;
 pub mod date;
+#[cfg(feature = "defmt")]
+mod defmt_format;
 pub mod device;
 pub mod expiry;
 pub mod lifecycle;
@@ -111,6 +110,7 @@ pub mod recycling;
 /// The names the end-of-life flow needs, in one import.
 pub mod prelude {
     pub use crate::capability::{Capability, CapabilitySet};
+    pub use crate::compliance::{Clause, Finding, Report};
     pub use crate::date::Day;
     pub use crate::device::{DeviceEol, LifecycleError};
     pub use crate::lifecycle::Lifecycle;
@@ -118,7 +118,7 @@ pub mod prelude {
         FirmwareVersion, NoticeBody, NoticeError, NoticeKind, NoticeTrust, ProductId, SunsetDates,
         SunsetNotice, VerifiedNotice,
     };
-    pub use crate::policy::{Clause, Finding, SupportPolicy};
+    pub use crate::policy::SupportPolicy;
     pub use crate::schedule::{Lead, Milestone, NotificationPlan, Reminder, ReminderId};
 
     #[cfg(feature = "std")]

@@ -77,10 +77,18 @@
 //! - *Replayed or reordered notice*: the device keeps the highest accepted `sequence` and
 //!   rejects anything not above it.
 //! - *Early shutdown by a compromised or careless backend process*: a regular notice cannot
-//!   shorten a published end date; only one marked `Shutdown` can, and that is an explicit,
-//!   signed statement.
+//!   take back anything an earlier notice promised (no date earlier, no lower final firmware, no
+//!   local capability removed, no owner release withdrawn or postponed), and its `issued_at` can
+//!   move the device's clock at most
+//!   [`MAX_NOTICE_CLOCK_LEAD_SECS`](crate::device::MAX_NOTICE_CLOCK_LEAD_SECS) ahead. Only one
+//!   marked `Shutdown` can shorten dates, and that is an explicit, signed statement. The rules,
+//!   each with its typed error, are on [`DeviceEol::apply`](crate::device::DeviceEol::apply).
 //! - *Clock rollback*: the device's best known time never decreases and the lifecycle never
 //!   moves back, so a reset clock restores no capability.
+//!
+//! What this does not cover: a backend holding the notice key can still sign a `Shutdown`, and
+//! can sign many `Update` notices in a row (each may move the clock by the lead again). Keep
+//! the notice key out of everyday services, and give devices their own time source.
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -113,12 +121,21 @@ pub struct ProductId {
     pub product: u32,
 }
 
-/// Whether a notice may shorten published dates.
+/// Whether a notice may shorten what earlier notices promised.
+///
+/// What each kind may change on a device that already accepted a notice is the rule set of
+/// [`DeviceEol::apply`](crate::device::DeviceEol::apply).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NoticeKind {
-    /// A regular notice: it may extend dates, never shorten a published end of support.
+    /// A regular notice: it may extend what was promised, never shorten it. It cannot move a
+    /// date earlier, lower the announced final firmware, or move the device's clock more than
+    /// [`MAX_NOTICE_CLOCK_LEAD_SECS`](crate::device::MAX_NOTICE_CLOCK_LEAD_SECS) ahead.
     Update,
-    /// The vendor is shutting down early (insolvency, an unfixable flaw): may shorten dates.
+    /// The vendor ends support early (it ceases operations, or a flaw cannot be fixed): the one
+    /// signed statement that may shorten dates, lower the final firmware and set the device's
+    /// clock. It is the notice EU CRA Art. 13(23) asks for when a manufacturer ceases operations
+    /// (see [`crate::compliance::cra::check_cessation_notice`]). Even a shutdown cannot take back
+    /// a capability promised to stay local or an announced owner release.
     Shutdown,
 }
 
@@ -133,7 +150,51 @@ pub struct SunsetDates {
     pub end_of_cloud: Day,
 }
 
+/// One of the three dates of [`SunsetDates`], for rules that treat them alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SunsetDate {
+    /// [`SunsetDates::security_only_from`].
+    SecurityOnlyFrom,
+    /// [`SunsetDates::end_of_security_updates`].
+    EndOfSecurityUpdates,
+    /// [`SunsetDates::end_of_cloud`].
+    EndOfCloud,
+}
+
+impl SunsetDate {
+    /// All three, in the order the lifecycle meets them.
+    pub const ALL: [SunsetDate; 3] = [
+        SunsetDate::SecurityOnlyFrom,
+        SunsetDate::EndOfSecurityUpdates,
+        SunsetDate::EndOfCloud,
+    ];
+
+    /// How messages name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SunsetDate::SecurityOnlyFrom => "start of security-only support",
+            SunsetDate::EndOfSecurityUpdates => "end of security updates",
+            SunsetDate::EndOfCloud => "end of cloud service",
+        }
+    }
+}
+
+impl core::fmt::Display for SunsetDate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl SunsetDates {
+    /// The day `which` falls on.
+    pub fn get(&self, which: SunsetDate) -> Day {
+        match which {
+            SunsetDate::SecurityOnlyFrom => self.security_only_from,
+            SunsetDate::EndOfSecurityUpdates => self.end_of_security_updates,
+            SunsetDate::EndOfCloud => self.end_of_cloud,
+        }
+    }
+
     /// The notice dates a support policy implies: security-only from the end of sale, the
     /// policy's end of security updates, local-only from the end of cloud service. `None` when
     /// the policy lacks one of them. (A product without a cloud service can pass its end of
@@ -156,6 +217,13 @@ pub struct FirmwareVersion {
     pub minor: u16,
     /// Patch.
     pub patch: u16,
+}
+
+/// `major.minor.patch`.
+impl core::fmt::Display for FirmwareVersion {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
 }
 
 /// What a sunset notice says; signed as a whole.

@@ -12,6 +12,11 @@
 //! - when several are due for one milestone (a batch job that did not run for months), only
 //!   the closest to the milestone is sent; the older ones are superseded, never sent late;
 //! - calling `due` again after recording what it returned gives nothing until the next send day.
+//!
+//! The on-the-day reminder for [`Milestone::EndOfSecurityUpdates`] is the notification EU CRA
+//! Art. 13(19), second subparagraph, asks for: users told their product "has reached the end of
+//! its support period". [`crate::compliance::cra::check_notification_plan`] finds plans without
+//! it.
 
 use serde::{Deserialize, Serialize};
 
@@ -135,6 +140,11 @@ impl NotificationPlan {
         NotificationPlan { leads: v }
     }
 
+    /// The lead times, in the order given.
+    pub fn leads(&self) -> &[Lead] {
+        &self.leads
+    }
+
     /// Every reminder for `policy`, milestone by milestone, earliest send day first.
     pub fn calendar(&self, policy: &SupportPolicy) -> heapless::Vec<Reminder, { 3 * MAX_LEADS }> {
         let mut out = heapless::Vec::new();
@@ -205,15 +215,9 @@ mod tests {
     }
 
     fn policy() -> SupportPolicy {
-        SupportPolicy {
-            placed_on_market: day(2026, 1, 1),
-            end_of_sale: None,
-            end_of_security_updates: None,
-            end_of_cloud_service: Some(day(2031, 12, 31)),
-            expected_use_months: None,
-            support_period_published: true,
-            end_date_told_at_purchase: true,
-        }
+        let mut p = SupportPolicy::new(day(2026, 1, 1));
+        p.end_of_cloud_service = Some(day(2031, 12, 31));
+        p
     }
 
     #[test]

@@ -4,8 +4,9 @@
 use eol_core::date::{Day, InvalidDate};
 use eol_core::device::LifecycleError;
 use eol_core::export::ExportError;
+use eol_core::notice::{FirmwareVersion, SunsetDate};
 use eol_core::obsolescence::ObsolescenceError;
-use eol_core::openeox::{OpenEoxError, parse_rfc3339_secs};
+use eol_core::openeox::{OpenEoxError, Timestamp, Warning};
 
 #[test]
 fn every_variant_displays() {
@@ -30,12 +31,40 @@ fn every_variant_displays() {
         ),
         (
             LifecycleError::ShortensPublished {
-                what: "end of cloud service",
+                date: SunsetDate::EndOfCloud,
                 published: day,
                 proposed: Day(0),
             }
             .to_string(),
-            "notice moves the published end of cloud service from day 2031-12-31 to day 1970-01-01; only a shutdown notice may shorten it",
+            "notice moves the published end of cloud service from 2031-12-31 to 1970-01-01; only a shutdown notice may shorten it",
+        ),
+        (
+            LifecycleError::FinalFirmwareLowered {
+                announced: FirmwareVersion {
+                    major: 3,
+                    minor: 9,
+                    patch: 0,
+                },
+                proposed: FirmwareVersion {
+                    major: 3,
+                    minor: 8,
+                    patch: 1,
+                },
+            }
+            .to_string(),
+            "notice lowers the announced final firmware from 3.9.0 to 3.8.1; only a shutdown notice may lower it",
+        ),
+        (
+            LifecycleError::OwnerReleaseWithdrawn { announced: day }.to_string(),
+            "notice withdraws the owner release announced for 2031-12-31; no notice may",
+        ),
+        (
+            LifecycleError::OwnerReleasePostponed {
+                announced: day,
+                proposed: day.plus_days(1),
+            }
+            .to_string(),
+            "notice postpones the owner release announced for 2031-12-31 to 2032-01-01; no notice may",
         ),
         (
             LifecycleError::OwnerReleaseNotOffered.to_string(),
@@ -82,12 +111,58 @@ fn every_variant_displays() {
             "expected replacements 2000000000000 exceed the supported 1e12",
         ),
         (
-            parse_rfc3339_secs("2031-12-31").unwrap_err().to_string(),
-            "timestamp \"2031-12-31\" is not RFC 3339 (expected e.g. 2031-12-31T00:00:00Z): 'T' and a time of day expected after the date",
+            Timestamp::parse("2031-12-31").unwrap_err().to_string(),
+            "timestamp \"2031-12-31\" is not an OpenEoX date-time (RFC 3339, upper-case T and Z, no leap second, e.g. 2031-12-31T00:00:00Z): an upper-case 'T' and a time of day expected after the date",
         ),
         (
-            OpenEoxError::NoGeneralAvailability.to_string(),
-            "general_availability is missing or \"tba\"; expected the placed-on-market date",
+            OpenEoxError::MissingProperty {
+                name: "end_of_life",
+            }
+            .to_string(),
+            "OpenEoX core document lacks the required property \"end_of_life\"",
+        ),
+        (
+            OpenEoxError::UnknownProperty { name: "x".into() }.to_string(),
+            "OpenEoX core documents have no property \"x\"",
+        ),
+        (
+            OpenEoxError::UnsupportedSchema { found: "y".into() }.to_string(),
+            "OpenEoX $schema \"y\" is not \"https://docs.oasis-open.org/openeox/v1.0/schema/core.json\"",
+        ),
+        (
+            OpenEoxError::TooLarge {
+                len: 70_000,
+                max: 65_536,
+            }
+            .to_string(),
+            "OpenEoX document is 70000 bytes, more than the 65536 this reader accepts",
+        ),
+        (
+            OpenEoxError::NotAString {
+                name: "last_updated",
+            }
+            .to_string(),
+            "OpenEoX property \"last_updated\" must be a string",
+        ),
+        (
+            OpenEoxError::NotAnObject.to_string(),
+            "OpenEoX core document must be a JSON object",
+        ),
+        (
+            OpenEoxError::EndOfLifeTooEarly {
+                field: "end_of_sales",
+                other: "2033-01-01T00:00:00Z".into(),
+                end_of_life: "2032-03-01T00:00:00Z".into(),
+            }
+            .to_string(),
+            "OpenEoX mandatory test 7.1.1: end_of_sales 2033-01-01T00:00:00Z is later than end_of_life 2032-03-01T00:00:00Z",
+        ),
+        (
+            Warning::TbaWhileEndOfLifeSet {
+                field: "end_of_sales",
+            }
+            .to_string(),
+            "OpenEoX recommended test 7.2.1: end_of_sales is \"tba\" although end_of_life has a date",
         ),
     ];
     for (got, want) in messages {
