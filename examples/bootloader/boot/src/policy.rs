@@ -1,0 +1,49 @@
+//! The boot decision: the one place the bootloader calls `ota-core`'s boot side.
+//!
+//! `ota_core::boot::decide` verifies, before it boots anything, the signed envelope each slot
+//! keeps next to its image against the bootloader's own trust anchors (the release root's
+//! public key compiled in here, this machine's product ids) and the image's SHA-256 against the
+//! signed digest. No footer or journal record makes an unsigned image bootable.
+
+use crate::fed_flash::FedFlash;
+use board::flash::{Flash, FlashError};
+use board::slots::LAYOUT;
+use board::test_keys::{ROOT_PUBLIC, VENDOR};
+use ota_core::boot::{BootTrust, Decision, SlotStatus, VerifyMode};
+use ota_core::counter::NoCounter;
+use ota_core::manifest::ProductId;
+use ota_core::slots::Updater;
+use ota_core::trust::TrustStore;
+use ota_core::update_error::UpdateError;
+
+include!(concat!(env!("OUT_DIR"), "/boot_consts.rs"));
+
+/// Best known time for delegation windows: the bootloader's build time (it has no clock).
+const BUILD_TIME: u64 = 1_796_000_000;
+
+/// Decides which slot to boot, recording any change of state (an attempt spent, a revert) in
+/// the journal first.
+pub fn decide(flash: &mut FedFlash<Flash>) -> Result<Decision, UpdateError<FlashError>> {
+    let Ok(store) = TrustStore::<1, 1>::new(&[ROOT_PUBLIC], 1) else {
+        // Anchors that do not decode trust nothing.
+        return Ok(Decision::NoBootableImage {
+            a: SlotStatus::NotAuthorized,
+            b: SlotStatus::NotAuthorized,
+        });
+    };
+    let trust = BootTrust {
+        store: &store,
+        vendor_id: ProductId::from_text(VENDOR),
+        class_id: ProductId::from_text(CLASS),
+        now: BUILD_TIME,
+        mode: VerifyMode::EveryBoot,
+    };
+    let mut flash = flash;
+    ota_core::boot::decide(&mut flash, &LAYOUT, &trust, &mut NoCounter)
+}
+
+/// Gives up on the trial image that [`decide`] chose but that cannot be started (its vector
+/// table does not fit the slot): the next decision boots the confirmed image.
+pub fn reject_trial(flash: &mut FedFlash<Flash>) -> Result<(), UpdateError<FlashError>> {
+    Updater::open(flash, LAYOUT)?.reject()
+}
