@@ -1,0 +1,520 @@
+//! Load generator: many devices over MQTT on loopback against the service, measuring committed
+//! frames per second and publish-to-commit latency (from the publish until the ack, which the
+//! service sends only after the database commit).
+//!
+//! `cargo run --release -p fleet-server --example loadtest -- --devices 10000 --seconds 60`
+//! ends with `load: devices=N frames_per_s=F p99_ms=P database=sqlite|postgres`.
+//!
+//! The service (embedded broker unless `--mqtt`, SQLite unless `--database`) runs in this
+//! process; the devices run in a child process of the same binary, each with its own MQTT
+//! connection (a process may hold 20,000 descriptors on our machines, and broker and devices
+//! each need one per connection), or `--per-connection K` devices per connection as a gateway
+//! would. Each device sends heartbeats at `--rate` per second (delta frames, a key frame every
+//! 8) from a random phase. The figure counts frames acked within the
+//! measured window; afterwards the devices stop sending, wait for the acks in flight, and the
+//! parent checks that every acked frame is in the database.
+
+use core::net::SocketAddr;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use core::time::Duration;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use fleet_server::client::Api;
+use fleet_server::db::Location;
+use fleet_server::device::{Device, DeviceConfig, Note};
+use fleet_server::persist;
+use fleet_server::service::{self, BrokerMode, Config};
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::{Rng as _, SeedableRng as _};
+
+/// Load generator for fleet-server.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Devices (one MQTT connection each).
+    #[arg(long, default_value_t = 10_000)]
+    devices: u64,
+    /// Seconds measured.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Heartbeats per device per second.
+    #[arg(long, default_value_t = 2.0)]
+    rate: f64,
+    /// A key frame every this many frames.
+    #[arg(long, default_value_t = 8)]
+    key_every: u32,
+    /// Devices sharing one MQTT connection (a gateway); 1: a connection per device.
+    #[arg(long, default_value_t = 1)]
+    per_connection: u64,
+    /// PostgreSQL URL (default: SQLite in a fresh directory).
+    #[arg(long)]
+    database: Option<String>,
+    /// External broker (default: the embedded one).
+    #[arg(long)]
+    mqtt: Option<String>,
+    /// Embedded broker port.
+    #[arg(long, default_value_t = 18_831)]
+    mqtt_port: u16,
+    /// Bytes per second each client of the embedded broker may send (0: no guard).
+    #[arg(long, default_value_t = 64 * 1024)]
+    client_rate: u64,
+    /// Clients the embedded broker takes at once.
+    #[arg(long, default_value_t = 10_000)]
+    max_clients: usize,
+    /// Seed of the devices' phases.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Internal: run only the devices, against this broker (the child process).
+    #[arg(long, hide = true)]
+    devices_against: Option<String>,
+    /// Internal: the child's first device id.
+    #[arg(long, hide = true, default_value_t = 0)]
+    base: u64,
+}
+
+const MAX_MS: usize = 60_000;
+
+/// CPU seconds this process used so far (user + system).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.get(s.rfind(')')? + 2..)?.to_string();
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let t = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(t / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    else {
+        return std::process::ExitCode::FAILURE;
+    };
+    let result = if args.devices_against.is_some() {
+        runtime.block_on(devices(args))
+    } else {
+        runtime.block_on(run(args))
+    };
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadtest: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The service side: start, provision, run the device process, check the database.
+async fn run(args: Args) -> Result<String, String> {
+    let dir = std::env::temp_dir().join(format!("fleet-loadtest-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut config = Config::embedded(dir.clone());
+    config.http = SocketAddr::from(([127, 0, 0, 1], 0));
+    let broker = match &args.mqtt {
+        Some(url) => {
+            let a = fleet_server::mqtt::parse_url(url)?;
+            config.broker = BrokerMode::External(a.clone());
+            a
+        }
+        None => {
+            config.broker =
+                BrokerMode::Embedded(SocketAddr::from(([127, 0, 0, 1], args.mqtt_port)));
+            fleet_server::mqtt::BrokerAddr {
+                host: "127.0.0.1".into(),
+                port: args.mqtt_port,
+            }
+        }
+    };
+    if let Some(db) = &args.database {
+        config.database = Location::parse(db);
+    }
+    config.broker_limits.bytes_per_s = args.client_rate;
+    config.broker_limits.max_connections = args.max_clients;
+    config.operator_tokens = vec!["loadtest".into()];
+    let config_fleet = config.fleet;
+    config.client_id = format!("fleet-server-loadtest-{}", std::process::id());
+    let running = service::start(config, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let backend = running.shared.db.backend().name();
+    let api = Api {
+        addr: running.http,
+        token: "loadtest".into(),
+    };
+    // Ids unique per run, so that a reused PostgreSQL database does not collide.
+    let base = 1_000_000_000 + u64::from(std::process::id()) * 100_000;
+    let ids: Vec<u64> = (0..args.devices).map(|i| base + i).collect();
+    for chunk in ids.chunks(10_000) {
+        let list: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|id| {
+                let hardware = ["A", "B", "C"]
+                    .get((*id % 3) as usize)
+                    .copied()
+                    .unwrap_or("A");
+                serde_json::json!({"id": id, "hardware": hardware})
+            })
+            .collect();
+        let r = api
+            .post("/v1/devices", &serde_json::json!({"devices": list}))
+            .await?;
+        if r.status != 200 {
+            return Err(format!("provisioning failed: {} {}", r.status, r.body));
+        }
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let cpu0 = cpu_seconds();
+    let child = tokio::process::Command::new(exe)
+        .args([
+            "--devices-against".to_string(),
+            broker.to_string(),
+            "--base".into(),
+            base.to_string(),
+            "--devices".into(),
+            args.devices.to_string(),
+            "--seconds".into(),
+            args.seconds.to_string(),
+            "--rate".into(),
+            args.rate.to_string(),
+            "--key-every".into(),
+            args.key_every.to_string(),
+            "--seed".into(),
+            args.seed.to_string(),
+            "--per-connection".into(),
+            args.per_connection.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .map_err(|e| format!("cannot start the device process: {e}"))?;
+    let service_cpu = cpu_seconds() - cpu0;
+    eprint!("{}", String::from_utf8_lossy(&child.stderr));
+    let out = String::from_utf8_lossy(&child.stdout).to_string();
+    let line = out.lines().last().unwrap_or("").to_string();
+    if !child.status.success() {
+        return Err(format!(
+            "the device process failed: {line} {}",
+            String::from_utf8_lossy(&child.stderr)
+        ));
+    }
+    let field = |name: &str| -> Result<f64, String> {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+            .and_then(|v| v.parse().ok())
+            .ok_or(format!("no {name} in {line:?}"))
+    };
+    let (frames_per_s, p99, acked) = (
+        field("frames_per_s")?,
+        field("p99_ms")?,
+        field("acked")? as i64,
+    );
+    let stored = running
+        .shared
+        .db
+        .read(|c| {
+            c.query_opt("SELECT CAST(COUNT(*) AS BIGINT) FROM heartbeats", &[])
+                .map(|r| r.map_or(0, |r| r.int(0).unwrap_or(0)))
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let m = &running.shared.metrics;
+    let text = m.render(&running.shared.gauges());
+    let metric = |name: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or(0.0)
+    };
+    eprintln!(
+        "loadtest: CPU per acked frame over the whole run: service (broker {}, database in process) {:.1} us, devices {:.1} us",
+        if args.mqtt.is_some() {
+            "external"
+        } else {
+            "embedded"
+        },
+        service_cpu * 1e6 / (acked.max(1) as f64),
+        field("cpu_s")? * 1e6 / (acked.max(1) as f64)
+    );
+    eprintln!(
+        "loadtest: {acked} frames acked in all, {stored} stored; service: {} messages, {} commits, mean receive-to-commit {:.0} ms, {} downlinks ({} dropped)",
+        m.messages.load(Relaxed),
+        m.commits.load(Relaxed),
+        1000.0 * metric("fleet_server_receive_to_commit_seconds_sum ")
+            / metric("fleet_server_receive_to_commit_seconds_count ").max(1.0),
+        m.downlinks.load(Relaxed),
+        m.downlinks_dropped.load(Relaxed)
+    );
+    if stored < acked {
+        return Err(format!("{acked} frames acked but only {stored} stored"));
+    }
+    // What a restart costs now: the newest snapshot and the tail, against the whole history.
+    let (fleet_config, now) = (config_fleet, fleet_server::clock::now_unix());
+    for source in [persist::Source::Snapshot, persist::Source::History] {
+        let started = Instant::now();
+        let done = running
+            .shared
+            .db
+            .read(move |c| persist::restore(c, fleet_config, 1, now, source))
+            .await
+            .map_err(|e| e.to_string())?
+            .2;
+        eprintln!(
+            "loadtest: restart from {source:?}: {} heartbeats replayed, snapshot {} B up to {:?}, {} ms",
+            done.heartbeats,
+            done.snapshot_bytes,
+            done.snapshot_watermark,
+            started.elapsed().as_millis()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(format!(
+        "load: devices={} frames_per_s={frames_per_s:.0} p99_ms={p99} database={backend}",
+        args.devices
+    ))
+}
+
+struct Stats {
+    measuring: AtomicBool,
+    sending: AtomicBool,
+    committed: AtomicU64,
+    committed_total: AtomicU64,
+    refused: AtomicU64,
+    unacked: AtomicU64,
+    connected: AtomicU64,
+    latency: Vec<AtomicU64>,
+}
+
+impl Stats {
+    fn p99(&self) -> u64 {
+        let total: u64 = self.latency.iter().map(|b| b.load(Relaxed)).sum();
+        let target = (total as f64 * 0.99).ceil() as u64;
+        let mut seen = 0;
+        for (ms, b) in self.latency.iter().enumerate() {
+            seen += b.load(Relaxed);
+            if seen >= target {
+                return ms as u64;
+            }
+        }
+        MAX_MS as u64
+    }
+
+    fn note(&self, n: Note) {
+        match n {
+            Note::Committed(_, _, ms) => {
+                self.committed_total.fetch_add(1, Relaxed);
+                if self.measuring.load(Relaxed) {
+                    self.committed.fetch_add(1, Relaxed);
+                    if let Some(b) = self.latency.get((ms as usize).min(MAX_MS)) {
+                        b.fetch_add(1, Relaxed);
+                    }
+                }
+            }
+            Note::Refused(..) => {
+                self.refused.fetch_add(1, Relaxed);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One MQTT connection carrying `ids` devices: routes each downlink message to its device,
+/// sends each device's heartbeats at its own phase.
+fn spawn_gateway(
+    broker: &fleet_server::mqtt::BrokerAddr,
+    ids: Vec<(u64, Duration)>,
+    delay: Duration,
+    period: Duration,
+    key_every: u32,
+    stats: Arc<Stats>,
+) {
+    let first = ids.first().map_or(0, |(id, _)| *id);
+    let mut o = fleet_server::mqtt::options(broker, &format!("gateway-{first}"));
+    o.set_inflight(1_000);
+    o.set_keep_alive(Duration::from_secs(60));
+    let (client, mut ev) = rumqttc::AsyncClient::new(o, 4_096);
+    let config = DeviceConfig {
+        key_every,
+        resend_after: Duration::from_secs(10),
+        ..DeviceConfig::default()
+    };
+    let mut devices: Vec<Device> = ids
+        .iter()
+        .map(|(id, _)| Device::with_client(client.clone(), *id, 1, config.clone()))
+        .collect();
+    let index: std::collections::HashMap<u64, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i))
+        .collect();
+    tokio::spawn(async move {
+        // Connect in waves: a burst of thousands of SYNs overflows the listener's backlog.
+        tokio::time::sleep(delay).await;
+        let start = tokio::time::Instant::now() + Duration::from_secs(2);
+        let mut due: Vec<tokio::time::Instant> =
+            ids.iter().map(|(_, phase)| start + *phase).collect();
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut resend = tokio::time::interval(Duration::from_secs(1));
+        let mut up = false;
+        let mut last_unacked = 0u64;
+        loop {
+            tokio::select! {
+                e = ev.poll() => match e {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
+                        let filters: Vec<rumqttc::SubscribeFilter> = devices
+                            .iter()
+                            .map(|d| rumqttc::SubscribeFilter::new(fleet_server::topic::down_filter(d.id), rumqttc::QoS::AtLeastOnce))
+                            .collect();
+                        for chunk in filters.chunks(100) {
+                            let _ = client.subscribe_many(chunk.to_vec()).await;
+                        }
+                        for d in &mut devices {
+                            d.resend(true).await;
+                        }
+                    }
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) if !up => {
+                        up = true;
+                        stats.connected.fetch_add(devices.len() as u64, Relaxed);
+                    }
+                    Ok(e @ rumqttc::Event::Incoming(rumqttc::Packet::Publish(_))) => {
+                        let target = match &e {
+                            rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) => fleet_server::topic::parse_down(&p.topic).and_then(|(id, _)| index.get(&id).copied()),
+                            _ => None,
+                        };
+                        if let Some(d) = target.and_then(|i| devices.get_mut(i)) {
+                            for n in d.handle(e).await {
+                                stats.note(n);
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                },
+                _ = tick.tick() => {
+                    let now = tokio::time::Instant::now();
+                    if up && stats.sending.load(Relaxed) {
+                        for (d, t) in devices.iter_mut().zip(due.iter_mut()) {
+                            if *t <= now {
+                                d.send_heartbeat().await;
+                                *t += period;
+                                if *t < now { *t = now + period; }
+                            }
+                        }
+                    }
+                }
+                _ = resend.tick() => {
+                    let mut unacked = 0u64;
+                    for d in &mut devices {
+                        d.resend(false).await;
+                        unacked += d.unacked() as u64;
+                    }
+                    if unacked > last_unacked {
+                        stats.unacked.fetch_add(unacked - last_unacked, Relaxed);
+                    } else {
+                        stats.unacked.fetch_sub(last_unacked - unacked, Relaxed);
+                    }
+                    last_unacked = unacked;
+                }
+            }
+        }
+    });
+}
+
+/// The device process: connects every device, measures, reports one line on stdout.
+async fn devices(args: Args) -> Result<String, String> {
+    let broker = fleet_server::mqtt::parse_url(args.devices_against.as_deref().unwrap_or(""))?;
+    let stats = Arc::new(Stats {
+        measuring: AtomicBool::new(false),
+        sending: AtomicBool::new(true),
+        committed: AtomicU64::new(0),
+        committed_total: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+        unacked: AtomicU64::new(0),
+        connected: AtomicU64::new(0),
+        latency: (0..=MAX_MS).map(|_| AtomicU64::new(0)).collect(),
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    let period = Duration::from_secs_f64(1.0 / args.rate.max(0.001));
+    let per = args.per_connection.max(1);
+    let all: Vec<(u64, Duration)> = (0..args.devices)
+        .map(|i| {
+            let phase = period.mul_f64(f64::from(rng.next_u32()) / f64::from(u32::MAX));
+            (args.base + i, phase)
+        })
+        .collect();
+    for (g, chunk) in all.chunks(per as usize).enumerate() {
+        // About 1,000 devices' connections a second.
+        let delay = Duration::from_millis((g as u64 * per) / 100 * 100);
+        spawn_gateway(
+            &broker,
+            chunk.to_vec(),
+            delay,
+            period,
+            args.key_every,
+            stats.clone(),
+        );
+    }
+    let t0 = Instant::now();
+    while stats.connected.load(Relaxed) < args.devices {
+        if t0.elapsed() > Duration::from_secs(180) {
+            return Err(format!(
+                "only {} of {} devices connected in 180 s",
+                stats.connected.load(Relaxed),
+                args.devices
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "loadtest: {} devices connected in {:.1} s; warming up 10 s",
+        args.devices,
+        t0.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    stats.measuring.store(true, Relaxed);
+    let start = Instant::now();
+    for s in 1..=args.seconds {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(
+            start + Duration::from_secs(s),
+        ))
+        .await;
+        if s % 10 == 0 || s == args.seconds {
+            eprintln!(
+                "loadtest: {s} s: {} frames committed, {:.0}/s, p99 {} ms, unacked {}",
+                stats.committed.load(Relaxed),
+                stats.committed.load(Relaxed) as f64 / start.elapsed().as_secs_f64(),
+                stats.p99(),
+                stats.unacked.load(Relaxed)
+            );
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    stats.measuring.store(false, Relaxed);
+    let committed = stats.committed.load(Relaxed);
+    let p99 = stats.p99();
+    stats.sending.store(false, Relaxed);
+    let drain = Instant::now();
+    while stats.unacked.load(Relaxed) > 0 && drain.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(format!(
+        "devices: frames_per_s={:.1} p99_ms={p99} acked={} refused={} unacked={} cpu_s={:.2}",
+        committed as f64 / elapsed,
+        stats.committed_total.load(Relaxed),
+        stats.refused.load(Relaxed),
+        stats.unacked.load(Relaxed),
+        cpu_seconds()
+    ))
+}
