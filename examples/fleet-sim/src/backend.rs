@@ -1,10 +1,12 @@
 //! The backend: publishes releases, runs staged rollouts with `rollout-policy`, offers updates
 //! to devices that check in, and turns what they report into per-device evidence.
 //!
-//! Every rollout follows one [`Plan`]: the first stage (1% by default), 10%, 50%, 100%, each
-//! with a 24 h soak, judged by `rollout-policy`'s default gates (trial failures against the
-//! previous release as control, crash rate per device-hour against control, and a tripwire on
-//! bricked devices). The backend keeps the counts per device (offered, started, succeeded,
+//! Every rollout follows one [`Plan`]: the first stage (1% by default, at least 100 devices),
+//! 10%, 50%, 100%, each with a 24 h soak, judged by `rollout-policy`'s default gates by stage
+//! (trial failures against the previous release as control, crash rate per device-hour against
+//! control, and a tripwire on bricked devices; a stated baseline where the previous release has
+//! no data). Every manifest, rollback re-issues included, takes its sequence from the backend's
+//! one allocator. The backend keeps the counts per device (offered, started, succeeded,
 //! failed by kind) as the policy requires; devices install in a nightly maintenance window in
 //! their local time. An operator stand-in handles pauses: a rollout paused on an uncertain gate
 //! with no trial failures is resumed after 12 hours; one paused with failures is aborted if no
@@ -14,10 +16,14 @@ use crate::release::{Catalog, FACTORY, GOOD, ROLLBACK, ReleaseId};
 use crate::updater::Outcome;
 use rollout_policy::calendar::ReleaseRef;
 use rollout_policy::cohort::{RolloutKey, bucket};
-use rollout_policy::decide::{Action, Command, Phase, RolloutState, decide};
+use rollout_policy::decide::{Action, decide};
 use rollout_policy::evidence::{Counts, Evidence};
-use rollout_policy::plan::{Plan, Stage, StageSize};
-use rollout_policy::rollback::{RollbackAction, RollbackDirective, RollbackHistory};
+use rollout_policy::gate::GateReport;
+use rollout_policy::plan::{Baseline, GateKind, GateSet, Plan, Stage, StageSize, default_gates};
+use rollout_policy::rollback::{
+    MonotonicSequence, RollbackAction, RollbackDirective, RollbackHistory, SequenceAllocator,
+};
+use rollout_policy::state::{Applied, Command, Phase, RolloutState};
 use rollout_policy::time::{DAY, HOUR, Timestamp};
 use rollout_policy::window::MaintenanceWindow;
 use serde::Serialize;
@@ -34,8 +40,19 @@ pub fn unix(hour: u32) -> u64 {
     EPOCH_UNIX + u64::from(hour) * HOUR
 }
 
-/// The plan of every rollout: first stage, 10%, 50%, 100%, each soaking 24 h, 90% reported.
+/// Trial outcomes the first stage needs whatever its share of the fleet: 1% of 2,000 devices
+/// is 20, too few to tell a release that fails on a tenth of the fleet from a good one.
+pub const FIRST_STAGE_MIN_TRIALS: u32 = 100;
+
+/// The plan of every rollout: first stage, 10%, 50%, 100%, each soaking 24 h, 90% reported;
+/// the first stage holds at least [`FIRST_STAGE_MIN_TRIALS`] devices. Gates are
+/// `rollout-policy`'s defaults by stage: the first stage watches for gross failures, the second
+/// for a 3x regression (sequential test and stage-end test), later stages strictly; crashes
+/// and bricked devices throughout. The product's record stands in as the baseline while the
+/// release being replaced has no update outcomes of its own (the factory image was never
+/// rolled out): 0.2% of updates failing, 1 crash per 10,000 device-hours.
 pub fn plan(first_stage_bp: u16) -> Plan {
+    use default_gates::*;
     let mut plan = Plan::default_stable();
     plan.stages.clear();
     let mut sizes = vec![first_stage_bp.max(1)];
@@ -44,14 +61,34 @@ pub fn plan(first_stage_bp: u16) -> Plan {
             .into_iter()
             .filter(|&bp| bp > first_stage_bp),
     );
-    for bp in sizes {
+    let sets = [
+        GateSet::of(&[GROSS, CRASH, TRIPWIRE]),
+        GateSet::of(&[SUBTLE, STAGE_END, CRASH, TRIPWIRE]),
+        GateSet::of(&[LATE, CRASH, TRIPWIRE]),
+    ];
+    for (i, bp) in sizes.into_iter().enumerate() {
         // At most 4 stages, within the plan's capacity of 8.
         let _ = plan.stages.push(Stage {
             size: StageSize::Percent(bp),
             soak_secs: DAY,
             min_reported_bp: 9_000,
+            min_trials: if i == 0 { FIRST_STAGE_MIN_TRIALS } else { 0 },
             manual_approval: false,
+            gates: sets[i.min(sets.len() - 1)],
         });
+    }
+    for g in plan.gates.iter_mut() {
+        g.baseline = match g.kind {
+            GateKind::CrashRateVsControl { .. } => Some(Baseline {
+                events: 100,
+                samples: 1_000_000,
+            }),
+            GateKind::Tripwire { .. } => None,
+            _ => Some(Baseline {
+                events: 20,
+                samples: 10_000,
+            }),
+        };
     }
     // Offers are not rate-limited: the simulated fleet checks in every few hours anyway.
     plan.rate = None;
@@ -64,15 +101,93 @@ pub fn plan(first_stage_bp: u16) -> Plan {
     plan
 }
 
-/// A decision the backend acted on (holds are not logged, only counted).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// What a logged decision did (serialised as `advance`, `complete`, `pause`, `resume`, `abort`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionKind {
+    /// Opened the next stage.
+    Advance,
+    /// Passed the last stage.
+    Complete,
+    /// Stopped for a human.
+    Pause,
+    /// An operator resumed a pause.
+    Resume,
+    /// Stopped for good, with a rollback.
+    Abort,
+}
+
+impl DecisionKind {
+    /// The word in the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Advance => "advance",
+            Self::Complete => "complete",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Abort => "abort",
+        }
+    }
+}
+
+/// Who took a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecidedBy {
+    /// `rollout-policy`'s `decide`.
+    Policy,
+    /// The operator stand-in (see [`OPERATOR_HOURS`], [`OPERATOR_GIVE_UP_HOURS`]).
+    Operator,
+}
+
+/// A decision the backend acted on (holds are not logged, only counted), with the structured
+/// evidence it was taken on so reports can explain it without parsing `why`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DecisionLog {
     /// Simulated hour.
     pub hour: u32,
-    /// `advance`, `complete`, `pause`, `resume` or `abort`.
-    pub action: String,
+    /// What it did.
+    pub action: DecisionKind,
+    /// Who decided.
+    pub by: DecidedBy,
+    /// The stage open when it was decided (0-based; `None` before the first stage opened).
+    pub stage: Option<u8>,
     /// `rollout-policy`'s explanation, with the numbers.
     pub why: String,
+    /// `rollout-policy`'s action (policy decisions only).
+    pub policy_action: Option<Action>,
+    /// The evidence it was decided on.
+    pub evidence: Evidence,
+    /// Every gate's verdict and numbers; for an operator's decision, those of the last policy
+    /// decision it acts on.
+    pub gates: Vec<GateReport>,
+}
+
+/// Why devices offered a release have no final outcome for it (succeeded or failed) at the end
+/// of the run: with these, `offered = succeeded + failed + total()`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Unfinished {
+    /// Offered, then installed a later release before finishing this one (for example they
+    /// were offline or outside their install window until the next rollout reached them).
+    pub superseded: u32,
+    /// Offered, but the rollout was aborted before they finished installing it.
+    pub withdrawn: u32,
+    /// Offered, but over-the-air updates ended (end of the cloud service) before they finished.
+    pub updates_ended: u32,
+    /// Still on their way when the run ended (offline, or mid-download).
+    pub in_progress: u32,
+    /// Of all the above, how many had started installing it.
+    pub had_started: u32,
+    /// `superseded` by the release they finished first instead (release id, devices).
+    #[serde(skip)]
+    pub superseded_by: Vec<(ReleaseId, u32)>,
+}
+
+impl Unfinished {
+    /// Devices offered the release without a final outcome for it.
+    pub fn total(&self) -> u32 {
+        self.superseded + self.withdrawn + self.updates_ended + self.in_progress
+    }
 }
 
 /// Per-device membership bits of one rollout.
@@ -133,6 +248,10 @@ pub struct Rollout {
     pub holds: u32,
     /// The last explanation `decide` gave.
     pub last_explanation: String,
+    /// The gate reports of the last decision `decide` gave.
+    pub last_gates: Vec<GateReport>,
+    /// The action of the last decision `decide` gave (holds included).
+    pub last_action: Option<Action>,
     /// The rollback directive, after an abort.
     pub directive: Option<RollbackDirective>,
     /// Devices moved back by the rollback directive.
@@ -149,6 +268,35 @@ impl Rollout {
     /// Whether it was aborted.
     pub fn aborted(&self) -> bool {
         matches!(self.state.phase, Phase::Aborted { .. })
+    }
+    /// The stage open now (0-based), if one is.
+    fn open_stage(&self) -> Option<u8> {
+        match self.state.phase {
+            Phase::Running { stage, .. }
+            | Phase::Paused { stage, .. }
+            | Phase::Aborted { stage, .. } => Some(stage),
+            Phase::Pending | Phase::Completed { .. } => None,
+        }
+    }
+    /// Logs an operator's decision taken on `evidence` in `stage`.
+    fn log_operator(
+        &mut self,
+        hour: u32,
+        action: DecisionKind,
+        stage: Option<u8>,
+        why: String,
+        evidence: Evidence,
+    ) {
+        self.decisions.push(DecisionLog {
+            hour,
+            action,
+            by: DecidedBy::Operator,
+            stage,
+            why,
+            policy_action: None,
+            evidence,
+            gates: self.last_gates.clone(),
+        });
     }
     fn in_open_stage(&self, device: u32) -> bool {
         let b = bucket(&self.state.key, &device.to_le_bytes());
@@ -192,6 +340,9 @@ pub struct Backend {
     records: Vec<DeviceRecord>,
     field: Vec<FieldData>,
     seed: u64,
+    /// The one allocator of manifest sequences: releases when published, rollback re-issues
+    /// when a rollout aborts.
+    pub sequences: MonotonicSequence,
 }
 
 fn release_ref(catalog: &Catalog, id: ReleaseId) -> ReleaseRef {
@@ -218,7 +369,12 @@ impl Backend {
     /// A backend for `devices` devices, all on the factory image.
     pub fn new(catalog: Catalog, devices: u32, seed: u64) -> Self {
         let n = catalog.all().len();
+        let mut sequences = MonotonicSequence::default();
+        for r in catalog.all() {
+            sequences.observe(r.sequence);
+        }
         Self {
+            sequences,
             catalog,
             rollouts: Vec::new(),
             records: vec![
@@ -232,6 +388,22 @@ impl Backend {
             field: vec![FieldData::default(); n],
             seed,
         }
+    }
+
+    /// Publishes `release`: signs it under the next manifest sequence and starts its rollout
+    /// replacing `previous` at `hour`. Returns the sequence (the devices' catalog must carry the
+    /// same signature).
+    pub fn publish(
+        &mut self,
+        release: ReleaseId,
+        previous: ReleaseId,
+        plan: Plan,
+        hour: u32,
+    ) -> Result<u64, String> {
+        let sequence = self.sequences.allocate(0).map_err(|e| e.to_string())?;
+        self.catalog.reissue(release, sequence)?;
+        self.start_rollout(release, previous, plan, hour)?;
+        Ok(sequence)
     }
 
     /// Starts a rollout of `release` replacing `previous` at `hour`.
@@ -274,6 +446,8 @@ impl Backend {
             decisions: Vec::new(),
             holds: 0,
             last_explanation: String::new(),
+            last_gates: Vec::new(),
+            last_action: None,
             directive: None,
             rolled_back: 0,
             progress: Vec::new(),
@@ -460,8 +634,9 @@ impl Backend {
         })
     }
 
-    /// Takes and applies the decision of every active rollout at `hour`.
-    pub fn decide(&mut self, hour: u32) {
+    /// Takes and applies the decision of every active rollout at `hour`. A decision the state
+    /// refuses is a bug of this backend, reported as an error.
+    pub fn decide(&mut self, hour: u32) -> Result<(), String> {
         let now = Timestamp(unix(hour));
         for i in 0..self.rollouts.len() {
             let Some(evidence) = self.evidence(i) else {
@@ -471,6 +646,7 @@ impl Backend {
             let Some(r) = self.rollouts.get_mut(i) else {
                 continue;
             };
+            let sequences = &mut self.sequences;
             if r.completed() || r.aborted() {
                 continue;
             }
@@ -479,57 +655,72 @@ impl Backend {
                 let failures = evidence.rollout.failed.trial();
                 if failures == 0 && waited >= u64::from(OPERATOR_HOURS) * HOUR {
                     // Nothing failed: the operator acknowledges the uncertain gate and resumes.
-                    if r.state.command(&r.plan, Command::Resume, now).is_ok() {
-                        r.decisions.push(DecisionLog {
-                            hour,
-                            action: "resume".into(),
-                            why: format!(
-                                "operator resumed after {OPERATOR_HOURS} h (no trial failures), acknowledging: {}",
-                                r.last_explanation
-                            ),
-                        });
+                    let stage = r.open_stage();
+                    if r.state
+                        .command(&r.plan, Command::Resume, now, sequences)
+                        .is_ok()
+                    {
+                        let why = format!(
+                            "operator resumed after {OPERATOR_HOURS} h (no trial failures), acknowledging: {}",
+                            r.last_explanation
+                        );
+                        r.log_operator(hour, DecisionKind::Resume, stage, why, evidence);
                     }
                 } else if failures > 0 && waited >= u64::from(OPERATOR_GIVE_UP_HOURS) * HOUR {
                     // Failures and still no verdict: the operator stops it.
-                    if let Ok(directive) = r.state.command(&r.plan, Command::Abort, now) {
-                        r.directive = directive;
+                    let stage = r.open_stage();
+                    if let Ok(Applied::Aborted(directive)) =
+                        r.state.command(&r.plan, Command::Abort, now, sequences)
+                    {
+                        r.directive = Some(directive);
                         r.ended_hour = Some(hour);
-                        r.decisions.push(DecisionLog {
-                            hour,
-                            action: "abort".into(),
-                            why: format!(
-                                "operator aborted after {OPERATOR_GIVE_UP_HOURS} h paused with {failures} trial failures: {}",
-                                r.last_explanation
-                            ),
-                        });
+                        let why = format!(
+                            "operator aborted after {OPERATOR_GIVE_UP_HOURS} h paused with {failures} trial failures: {}",
+                            r.last_explanation
+                        );
+                        r.log_operator(hour, DecisionKind::Abort, stage, why, evidence);
                         continue;
                     }
                 }
             }
             let d = decide(&r.plan, &r.state, &evidence, now);
             r.last_explanation = d.explanation.as_str().to_string();
+            r.last_gates = d.gates.to_vec();
+            r.last_action = Some(d.action);
             let action = match d.action {
                 Action::Hold { .. } => {
                     r.holds += 1;
                     continue;
                 }
-                Action::Advance { .. } => "advance",
-                Action::Complete => "complete",
-                Action::Pause { .. } => "pause",
-                Action::Abort { directive, .. } => {
-                    r.directive = Some(directive);
-                    "abort"
-                }
+                Action::Advance { .. } => DecisionKind::Advance,
+                Action::Complete => DecisionKind::Complete,
+                Action::Pause { .. } => DecisionKind::Pause,
+                Action::Abort { .. } => DecisionKind::Abort,
             };
-            if action == "pause" && matches!(r.state.phase, Phase::Paused { .. }) {
+            if action == DecisionKind::Pause && matches!(r.state.phase, Phase::Paused { .. }) {
                 continue;
             }
             let lo = r.state.threshold_bp;
-            r.state.apply(&r.plan, &d, now);
+            let stage = r.open_stage();
+            match r.state.apply(&r.plan, &d, now, sequences) {
+                Ok(Applied::Aborted(directive)) => r.directive = Some(directive),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "rollout of release {} refused its own decision: {e}",
+                        r.release
+                    ));
+                }
+            }
             r.decisions.push(DecisionLog {
                 hour,
-                action: action.into(),
+                action,
+                by: DecidedBy::Policy,
+                stage,
                 why: r.last_explanation.clone(),
+                policy_action: Some(d.action),
+                evidence,
+                gates: r.last_gates.clone(),
             });
             match d.action {
                 Action::Advance { .. } => {
@@ -549,6 +740,45 @@ impl Backend {
                 _ => {}
             }
         }
+        Ok(())
+    }
+
+    /// Why the devices offered rollout `i`'s release that have no final outcome for it are
+    /// without one; `takes_updates(device)` says whether a device still accepts updates.
+    pub fn unfinished(&self, i: usize, takes_updates: &dyn Fn(u32) -> bool) -> Unfinished {
+        let mut u = Unfinished::default();
+        let Some(r) = self.rollouts.get(i) else {
+            return u;
+        };
+        let own = self.catalog.get(r.release).map_or(0, |rel| rel.sequence);
+        for (device, rec) in (0..).zip(&self.records) {
+            if !r.offered.get(device) || r.finished.get(device) {
+                continue;
+            }
+            if r.started.get(device) {
+                u.had_started += 1;
+            }
+            if r.aborted() {
+                u.withdrawn += 1;
+            } else if rec.accepted > own {
+                u.superseded += 1;
+                let instead = self
+                    .rollouts
+                    .iter()
+                    .skip(i + 1)
+                    .find(|later| later.finished.get(device))
+                    .map_or(ROLLBACK, |later| later.release);
+                match u.superseded_by.iter_mut().find(|(id, _)| *id == instead) {
+                    Some((_, n)) => *n += 1,
+                    None => u.superseded_by.push((instead, 1)),
+                }
+            } else if !takes_updates(device) {
+                u.updates_ended += 1;
+            } else {
+                u.in_progress += 1;
+            }
+        }
+        u
     }
 
     /// Backend state per device, in bytes: the record and three bits per rollout.

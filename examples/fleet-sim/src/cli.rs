@@ -30,10 +30,15 @@ pub struct Args {
     /// Write a self-contained HTML page with plots to this path.
     #[arg(long, value_name = "PATH")]
     pub html: Option<PathBuf>,
-    /// Directory for the end-of-life data export bundle (default: a fresh directory under the
-    /// system temporary directory).
+    /// Directory for the end-of-life data export bundle: a new or empty directory; fleet-sim
+    /// refuses one that holds anything and never overwrites an export. Default: a fresh
+    /// directory per run under the system temporary directory
+    /// (for seed 1: fleet-sim-export-seed1-TIME-PID, with the unix time and the process id).
     #[arg(long, value_name = "DIR")]
     pub export_dir: Option<PathBuf>,
+    /// After the report, list every rollout decision with its arithmetic in words.
+    #[arg(long)]
+    pub explain: bool,
     /// No progress bar and no terminal report (errors still go to stderr).
     #[arg(long, short)]
     pub quiet: bool,
@@ -56,6 +61,9 @@ impl Args {
                 "--first-stage-percent must be between 0.01 and 50, got {}",
                 self.first_stage_percent
             ));
+        }
+        if let Some(dir) = &self.export_dir {
+            crate::export_dir::check_given(dir)?;
         }
         let first_stage_bp = (self.first_stage_percent * 100.0).round() as u16;
         Ok(ScenarioConfig {
@@ -89,5 +97,16 @@ mod tests {
         let err = args.scenario().unwrap_err();
         assert!(err.contains("--power-cut-rate"), "{err}");
         assert!(Args::try_parse_from(["fleet-sim", "--devices", "3"]).is_err());
+    }
+
+    #[test]
+    fn a_full_export_directory_is_refused_before_the_run() {
+        let dir = std::env::temp_dir().join(format!("fleet-sim-cli-full-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("keep"), "x").unwrap();
+        let args = Args::parse_from(["fleet-sim", "--export-dir", dir.to_str().unwrap()]);
+        let err = args.scenario().unwrap_err();
+        assert!(err.contains("is not empty"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -125,7 +125,11 @@ impl Device {
             last_reboot: RebootReason::PowerOn,
             disconnects: 0,
             eol: DeviceEol::new(),
-            updater: Updater::factory(factory, crate::rng::mix(seed, u64::from(id), 6))?,
+            updater: Updater::factory(
+                factory,
+                catalog.trust()?,
+                crate::rng::mix(seed, u64::from(id), 6),
+            )?,
         })
     }
 

@@ -1,35 +1,31 @@
 //! The HTML report: one self-contained page (inline CSS and SVG, no scripts, no network) with
-//! the rollout progress per release, the version mix, the alerts timeline and the battery
-//! drain distribution.
+//! the releases in plain words (the arithmetic one click away in `<details>`), the rollout
+//! progress per release, the version mix, the alerts timeline and the battery drain
+//! distribution. The charts come from [`crate::chart`], whose geometry is checked.
 
-use crate::report::{Report, when};
+use crate::chart::{Axis, Chart, Layout, Rect, colour, esc};
+use crate::explain;
+use crate::numbers::count;
+use crate::report::{ReleaseReport, Report, when};
 use core::fmt::Write as _;
 
-const W: f64 = 860.0;
-const H: f64 = 300.0;
-const LEFT: f64 = 60.0;
-const RIGHT: f64 = 20.0;
-const TOP: f64 = 20.0;
-const BOTTOM: f64 = 40.0;
-const COLOURS: [&str; 6] = [
-    "#4e79a7", "#59a14f", "#e15759", "#f28e2b", "#76b7b2", "#b07aa1",
-];
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1040px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}\
+table{border-collapse:collapse;margin:1em 0;width:100%}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}\
+th{background:#f3f3f3}td.l,th.l{text-align:left}td.when{white-space:nowrap}th.why{width:40%}tr.more td{border-top:none;padding-top:0;background:#fafafa}svg{display:block;max-width:100%;height:auto}\
+.scroll{overflow-x:auto}.ok{color:#2a7a2a}.bad{color:#b22}.note{color:#555;font-size:92%}details{margin-top:.4em}summary{cursor:pointer;color:#245}\
+details ol,details ul{margin:.3em 0;padding-left:1.4em}details li{margin:.2em 0}.decision{margin:.5em 0 0}";
 
 /// The page for `report`.
 pub fn page(report: &Report) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fleet-sim report</title>\n<style>\
-body{{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;color:#222}}\
-table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}\
-th{{background:#f3f3f3}}td.l,th.l{{text-align:left}}svg{{background:#fcfcfc;border:1px solid #ddd}}\
-.ok{{color:#2a7a2a}}.bad{{color:#b22}}</style></head><body>\n"
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>fleet-sim report</title>\n<style>{STYLE}</style></head><body>\n"
     );
     let _ = writeln!(
         s,
-        "<h1>fleet-sim</h1><p>{} devices, seed {}, power-cut rate {}, first stage {}%. Simulated {:.1} days in {:.2} s.</p>",
-        report.devices,
+        "<h1>fleet-sim</h1><p>{} devices, seed {}, power-cut rate {}, first stage {}% of the fleet. Simulated {:.1} days in {:.2} s.</p>",
+        count(u64::from(report.devices)),
         report.seed,
         report.power_cut_rate,
         report.first_stage_percent,
@@ -39,25 +35,166 @@ th{{background:#f3f3f3}}td.l,th.l{{text-align:left}}svg{{background:#fcfcfc;bord
     let _ = writeln!(
         s,
         "<p>Power cuts injected: <b>{}</b>; devices bricked: <b class=\"{}\">{}</b>; network drops: {}; update sessions: {}.</p>",
-        report.power_cuts,
+        count(report.power_cuts),
         if report.bricked == 0 { "ok" } else { "bad" },
         report.bricked,
-        report.network_drops,
-        report.update_sessions
+        count(report.network_drops),
+        count(report.update_sessions)
     );
     releases_table(&mut s, report);
+    for (heading, note, svg) in charts(report) {
+        let _ = writeln!(s, "<h2>{heading}</h2><p>{note}</p>\n{}", svg.0);
+        if heading == ALERTS {
+            events_table(&mut s, report);
+        }
+    }
+    final_state(&mut s, report);
+    let _ = writeln!(s, "</body></html>");
+    s
+}
+
+/// Heading of the alerts chart (the events table follows it).
+const ALERTS: &str = "Alerts and events";
+
+/// A chart's SVG and its geometry.
+pub struct Svg(pub String, pub Layout);
+
+/// Every chart of the page: (heading, note, SVG and geometry), in page order.
+pub fn charts(r: &Report) -> Vec<(&'static str, String, Svg)> {
+    let mut out = vec![
+        (
+            "Rollout progress per release",
+            "Share of the fleet running each rolled-out release, as the backend knows it.".into(),
+            progress_chart(r),
+        ),
+        (
+            "Version mix",
+            "Share of the fleet running each version, as the devices run it.".into(),
+            mix_chart(r),
+        ),
+        (
+            ALERTS,
+            "Red: a fleet alert firing; blue: a notable moment (hover for what). Both are listed in the table below.".into(),
+            alerts_chart(r),
+        ),
+    ];
+    if let Some(b) = battery_chart(r) {
+        out.push((
+            "Battery drain distribution",
+            format!(
+                "Drain estimates from heartbeats, per firmware, as a share of each firmware's estimates ({}% per day per bin).",
+                r.battery.bin_width_pct_per_day
+            ),
+            b,
+        ));
+    }
+    out
+}
+
+fn releases_table(s: &mut String, r: &Report) {
     let _ = writeln!(
         s,
-        "<h2>Rollout progress per release</h2><p>Share of the fleet running each rolled-out release, as the backend knows it.</p>"
+        "<h2>Releases</h2><p class=note>Offered = succeeded + failed + without an outcome; each device counts once, under its final outcome.</p>\
+<div class=scroll><table><tr><th class=l>version</th><th class=l>outcome</th><th>stages</th><th>offered</th><th>succeeded</th><th>failed</th><th>no outcome</th><th>rolled back</th><th class=\"l why\">why</th></tr>"
     );
-    progress_chart(&mut s, report);
-    let _ = writeln!(
-        s,
-        "<h2>Version mix</h2><p>Share of the fleet running each version, as the devices run it.</p>"
-    );
-    mix_chart(&mut s, report);
-    let _ = writeln!(s, "<h2>Alerts and events</h2>");
-    alerts_chart(&mut s, report);
+    for rel in &r.releases {
+        let _ = writeln!(
+            s,
+            "<tr><td class=l>{}</td><td class=\"l {}\">{}</td><td>{} of {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=l>{}</td></tr>",
+            esc(&rel.version),
+            match rel.outcome.as_str() {
+                "completed" => "ok",
+                "aborted" => "bad",
+                _ => "",
+            },
+            esc(&rel.outcome),
+            rel.stages_reached,
+            rel.stage_percents.len(),
+            count(u64::from(rel.devices_exposed)),
+            count(u64::from(rel.devices_succeeded)),
+            count(u64::from(rel.devices_failed)),
+            count(u64::from(rel.unfinished.total())),
+            count(u64::from(rel.devices_rolled_back)),
+            why_cell(rel)
+        );
+        let _ = writeln!(
+            s,
+            "<tr class=more><td class=l colspan=9>{}</td></tr>",
+            arithmetic_cell(rel, r.devices)
+        );
+    }
+    let _ = writeln!(s, "</table></div>");
+}
+
+/// The "why" cell: the outcome in a sentence, and what the counts that do not add up at a
+/// glance are made of.
+fn why_cell(rel: &ReleaseReport) -> String {
+    let mut c = format!("{}.", esc(&upper_first(&rel.summary)));
+    let notes: Vec<String> = [
+        explain::failures(&rel.failures).map(|f| format!("Failed: {f}.")),
+        explain::unfinished(&rel.unfinished, &rel.superseded_by)
+            .map(|u| format!("{}.", upper_first(&u))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !notes.is_empty() {
+        let _ = write!(c, "<div class=note>{}</div>", esc(&notes.join(" ")));
+    }
+    c
+}
+
+/// The full-width row under a release: the arithmetic of its last decision and of every
+/// decision, each behind a click.
+fn arithmetic_cell(rel: &ReleaseReport, fleet: u32) -> String {
+    let mut c = String::new();
+    let list = |c: &mut String, d| {
+        c.push_str("<ul>");
+        for line in explain::arithmetic(rel, d, fleet) {
+            let _ = write!(c, "<li>{}</li>", esc(&line));
+        }
+        c.push_str("</ul>");
+    };
+    if let Some(last) = rel.decisions.last() {
+        let _ = write!(
+            c,
+            "<details><summary>{}: the arithmetic of the last decision</summary>",
+            esc(&rel.version)
+        );
+        list(&mut c, last);
+        c.push_str("</details>");
+    }
+    if rel.decisions.len() > 1 {
+        let _ = write!(
+            c,
+            "<details><summary>{}: every decision ({}; {} holds not listed: nothing wrong, something still missing)</summary>",
+            esc(&rel.version),
+            rel.decisions.len(),
+            count(u64::from(rel.holds))
+        );
+        for d in &rel.decisions {
+            let _ = write!(
+                c,
+                "<p class=decision><b>{}</b>: {}.</p><details><summary>arithmetic</summary>",
+                when(d.hour),
+                esc(&explain::decision(rel, d))
+            );
+            list(&mut c, d);
+            c.push_str("</details>");
+        }
+        c.push_str("</details>");
+    }
+    c
+}
+
+fn upper_first(t: &str) -> String {
+    let mut chars = t.chars();
+    chars.next().map_or_else(String::new, |f| {
+        f.to_uppercase().chain(chars).collect::<String>()
+    })
+}
+
+fn events_table(s: &mut String, report: &Report) {
     let _ = writeln!(
         s,
         "<table><tr><th class=l>when</th><th class=l>what</th></tr>"
@@ -82,17 +219,14 @@ th{{background:#f3f3f3}}td.l,th.l{{text-align:left}}svg{{background:#fcfcfc;bord
     for (h, t) in rows {
         let _ = writeln!(
             s,
-            "<tr><td class=l>{}</td><td class=l>{t}</td></tr>",
+            "<tr><td class=\"l when\">{}</td><td class=l>{t}</td></tr>",
             when(h)
         );
     }
     let _ = writeln!(s, "</table>");
-    let _ = writeln!(
-        s,
-        "<h2>Battery drain distribution</h2><p>Drain estimates from heartbeats, per firmware, as a share of each firmware's estimates ({} % per day per bin).</p>",
-        report.battery.bin_width_pct_per_day
-    );
-    battery_chart(&mut s, report);
+}
+
+fn final_state(s: &mut String, report: &Report) {
     let _ = writeln!(
         s,
         "<h2>Final state</h2><table><tr><th class=l>version</th><th>devices</th><th class=l>why</th></tr>"
@@ -102,7 +236,7 @@ th{{background:#f3f3f3}}td.l,th.l{{text-align:left}}svg{{background:#fcfcfc;bord
             s,
             "<tr><td class=l>{}</td><td>{}</td><td class=l>{}</td></tr>",
             esc(&v.version),
-            v.devices,
+            count(u64::from(v.devices)),
             esc(v.why.as_deref().unwrap_or(""))
         );
     }
@@ -115,7 +249,7 @@ th{{background:#f3f3f3}}td.l,th.l{{text-align:left}}svg{{background:#fcfcfc;bord
             s,
             "<tr><td class=l>{}</td><td>{}</td></tr>",
             esc(&l.name),
-            l.count
+            count(u64::from(l.count))
         );
     }
     let _ = writeln!(s, "</table><h2>End of life</h2><ul>");
@@ -124,235 +258,90 @@ th{{background:#f3f3f3}}td.l,th.l{{text-align:left}}svg{{background:#fcfcfc;bord
             s,
             "<li>{}: notified {} customers: {}</li>",
             when(n.hour),
-            n.recipients,
+            count(u64::from(n.recipients)),
             esc(&n.label)
         );
     }
+    for line in report.sunset.compliance_report.lines() {
+        let _ = writeln!(s, "<li>support policy: {}</li>", esc(line));
+    }
     if let Some(e) = &report.sunset.export {
+        let _ = writeln!(
+            s,
+            "<li>export bundle in <code>{}</code></li>",
+            esc(&e.dir.display().to_string())
+        );
         for f in &e.files {
             let _ = writeln!(
                 s,
                 "<li>export <code>{}</code>: {} bytes, sha256 <code>{}</code></li>",
                 esc(&f.name),
-                f.bytes,
+                count(f.bytes),
                 f.sha256
             );
         }
     }
-    let _ = writeln!(s, "</ul></body></html>");
-    s
-}
-
-fn releases_table(s: &mut String, r: &Report) {
-    let _ = writeln!(
-        s,
-        "<h2>Releases</h2><table><tr><th class=l>version</th><th class=l>outcome</th><th>stages</th><th>exposed</th><th>succeeded</th><th>failed</th><th>rolled back</th><th class=l>why</th></tr>"
-    );
-    for rel in &r.releases {
+    if let Some(e) = &report.sunset.export_error {
         let _ = writeln!(
             s,
-            "<tr><td class=l>{}</td><td class=\"l {}\">{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=l>{}</td></tr>",
-            esc(&rel.version),
-            if rel.outcome == "completed" {
-                "ok"
-            } else {
-                "bad"
-            },
-            esc(&rel.outcome),
-            rel.stages_reached,
-            rel.stage_percents.len(),
-            rel.devices_exposed,
-            rel.devices_succeeded,
-            rel.devices_failed,
-            rel.devices_rolled_back,
-            esc(&rel.why)
+            "<li class=bad>export bundle not written: {}</li>",
+            esc(e)
         );
     }
-    let _ = writeln!(s, "</table>");
+    let _ = writeln!(s, "</ul>");
 }
 
-struct Frame {
-    x_max: f64,
-    y_max: f64,
+fn day(hour: u32) -> f64 {
+    f64::from(hour) / 24.0
 }
 
-impl Frame {
-    fn x(&self, v: f64) -> f64 {
-        LEFT + (W - LEFT - RIGHT) * v / self.x_max.max(1e-9)
-    }
-    fn y(&self, v: f64) -> f64 {
-        H - BOTTOM - (H - TOP - BOTTOM) * v / self.y_max.max(1e-9)
-    }
-    fn open(&self, s: &mut String, x_label: &str, y_label: &str, y_pct: bool) {
-        let _ = writeln!(
-            s,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-size=\"11\">"
-        );
-        let _ = writeln!(
-            s,
-            "<line x1=\"{LEFT}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#444\"/>",
-            H - BOTTOM,
-            W - RIGHT,
-            H - BOTTOM
-        );
-        let _ = writeln!(
-            s,
-            "<line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{}\" stroke=\"#444\"/>",
-            H - BOTTOM
-        );
-        for i in 0..=5 {
-            let v = self.y_max * f64::from(i) / 5.0;
-            let y = self.y(v);
-            let t = if y_pct {
-                format!("{:.0}%", v)
-            } else {
-                format!("{v:.0}")
-            };
-            let _ = writeln!(
-                s,
-                "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{t}</text>",
-                W - RIGHT,
-                LEFT - 4.0,
-                y + 4.0
-            );
-            let xv = self.x_max * f64::from(i) / 5.0;
-            let x = self.x(xv);
-            let _ = writeln!(
-                s,
-                "<text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{xv:.1}</text>",
-                H - BOTTOM + 14.0
-            );
-        }
-        let _ = writeln!(
-            s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-            (LEFT + W - RIGHT) / 2.0,
-            H - 6.0,
-            esc(x_label)
-        );
-        let _ = writeln!(
-            s,
-            "<text x=\"12\" y=\"{}\" transform=\"rotate(-90 12 {})\" text-anchor=\"middle\">{}</text>",
-            H / 2.0,
-            H / 2.0,
-            esc(y_label)
-        );
-    }
-}
-
-fn legend(s: &mut String, names: &[String]) {
-    for (i, n) in names.iter().enumerate() {
-        let x = LEFT + 10.0 + 110.0 * i as f64;
-        let c = COLOURS[i % COLOURS.len()];
-        let _ = writeln!(
-            s,
-            "<rect x=\"{x}\" y=\"{TOP}\" width=\"10\" height=\"10\" fill=\"{c}\"/><text x=\"{}\" y=\"{}\">{}</text>",
-            x + 14.0,
-            TOP + 9.0,
-            esc(n)
-        );
-    }
-}
-
-fn progress_chart(s: &mut String, r: &Report) {
-    let x_max = r.simulated_days.max(1.0);
-    let f = Frame {
-        x_max,
-        y_max: 100.0,
-    };
-    f.open(s, "simulated days", "share of fleet", true);
+fn progress_chart(r: &Report) -> Svg {
+    let names: Vec<String> = r
+        .releases
+        .iter()
+        .map(|rel| format!("{} ({})", rel.version, rel.outcome))
+        .collect();
+    let mut c = Chart::new(Axis::days(r.simulated_days), Axis::share_of_fleet(), &names);
     let fleet = f64::from(r.devices.max(1));
-    let mut names = Vec::new();
     for (i, rel) in r.releases.iter().enumerate() {
-        let c = COLOURS[i % COLOURS.len()];
-        let pts: Vec<String> = rel
+        let pts: Vec<(f64, f64)> = rel
             .progress
             .iter()
-            .map(|&(h, n)| {
-                format!(
-                    "{:.1},{:.1}",
-                    f.x(f64::from(h) / 24.0),
-                    f.y(100.0 * f64::from(n) / fleet)
-                )
-            })
+            .map(|&(h, n)| (day(h), 100.0 * f64::from(n) / fleet))
             .collect();
-        let _ = writeln!(
-            s,
-            "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/>",
-            pts.join(" ")
-        );
-        names.push(format!("{} ({})", rel.version, rel.outcome));
+        c.line(&pts, colour(i));
     }
-    legend(s, &names);
-    let _ = writeln!(s, "</svg>");
+    let (svg, layout) = c.finish("rollout progress per release");
+    Svg(svg, layout)
 }
 
-fn mix_chart(s: &mut String, r: &Report) {
+fn mix_chart(r: &Report) -> Svg {
     let t = &r.timeline;
-    let x_max = r.simulated_days.max(1.0);
-    let f = Frame {
-        x_max,
-        y_max: 100.0,
-    };
-    f.open(s, "simulated days", "share of fleet", true);
+    let mut c = Chart::new(
+        Axis::days(r.simulated_days),
+        Axis::share_of_fleet(),
+        &t.versions,
+    );
     let fleet = f64::from(r.devices.max(1));
+    let xs: Vec<f64> = t.hours.iter().map(|&h| day(h)).collect();
     let mut below = vec![0.0f64; t.hours.len()];
     for (v, counts) in t.counts.iter().enumerate() {
         let top: Vec<f64> = below
             .iter()
             .zip(counts)
-            .map(|(b, &c)| b + 100.0 * f64::from(c) / fleet)
+            .map(|(b, &n)| b + 100.0 * f64::from(n) / fleet)
             .collect();
-        let mut pts: Vec<String> = t
-            .hours
-            .iter()
-            .zip(&top)
-            .map(|(&h, &y)| format!("{:.1},{:.1}", f.x(f64::from(h) / 24.0), f.y(y)))
-            .collect();
-        pts.extend(
-            t.hours
-                .iter()
-                .zip(&below)
-                .rev()
-                .map(|(&h, &y)| format!("{:.1},{:.1}", f.x(f64::from(h) / 24.0), f.y(y))),
-        );
-        let c = COLOURS[v % COLOURS.len()];
-        let _ = writeln!(
-            s,
-            "<polygon fill=\"{c}\" fill-opacity=\"0.85\" stroke=\"none\" points=\"{}\"/>",
-            pts.join(" ")
-        );
+        c.band(&xs, &below, &top, colour(v));
         below = top;
     }
-    legend(s, &t.versions);
-    let _ = writeln!(s, "</svg>");
+    let (svg, layout) = c.finish("version mix over time");
+    Svg(svg, layout)
 }
 
-fn alerts_chart(s: &mut String, r: &Report) {
-    let x_max = r.simulated_days.max(1.0);
-    let f = Frame { x_max, y_max: 2.0 };
-    let _ = writeln!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"140\" viewBox=\"0 0 {W} 140\" font-size=\"11\">"
-    );
-    let _ = writeln!(
-        s,
-        "<line x1=\"{LEFT}\" y1=\"110\" x2=\"{}\" y2=\"110\" stroke=\"#444\"/>",
-        W - RIGHT
-    );
-    for i in 0..=5 {
-        let xv = x_max * f64::from(i) / 5.0;
-        let _ = writeln!(
-            s,
-            "<text x=\"{:.1}\" y=\"126\" text-anchor=\"middle\">day {xv:.1}</text>",
-            f.x(xv)
-        );
-    }
-    let _ = writeln!(
-        s,
-        "<text x=\"4\" y=\"44\">alerts</text><text x=\"4\" y=\"94\">events</text>"
-    );
-    // Firing spans.
+fn alerts_chart(r: &Report) -> Svg {
+    let mut c = Chart::lanes(Axis::days(r.simulated_days), &["alerts", "events"]);
+    let (alert_y, event_y) = (c.lane_y(0), c.lane_y(1));
+    let plot = c.plot();
     for (i, a) in r
         .alerts
         .iter()
@@ -364,33 +353,37 @@ fn alerts_chart(s: &mut String, r: &Report) {
             .iter()
             .skip(i + 1)
             .find(|b| b.state == "resolved" && b.rule == a.rule)
-            .map_or(r.simulated_days * 24.0, |b| f64::from(b.hour));
-        let (x0, x1) = (f.x(f64::from(a.hour) / 24.0), f.x(end / 24.0));
-        let _ = writeln!(
-            s,
-            "<rect x=\"{x0:.1}\" y=\"30\" width=\"{:.1}\" height=\"20\" fill=\"#e15759\"><title>{}</title></rect>",
-            (x1 - x0).max(2.0),
-            esc(&a.detail)
+            .map_or(r.simulated_days, |b| day(b.hour));
+        let (x0, x1) = (c.px(day(a.hour)), c.px(end));
+        let w = (x1 - x0).max(2.0).min(plot.right() - x0);
+        c.span(
+            Rect {
+                x: x0,
+                y: alert_y - 10.0,
+                w,
+                h: 20.0,
+            },
+            "#e15759",
+            &format!("{}: {}", when(a.hour), a.detail),
         );
     }
     for e in &r.events {
-        let x = f.x(f64::from(e.hour) / 24.0);
-        let _ = writeln!(
-            s,
-            "<circle cx=\"{x:.1}\" cy=\"90\" r=\"5\" fill=\"#4e79a7\"><title>{}: {}</title></circle>",
-            when(e.hour),
-            esc(&e.text)
+        c.dot(
+            day(e.hour),
+            event_y,
+            "#4e79a7",
+            &format!("{}: {}", when(e.hour), e.text),
         );
     }
-    let _ = writeln!(s, "</svg>");
+    let (svg, layout) = c.finish("alerts and events over time");
+    Svg(svg, layout)
 }
 
-fn battery_chart(s: &mut String, r: &Report) {
+fn battery_chart(r: &Report) -> Option<Svg> {
     let b = &r.battery;
     let bins = b.series.first().map_or(0, |x| x.bins.len());
     if bins == 0 {
-        let _ = writeln!(s, "<p>No drain estimates.</p>");
-        return;
+        return None;
     }
     let shares: Vec<Vec<f64>> = b
         .series
@@ -404,34 +397,36 @@ fn battery_chart(s: &mut String, r: &Report) {
         })
         .collect();
     let y_max = shares.iter().flatten().fold(1.0f64, |m, &v| m.max(v));
-    let x_max = f64::from(b.bin_width_pct_per_day) * bins as f64;
-    let f = Frame { x_max, y_max };
-    f.open(s, "battery drain, % per day", "share of estimates", true);
-    let group = (W - LEFT - RIGHT) / bins as f64;
-    let bar = group / (shares.len() as f64 + 0.5);
+    let width = f64::from(b.bin_width_pct_per_day);
+    let names: Vec<String> = b.series.iter().map(|x| x.firmware.clone()).collect();
+    let mut c = Chart::new(
+        Axis::linear(width * bins as f64, "", "battery drain, % per day"),
+        Axis::linear(y_max, "%", "share of estimates"),
+        &names,
+    );
     for (k, series) in shares.iter().enumerate() {
-        let c = COLOURS[k % COLOURS.len()];
         for (i, &v) in series.iter().enumerate() {
             if v <= 0.0 {
                 continue;
             }
-            let x = LEFT + group * i as f64 + bar * k as f64;
-            let y = f.y(v);
-            let _ = writeln!(
-                s,
-                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bar:.1}\" height=\"{:.1}\" fill=\"{c}\"/>",
-                H - BOTTOM - y
+            let (x0, x1) = (c.px(width * i as f64), c.px(width * (i + 1) as f64));
+            let bar = (x1 - x0) / (shares.len() as f64 + 0.5);
+            let left = x0 + bar * (0.25 + k as f64);
+            c.bar(
+                left,
+                left + bar,
+                v,
+                colour(k),
+                &format!(
+                    "{}: {:.1}% of its estimates drain {}-{}% per day",
+                    names.get(k).map_or("", String::as_str),
+                    v,
+                    width * i as f64,
+                    width * (i + 1) as f64
+                ),
             );
         }
     }
-    let names: Vec<String> = b.series.iter().map(|x| x.firmware.clone()).collect();
-    legend(s, &names);
-    let _ = writeln!(s, "</svg>");
-}
-
-fn esc(t: &str) -> String {
-    t.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let (svg, layout) = c.finish("battery drain distribution per firmware");
+    Some(Svg(svg, layout))
 }

@@ -6,16 +6,22 @@
 //! and as a self-contained HTML page.
 
 pub mod backend;
+pub mod chart;
 pub mod cli;
 pub mod device;
+pub mod explain;
+pub mod export_dir;
 pub mod html;
+pub mod numbers;
 pub mod progress;
 pub mod release;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod summary;
 pub mod sunset;
 pub mod updater;
 pub mod watch;
+pub mod world;
 
 pub use scenario::{ScenarioConfig, run};

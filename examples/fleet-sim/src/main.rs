@@ -24,6 +24,9 @@ fn main() -> ExitCode {
     };
     if !args.quiet {
         print!("{}", report.terminal());
+        if args.explain {
+            print!("{}", report.decisions_explained());
+        }
     }
     if let Some(path) = &args.report_json {
         let written = serde_json::to_string_pretty(&report)

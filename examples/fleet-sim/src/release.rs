@@ -71,7 +71,9 @@ pub struct Release {
     pub kind: ReleaseKind,
     /// Display version.
     pub version: Version,
-    /// Manifest sequence number (monotonic across all releases).
+    /// Manifest sequence number: the factory image's from manufacture, every other release's
+    /// from the backend's one allocator when it is published or re-issued (0 until then, which
+    /// every device refuses), so no two manifests ever share one.
     pub sequence: u64,
     /// Anti-rollback counter.
     pub security_version: u32,
@@ -97,16 +99,10 @@ impl Catalog {
     pub fn scenario(seed: u64) -> Result<Self, String> {
         let spec = [
             (FACTORY, ReleaseKind::Factory, Version::new(1, 0, 0), 1, 1),
-            (GOOD, ReleaseKind::Good, Version::new(1, 1, 0), 10, 1),
-            (BAD, ReleaseKind::Bad, Version::new(1, 2, 0), 20, 1),
-            (
-                ROLLBACK,
-                ReleaseKind::Rollback,
-                Version::new(1, 1, 0),
-                21,
-                1,
-            ),
-            (FIX, ReleaseKind::Fix, Version::new(1, 2, 1), 30, 2),
+            (GOOD, ReleaseKind::Good, Version::new(1, 1, 0), 0, 1),
+            (BAD, ReleaseKind::Bad, Version::new(1, 2, 0), 0, 1),
+            (ROLLBACK, ReleaseKind::Rollback, Version::new(1, 1, 0), 0, 1),
+            (FIX, ReleaseKind::Fix, Version::new(1, 2, 1), 0, 2),
         ];
         let releases = spec
             .into_iter()
@@ -140,7 +136,8 @@ impl Catalog {
             .map_err(|e| format!("trust store: {e}"))
     }
 
-    /// Re-issues release `id` under `sequence` (a rollback directive's fresh sequence number).
+    /// Signs release `id` under `sequence` (allocated when it is published, or a rollback
+    /// directive's fresh sequence number).
     pub fn reissue(&mut self, id: ReleaseId, sequence: u64) -> Result<(), String> {
         if let Some(r) = self.releases.get_mut(usize::from(id)) {
             r.sequence = sequence;
@@ -173,6 +170,7 @@ impl Catalog {
             expires_at: None,
             min_installed_version: None,
             release_notes: notes,
+            delta: None,
         };
         r.envelope = sign_manifest(&manifest, &[&self.root])
             .map_err(|e| format!("signing {}: {e}", r.version))?;
@@ -217,10 +215,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sequences_grow_and_the_rollback_keeps_the_security_version() {
-        let c = Catalog::scenario(1).unwrap();
+    fn only_the_factory_image_has_a_sequence_before_publishing() {
+        let mut c = Catalog::scenario(1).unwrap();
         let seqs: Vec<u64> = c.all().iter().map(|r| r.sequence).collect();
-        assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(seqs, [1, 0, 0, 0, 0]);
+        c.reissue(GOOD, 2).unwrap();
+        assert_eq!(c.get(GOOD).unwrap().sequence, 2);
         let bad = c.get(BAD).unwrap();
         let rb = c.get(ROLLBACK).unwrap();
         assert_eq!(rb.version, c.get(GOOD).unwrap().version);

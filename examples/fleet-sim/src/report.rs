@@ -1,6 +1,8 @@
 //! What a run produced, as data (serialised to JSON) and as a terminal summary.
 
-use crate::backend::DecisionLog;
+use crate::backend::{DecidedBy, DecisionKind, DecisionLog, Unfinished};
+use crate::explain;
+use crate::numbers::count;
 use crate::sunset::{ExportSummary, NoticeDates, NotificationSent};
 use crate::watch::AlertEvent;
 use core::fmt::Write as _;
@@ -66,8 +68,12 @@ pub struct ReleaseReport {
     pub stages_reached: usize,
     /// The plan's stages, cumulative percent of the fleet.
     pub stage_percents: Vec<f64>,
+    /// The plan's stages: soak and minimum reports.
+    pub stages: Vec<StagePlan>,
     /// Devices offered the release (per device, as `rollout-policy` counts exposure).
     pub devices_exposed: u32,
+    /// The release it replaced: the control of its gates and the rollback target.
+    pub control_version: String,
     /// Devices that started installing it.
     pub devices_started: u32,
     /// Devices that confirmed it after their self-test.
@@ -77,11 +83,28 @@ pub struct ReleaseReport {
     /// Failures by kind (self-test reverts count as `boot_reverted`, drain found by fleet
     /// telemetry after confirming as `health_regression`).
     pub failures: rollout_policy::evidence::Failures,
+    /// Devices offered it that have no final outcome for it, and why: with these,
+    /// `devices_exposed = devices_succeeded + devices_failed + unfinished.total()`.
+    pub unfinished: Unfinished,
+    /// Of `unfinished.superseded`: the release each finished instead, and how many.
+    pub superseded_by: Vec<NamedCount>,
     /// Devices sent back by the rollback directive (aborted releases).
     pub devices_rolled_back: u32,
-    /// The last decision and why.
-    pub decision: String,
-    /// Why, with the numbers (`rollout-policy`'s explanation).
+    /// The rollback directive, after an abort.
+    pub directive: Option<rollout_policy::rollback::RollbackDirective>,
+    /// The display version the directive sends devices back to.
+    pub rollback_to: Option<String>,
+    /// The last decision (`null` if none was taken).
+    pub decision: Option<DecisionKind>,
+    /// Who took the last decision.
+    pub decided_by: Option<DecidedBy>,
+    /// What an active rollout is still waiting for (its last decision was a hold).
+    pub holding: Option<rollout_policy::decide::Missing>,
+    /// The outcome in plain words (see [`crate::explain`]).
+    pub summary: String,
+    /// The last decision's arithmetic in words (every decision's is in `decisions` as data).
+    pub arithmetic: Vec<String>,
+    /// `rollout-policy`'s own explanation of the last decision, verbatim.
     pub why: String,
     /// Hold decisions taken (nothing wrong, evidence or soak still missing).
     pub holds: u32,
@@ -93,6 +116,17 @@ pub struct ReleaseReport {
     pub decisions: Vec<DecisionLog>,
     /// (hour, devices running it).
     pub progress: Vec<(u32, u32)>,
+}
+
+/// One stage of a rollout's plan.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct StagePlan {
+    /// Cumulative share of the fleet, percent.
+    pub percent: f64,
+    /// Soak, hours.
+    pub soak_hours: u64,
+    /// Share of the stage's devices that must report a final outcome, percent.
+    pub min_reported_percent: f64,
 }
 
 /// Devices on one version at the end.
@@ -135,6 +169,9 @@ pub struct SunsetReport {
     pub notifications: Vec<NotificationSent>,
     /// Support-policy compliance findings (EU CRA, ETSI EN 303 645, UK PSTI); empty when none.
     pub compliance_findings: Vec<String>,
+    /// `eol-core`'s compliance report of the support policy, in its words (one finding a line,
+    /// or that there are none).
+    pub compliance_report: String,
     /// The export bundle written.
     pub export: Option<ExportSummary>,
     /// Why the export bundle could not be written, if it could not.
@@ -179,22 +216,29 @@ pub struct Event {
     pub text: String,
 }
 
-/// The gist of a `rollout-policy` explanation: the stage summary, failing gates, and the
-/// verdict (the JSON and HTML reports keep the whole text).
-pub fn short_why(why: &str) -> String {
-    let body = why.split(" => ").next().unwrap_or(why);
-    let mut parts = body.split("; gate ");
-    let mut out: Vec<String> = parts.next().map(|p| p.to_string()).into_iter().collect();
-    out.extend(
-        parts
-            .filter(|p| p.contains("FAIL"))
-            .map(|p| format!("gate {p}")),
-    );
-    if let Some(verdict) = why.split(" => ").nth(1) {
-        out.push(format!("=> {verdict}"));
+/// Appends `text` to `s`, wrapped at [`WIDTH`] columns: the first line indented by `indent`,
+/// the lines after it by `hang`.
+fn wrap(s: &mut String, text: &str, indent: usize, hang: usize) {
+    let mut line = String::new();
+    let mut at = indent;
+    for word in text.split(' ') {
+        if !line.is_empty() && at + line.len() + 1 + word.len() > WIDTH {
+            let _ = writeln!(s, "{:at$}{line}", "");
+            line.clear();
+            at = hang;
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
     }
-    out.join("; ")
+    if !line.is_empty() {
+        let _ = writeln!(s, "{:at$}{line}", "");
+    }
 }
+
+/// Terminal width the report wraps at.
+const WIDTH: usize = 100;
 
 /// Formats an hour as `day D hh:00`.
 pub fn when(hour: u32) -> String {
@@ -212,90 +256,86 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "fleet-sim: {} devices, seed {}, power-cut rate {}, first stage {}%",
-            self.devices, self.seed, self.power_cut_rate, self.first_stage_percent
+            "fleet-sim: {} devices, seed {}, power-cut rate {}, first stage {}% of the fleet",
+            count(u64::from(self.devices)),
+            self.seed,
+            self.power_cut_rate,
+            self.first_stage_percent
         );
         let _ = writeln!(
             s,
             "simulated {:.1} days in {:.2} s wall time; {} bytes of state per device\n",
-            self.simulated_days, self.wall_seconds, self.state_bytes_per_device
+            self.simulated_days,
+            self.wall_seconds,
+            count(self.state_bytes_per_device)
         );
         let _ = writeln!(s, "Releases");
         for r in &self.releases {
             let _ = writeln!(
                 s,
-                "  {:<7} {:<9} stages {}/{}  exposed {:>7} ({:.2}% of fleet)  succeeded {:>7}  failed {:>5}{}",
+                "  {:<7} {}, {} of {} stages",
                 r.version,
                 r.outcome,
                 r.stages_reached,
-                r.stage_percents.len(),
-                r.devices_exposed,
-                100.0 * f64::from(r.devices_exposed) / f64::from(self.devices.max(1)),
-                r.devices_succeeded,
-                r.devices_failed,
-                if r.devices_rolled_back > 0 {
-                    format!("  rolled back {}", r.devices_rolled_back)
-                } else {
-                    String::new()
-                }
+                r.stage_percents.len()
             );
-            let _ = writeln!(s, "          {}: {}", r.decision, short_why(&r.why));
+            for line in [explain::counts(r, self.devices), r.summary.clone()] {
+                wrap(&mut s, &line, 10, 12);
+            }
         }
+        let _ = writeln!(
+            s,
+            "  (every decision with its arithmetic: --explain; all of it as data: --report-json)"
+        );
         let _ = writeln!(s, "\nUpdates");
         let _ = writeln!(
             s,
             "  sessions {}  power cuts {}  network drops {}  bricked {}  flash written {} KiB",
-            self.update_sessions,
-            self.power_cuts,
-            self.network_drops,
+            count(self.update_sessions),
+            count(self.power_cuts),
+            count(self.network_drops),
             self.bricked,
-            self.flash_bytes_written / 1024
+            count(self.flash_bytes_written / 1024)
         );
         let _ = writeln!(s, "\nFinal versions");
         for v in &self.final_versions {
-            let _ = write!(s, "  {:<7} {:>8}", v.version, v.devices);
+            let _ = writeln!(s, "  {:<7} {:>10}", v.version, count(u64::from(v.devices)));
             if let Some(why) = &v.why {
-                let _ = write!(s, "  ({why})");
+                wrap(&mut s, why, 10, 12);
             }
-            let _ = writeln!(s);
         }
         let _ = writeln!(s, "\nLifecycle after the sunset");
         for l in &self.final_lifecycle {
-            let _ = writeln!(s, "  {:<15} {:>8}", l.name, l.count);
+            let _ = writeln!(s, "  {:<15} {:>10}", l.name, count(u64::from(l.count)));
         }
         let _ = writeln!(s, "\nAlerts ({} events)", self.alerts.len());
         for a in &self.alerts {
-            let _ = writeln!(
-                s,
-                "  {}  {:<8} {}: {}",
-                when(a.hour),
-                a.state,
-                a.rule,
-                a.detail
-            );
+            let line = format!("{}  {:<8} {}: {}", when(a.hour), a.state, a.rule, a.detail);
+            wrap(&mut s, &line, 2, 25);
         }
         let _ = writeln!(
             s,
             "\nTelemetry: {} heartbeats, {} bytes",
-            self.telemetry.frames, self.telemetry.bytes
+            count(self.telemetry.frames),
+            count(self.telemetry.bytes)
         );
         let _ = writeln!(s, "\nEnd of life");
         if let Some(n) = &self.sunset.notice {
-            let _ = writeln!(
-                s,
-                "  notice issued {}; security only from {}; local only from {}; accepted by {} devices",
+            let line = format!(
+                "notice issued {}; security only from {}; local only from {}; accepted by {} devices",
                 when(n.issued),
                 when(n.security_only_from),
                 when(n.local_only_from),
-                self.sunset.devices_with_notice
+                count(u64::from(self.sunset.devices_with_notice))
             );
+            wrap(&mut s, &line, 2, 4);
         }
         for n in &self.sunset.notifications {
             let _ = writeln!(
                 s,
                 "  {}  notified {} customers: {}",
                 when(n.hour),
-                n.recipients,
+                count(u64::from(n.recipients)),
                 n.label
             );
         }
@@ -306,23 +346,40 @@ impl Report {
                 "  export bundle: {} ({} files, {} bytes, checksums {})",
                 e.dir.display(),
                 e.files.len(),
-                total,
+                count(total),
                 if e.verified { "verified" } else { "WRONG" }
             );
         }
         if self.sunset.notice.is_some() {
-            if self.sunset.compliance_findings.is_empty() {
-                let _ = writeln!(
-                    s,
-                    "  support policy: no compliance findings (EU CRA, ETSI EN 303 645, UK PSTI)"
-                );
-            }
-            for f in &self.sunset.compliance_findings {
-                let _ = writeln!(s, "  compliance finding: {f}");
+            for line in self.sunset.compliance_report.lines() {
+                wrap(&mut s, &format!("support policy: {line}"), 2, 4);
             }
         }
         if let Some(e) = &self.sunset.export_error {
             let _ = writeln!(s, "  export bundle NOT written: {e}");
+        }
+        s
+    }
+
+    /// Every rollout decision in plain words, each with its arithmetic (`--explain`).
+    pub fn decisions_explained(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "\nDecisions, with their arithmetic");
+        for r in &self.releases {
+            let _ = writeln!(
+                s,
+                "\n  {} (control and rollback target: {}); {} holds not listed (nothing wrong, something still missing)",
+                r.version,
+                r.control_version,
+                count(u64::from(r.holds))
+            );
+            for d in &r.decisions {
+                let head = format!("{}  {}", when(d.hour), explain::decision(r, d));
+                wrap(&mut s, &head, 4, 18);
+                for line in explain::arithmetic(r, d, self.devices) {
+                    wrap(&mut s, &format!("- {line}"), 8, 10);
+                }
+            }
         }
         s
     }

@@ -17,7 +17,7 @@ use eol_core::notice::{
     FirmwareVersion, NoticeBody, NoticeKind, NoticeTrust, ProductId, SunsetDates,
 };
 use eol_core::policy::SupportPolicy;
-use eol_core::schedule::{Lead, NotificationPlan, ReminderId};
+use eol_core::schedule::{Lead, Milestone, NotificationPlan, ReminderId};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -93,6 +93,8 @@ pub struct Sunset {
     pub sent: Vec<NotificationSent>,
     /// Compliance findings of the support policy (empty: nothing missing or short).
     pub findings: Vec<String>,
+    /// `eol-core`'s compliance report of the policy, in its own words.
+    pub compliance: String,
 }
 
 impl Sunset {
@@ -124,7 +126,7 @@ impl Sunset {
                 minor: 2,
                 patch: 1,
             }),
-            export_instructions: "export bundle: devices.csv and events.jsonl with SHA256SUMS"
+            export_instructions: "export bundle: devices.csv and devices.jsonl with SHA256SUMS"
                 .try_into()
                 .unwrap_or_default(),
         };
@@ -132,16 +134,19 @@ impl Sunset {
             .sign(&key)
             .map_err(|e| format!("signing the sunset notice: {e}"))?;
         let placed = Day::from_ymd(2021, 6, 1).map_err(|e| format!("{e:?}"))?;
-        let policy = SupportPolicy {
-            placed_on_market: placed,
-            end_of_sale: Some(today),
-            end_of_security_updates: Some(dates.end_of_security_updates),
-            end_of_cloud_service: Some(dates.end_of_cloud),
-            expected_use_months: None,
-            support_period_published: true,
-            end_date_told_at_purchase: true,
-        };
-        let findings = policy.check().iter().map(|f| f.to_string()).collect();
+        let mut policy = SupportPolicy::new(placed);
+        policy.end_of_sale = Some(today);
+        policy.end_of_security_updates = Some(dates.end_of_security_updates);
+        policy.end_of_cloud_service = Some(dates.end_of_cloud);
+        policy.support_period_basis_documented = true;
+        policy.updates_available_until = Some(dates.end_of_security_updates.plus_months(120));
+        policy.support_period_published = true;
+        policy.publication_accessible = true;
+        policy.end_date_told_at_purchase = true;
+        policy.end_date_in_user_instructions = true;
+        let checked = policy.check();
+        let findings = checked.iter().map(|f| f.to_string()).collect();
+        let compliance = eol_core::compliance::Report(&checked).to_string();
         Ok(Self {
             dates: NoticeDates {
                 issued: hour,
@@ -158,6 +163,7 @@ impl Sunset {
             sent_ids: Vec::new(),
             sent: Vec::new(),
             findings,
+            compliance,
         })
     }
 
@@ -170,11 +176,35 @@ impl Sunset {
             let (y, m, d) = r.event_day.to_ymd();
             self.sent.push(NotificationSent {
                 hour,
-                label: format!("{:?} on {y}-{m:02}-{d:02}, reminder {:?}", r.event, r.lead),
+                label: format!(
+                    "{} on {y}-{m:02}-{d:02} ({})",
+                    milestone(r.event),
+                    reminder(r.lead)
+                ),
                 recipients: customers,
             });
         }
         due.len()
+    }
+}
+
+/// A milestone as customers read it.
+fn milestone(m: Milestone) -> &'static str {
+    match m {
+        Milestone::EndOfSale => "end of sale",
+        Milestone::EndOfSecurityUpdates => "end of security updates",
+        Milestone::EndOfCloudService => "end of the cloud service",
+    }
+}
+
+/// When a reminder goes out, in words.
+fn reminder(lead: Lead) -> String {
+    match lead {
+        Lead::Months(1) => "reminder a month ahead".into(),
+        Lead::Months(n) => format!("reminder {n} months ahead"),
+        Lead::Weeks(1) => "reminder a week ahead".into(),
+        Lead::Weeks(n) => format!("reminder {n} weeks ahead"),
+        Lead::OnTheDay => "on the day".into(),
     }
 }
 
@@ -195,12 +225,10 @@ pub struct ExportRow {
     pub boots: u32,
 }
 
-/// Writes the export bundle with `eol-core` and verifies it.
+/// Writes the export bundle with `eol-core` into `dir` (new or empty, see
+/// [`crate::export_dir`]) and verifies it.
 pub fn write_export(dir: &Path, rows: &[ExportRow]) -> Result<ExportSummary, String> {
     let err = |e: eol_core::export::ExportError| format!("{}: {e}", dir.display());
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
     let mut bundle = ExportBundle::create(dir).map_err(err)?;
     let mut csv = bundle
         .csv(

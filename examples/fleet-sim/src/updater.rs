@@ -2,8 +2,10 @@
 //! `ota-core`'s fault-injecting simulated NOR flash, one update session at a time.
 //!
 //! Each device owns a tiny flash (16-byte write words, 128-byte erase sectors): a two-sector
-//! state journal and two slots of three sectors, enough for the 256-byte images of the
-//! scenario plus the slot footer. A session verifies the signed manifest against the device's
+//! state journal and two slots, each enough for the 256-byte images of the scenario plus the
+//! slot trailer (the signed envelope the image was installed from, footer, confirm record).
+//! The bootloader's `decide` verifies the kept envelope against the firmware's root key and the
+//! image digest before every boot. A session verifies the signed manifest against the device's
 //! own journal state (last accepted sequence, security floor, installed version), then
 //! `begin` (resuming a checkpointed download), `write`, `finish` (read-back digest),
 //! `activate`, reboot through `decide` into the trial image, and `confirm` or `reject` after the
@@ -14,9 +16,10 @@
 
 use crate::release::{FirmwareTrust, Release, class_id, vendor_id};
 use embedded_storage::nor_flash::NorFlash as _;
-use ota_core::boot::{BootReason, Decision, decide, provision};
-use ota_core::layout::{Layout, RECORD_SIZE, Slot};
-use ota_core::manifest::{ImageInfo, Version};
+use ota_core::boot::{BootReason, BootTrust, Decision, VerifyMode, decide, provision};
+use ota_core::counter::NoCounter;
+use ota_core::layout::{Layout, Slot, TRAILER_SIZE};
+use ota_core::manifest::Version;
 use ota_core::sim::{SimConfig, SimFlash, Tear};
 use ota_core::slots::Updater as SlotUpdater;
 use ota_core::state::Phase;
@@ -27,9 +30,9 @@ use ota_core::verify::{DeviceContext, verify};
 pub const WRITE_SIZE: usize = 16;
 /// Erase sector of the simulated flash, bytes (the smallest `ota-core` supports).
 pub const SECTOR: usize = 128;
-/// Sectors per slot: the image plus the 128-byte slot footer.
+/// Sectors per slot: the image plus the slot trailer.
 pub const SLOT_SECTORS: u32 =
-    ((crate::release::IMAGE_SIZE + RECORD_SIZE) as u32).div_ceil(SECTOR as u32);
+    ((crate::release::IMAGE_SIZE + TRAILER_SIZE) as u32).div_ceil(SECTOR as u32);
 /// Bytes sent per download chunk.
 pub const CHUNK: usize = 64;
 
@@ -46,6 +49,7 @@ pub const fn layout() -> Layout {
         slot_b: (2 + SLOT_SECTORS) * sector,
         slot_size: SLOT_SECTORS * sector,
         trial_attempts: 2,
+        erased: 0xFF,
     }
 }
 
@@ -82,6 +86,10 @@ pub struct Session {
     pub network_drop: bool,
     /// Set when the attempt finished in this session.
     pub outcome: Option<Outcome>,
+    /// The version `outcome` is about: a trial left pending by an earlier session (say, of a
+    /// release since superseded) ends in this one and is that release's outcome, not the
+    /// offered one's.
+    pub outcome_for: Option<Version>,
 }
 
 /// The update engine of one device.
@@ -89,40 +97,41 @@ pub struct Session {
 pub struct Updater {
     flash: Flash,
     running: Version,
+    slot: Slot,
     bricked: bool,
+    /// The version of the pending trial the last boot settled, if it settled one.
+    settled: Option<Version>,
+    /// The bootloader's own anchors (the same root the firmware trusts).
+    anchors: FirmwareTrust,
 }
 
 type Res<T> = Result<T, UpdateError<ota_core::sim::SimError>>;
 
 impl Updater {
-    /// A device fresh from the factory: `factory` programmed into slot A and provisioned.
-    pub fn factory(factory: &Release, seed: u64) -> Result<Self, String> {
+    /// A device fresh from the factory: `factory` programmed into slot A and provisioned with
+    /// its signed envelope; `anchors` is what the bootloader verifies against.
+    pub fn factory(factory: &Release, anchors: FirmwareTrust, seed: u64) -> Result<Self, String> {
         let layout = layout();
         let cfg = SimConfig {
             seed: seed | 1,
             ..SimConfig::default()
         };
         let mut flash = Flash::for_layout(&layout, cfg);
-        let mut image = factory.image.clone();
-        image.resize(image.len().div_ceil(WRITE_SIZE) * WRITE_SIZE, 0xFF);
         let err = |e: &dyn core::fmt::Display| format!("factory provisioning: {e}");
         flash
             .erase(layout.slot_a, layout.slot_a + layout.slot_size)
             .map_err(|e| err(&e))?;
-        flash.write(layout.slot_a, &image).map_err(|e| err(&e))?;
-        let info = ImageInfo {
-            sequence: factory.sequence,
-            version: factory.version,
-            security_version: factory.security_version,
-            image_size: factory.image.len() as u32,
-            image_digest: ota_core::digest::ImageDigest::of(&factory.image),
-            manifest_digest: ota_core::digest::ImageDigest::of(&factory.envelope),
-        };
-        provision(&mut flash, &layout, Slot::A, &info).map_err(|e| err(&e))?;
+        flash
+            .program(layout.slot_a, &factory.image)
+            .map_err(|e| err(&e))?;
+        provision(&mut flash, &layout, Slot::A, &factory.envelope, &[]).map_err(|e| err(&e))?;
         let mut u = Self {
             flash,
             running: factory.version,
+            slot: Slot::A,
             bricked: false,
+            settled: None,
+            anchors,
         };
         u.boot(&|_| true).map_err(|e| err(&e))?;
         Ok(u)
@@ -165,20 +174,34 @@ impl Updater {
     fn boot(&mut self, passes: &dyn Fn(Version) -> bool) -> Res<Option<Outcome>> {
         let layout = layout();
         let mut outcome = None;
+        self.settled = SlotUpdater::open(&mut self.flash, layout)?
+            .state()
+            .pending
+            .map(|p| p.version);
+        let trust = BootTrust {
+            store: &self.anchors,
+            vendor_id: vendor_id(),
+            class_id: class_id(),
+            now: 0,
+            mode: VerifyMode::EveryBoot,
+        };
         for _ in 0..4 {
-            match decide(&mut self.flash, &layout)? {
+            match decide(&mut self.flash, &layout, &trust, &mut NoCounter)? {
                 Decision::NoBootableImage { .. } => {
                     self.bricked = true;
                     return Ok(outcome);
                 }
                 Decision::Boot {
-                    version, reason, ..
+                    slot,
+                    version,
+                    reason,
                 } => {
                     self.bricked = false;
                     self.running = version;
+                    self.slot = slot;
                     match reason {
                         BootReason::Trial { .. } => {
-                            let mut up = SlotUpdater::open(&mut self.flash, layout)?;
+                            let mut up = SlotUpdater::open_running(&mut self.flash, layout, slot)?;
                             if passes(version) {
                                 up.confirm()?;
                                 return Ok(Some(Outcome::Confirmed));
@@ -209,6 +232,8 @@ impl Updater {
         passes: &dyn Fn(Version) -> bool,
     ) -> Session {
         let mut s = Session::default();
+        self.settled = None;
+        let before = self.running;
         if let Some((n, tear)) = faults.power_cut {
             self.flash.cut_after(n, tear);
         }
@@ -228,6 +253,23 @@ impl Updater {
                 Err(e) => s.outcome = Some(Outcome::InstallFailed(e.to_string())),
             }
         }
+        // A cut right after the confirm record reached flash: the reboot finishes the confirm
+        // and boots the new image as the confirmed one, so no trial ends in this session; the
+        // application sees it runs the release it installed and reports the success.
+        if s.outcome.is_none()
+            && !self.bricked
+            && before != release.version
+            && self.running == release.version
+        {
+            s.outcome = Some(Outcome::Confirmed);
+        }
+        s.outcome_for = match s.outcome {
+            Some(
+                Outcome::Confirmed | Outcome::RevertedSelfTest | Outcome::RevertedByBootloader,
+            ) => self.settled.or(Some(release.version)),
+            Some(_) => Some(release.version),
+            None => None,
+        };
         s
     }
 
@@ -259,7 +301,7 @@ impl Updater {
             Ok(v) => v,
             Err(e) => return Ok(Some(Outcome::Refused(e.to_string()))),
         };
-        let mut up = SlotUpdater::open(&mut self.flash, layout)?;
+        let mut up = SlotUpdater::open_running(&mut self.flash, layout, self.slot)?;
         let offset = up.begin(&verified)?;
         let rest = release.image.get(offset as usize..).unwrap_or(&[]);
         for (i, chunk) in rest.chunks(CHUNK).enumerate() {
@@ -269,7 +311,7 @@ impl Updater {
             }
             up.write(chunk)?;
         }
-        up.finish()?;
+        up.finish(&release.envelope, &[])?;
         up.activate()?;
         self.boot(passes)
     }
