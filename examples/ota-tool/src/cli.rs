@@ -22,21 +22,45 @@ pub(crate) enum Command {
         #[arg(long)]
         aes: bool,
     },
-    /// Build and sign a manifest for an image (and optionally encrypt the image).
+    /// Build and sign a manifest for an image (and optionally encrypt the image), or with
+    /// --delta-from and --patch a delta manifest whose payload is the patch.
     Sign(SignArgs),
     /// Check a signed manifest and its image as a device would. Exit 0 and `OK ...` when genuine;
     /// exit 1 and `REJECTED <check>: <why>` otherwise.
     Verify(VerifyArgs),
-    /// Print a signed manifest's (or delegation record's) fields, without checking them.
+    /// Print a signed manifest's (delegation record's, delta patch's) fields, without checking them.
     Inspect {
-        /// The signed manifest (envelope) file.
+        /// The signed manifest (envelope), delegation or patch file.
         manifest: PathBuf,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Delegate a signing key (or revoke one) with root keys: writes a delegation envelope.
+    /// Delegate a signing key (or revoke one) with root keys: writes a delegation envelope, the
+    /// next record of the product's gap-free chain.
     Delegate(DelegateArgs),
+    /// Sign a freshness record with root keys: "the product's delegation chain is at least at
+    /// N; believe this until T". Devices refuse delegated signatures without a live one.
+    Freshness(FreshnessArgs),
+    /// Make a delta patch that turns one image into another (checked by applying it).
+    Diff(DiffArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DiffArgs {
+    /// The base image: the one running on the devices.
+    #[arg(long)]
+    pub(crate) from: PathBuf,
+    /// The new image.
+    #[arg(long)]
+    pub(crate) to: PathBuf,
+    /// Where to write the patch.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Result bytes per patch block as a power of two, 12..=20 (a resume after a power cut
+    /// redoes at most one block).
+    #[arg(long, default_value_t = 16)]
+    pub(crate) block_log2: u8,
 }
 
 #[derive(Args, Debug)]
@@ -80,6 +104,13 @@ pub(crate) struct SignArgs {
     /// Plaintext bytes per encrypted segment (1..=65536).
     #[arg(long, default_value_t = 4096)]
     pub(crate) segment_size: u32,
+    /// Sign a delta manifest: the payload is the patch given with --patch (made by `ota-tool
+    /// diff --from` this image `--to` the --image), applied on devices running this image.
+    #[arg(long, requires = "patch")]
+    pub(crate) delta_from: Option<PathBuf>,
+    /// The delta patch (with --delta-from); --encrypt-key encrypts it instead of the image.
+    #[arg(long, requires = "delta_from")]
+    pub(crate) patch: Option<PathBuf>,
     /// Where to write the signed manifest.
     #[arg(long)]
     pub(crate) out: PathBuf,
@@ -93,9 +124,16 @@ pub(crate) struct VerifyArgs {
     /// How many roots must agree (k of n).
     #[arg(long, default_value_t = 1)]
     pub(crate) threshold: u8,
-    /// A delegation envelope to apply first (in order); repeatable.
+    /// A delegation envelope to apply first (in chain order); repeatable.
     #[arg(long = "delegation")]
     pub(crate) delegations: Vec<PathBuf>,
+    /// A freshness envelope to apply after the delegations; repeatable (in order).
+    #[arg(long = "freshness")]
+    pub(crate) freshness: Vec<PathBuf>,
+    /// Count delegated signatures without a freshness record (a withheld revocation then keeps
+    /// a revoked key usable for as long as it is withheld).
+    #[arg(long)]
+    pub(crate) no_freshness: bool,
     /// The signed manifest.
     #[arg(long)]
     pub(crate) manifest: PathBuf,
@@ -105,6 +143,11 @@ pub(crate) struct VerifyArgs {
     /// AES-256 key file to decrypt an encrypted payload with.
     #[arg(long)]
     pub(crate) decrypt_key: Option<PathBuf>,
+    /// For a delta manifest: the base image the device runs. --image is then the patch (or,
+    /// with --decrypt-key, the encrypted patch); it is applied to the base as a device
+    /// would, and the result checked against the signed digest.
+    #[arg(long)]
+    pub(crate) base: Option<PathBuf>,
     /// The device's vendor (UUID or text, as for sign).
     #[arg(long)]
     pub(crate) vendor: String,
@@ -139,7 +182,13 @@ pub(crate) struct DelegateArgs {
     /// Revoke the key instead of delegating it.
     #[arg(long)]
     pub(crate) revoke: bool,
-    /// Record sequence: strictly above every earlier delegation record.
+    /// The product's vendor (UUID or text, as for sign): the chain this record belongs to.
+    #[arg(long)]
+    pub(crate) vendor: String,
+    /// The product's hardware class.
+    #[arg(long)]
+    pub(crate) class: String,
+    /// Record sequence: exactly one above the chain's previous record (the first is 1).
     #[arg(long)]
     pub(crate) record_sequence: u64,
     /// Lowest manifest sequence the key may sign.
@@ -155,6 +204,31 @@ pub(crate) struct DelegateArgs {
     #[arg(long)]
     pub(crate) not_after: Option<u64>,
     /// Where to write the delegation envelope.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct FreshnessArgs {
+    /// Root signing key, PKCS#8 PEM; repeat to reach the threshold.
+    #[arg(long = "root-key", required = true)]
+    pub(crate) root_keys: Vec<PathBuf>,
+    /// The product's vendor (UUID or text, as for sign).
+    #[arg(long)]
+    pub(crate) vendor: String,
+    /// The product's hardware class.
+    #[arg(long)]
+    pub(crate) class: String,
+    /// Freshness sequence: above every earlier freshness record of this product.
+    #[arg(long)]
+    pub(crate) sequence: u64,
+    /// The delegation chain position devices must hold (at least the newest revocation's).
+    #[arg(long)]
+    pub(crate) min_delegation_sequence: u64,
+    /// Unix seconds from which on the record vouches for nothing.
+    #[arg(long)]
+    pub(crate) expires: u64,
+    /// Where to write the freshness envelope.
     #[arg(long)]
     pub(crate) out: PathBuf,
 }

@@ -233,6 +233,10 @@ fn delegation_rotation_and_revocation() {
             "root1/signing.pem",
             "--key",
             "release/signing.pub.pem",
+            "--vendor",
+            "acme",
+            "--class",
+            "sensor-v2",
             "--record-sequence",
             "1",
             "--out",
@@ -250,13 +254,58 @@ fn delegation_rotation_and_revocation() {
             "root3/signing.pem",
             "--key",
             "release/signing.pub.pem",
+            "--vendor",
+            "acme",
+            "--class",
+            "sensor-v2",
             "--record-sequence",
             "1",
             "--out",
             "grant.del",
         ],
     );
-    assert!(ok(&d, &base(&["--delegation", "grant.del"])).starts_with("OK "));
+    // A delegated signature needs a live freshness record from the roots.
+    assert!(
+        rejected(&d, &base(&["--delegation", "grant.del"]))
+            .starts_with("REJECTED signature: signatures: key ")
+    );
+    let fresh = |seq: &'static str, min: &'static str, out: &'static str| {
+        ok(
+            &d,
+            &[
+                "freshness",
+                "--root-key",
+                "root1/signing.pem",
+                "--root-key",
+                "root2/signing.pem",
+                "--vendor",
+                "acme",
+                "--class",
+                "sensor-v2",
+                "--sequence",
+                seq,
+                "--min-delegation-sequence",
+                min,
+                "--expires",
+                "4000000000",
+                "--out",
+                out,
+            ],
+        )
+    };
+    fresh("1", "1", "f1.fresh");
+    assert!(
+        ok(
+            &d,
+            &base(&["--delegation", "grant.del", "--freshness", "f1.fresh"])
+        )
+        .starts_with("OK ")
+    );
+    assert!(ok(&d, &base(&["--delegation", "grant.del", "--no-freshness"])).starts_with("OK "));
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&d, &["inspect", "f1.fresh", "--json"])).unwrap();
+    assert_eq!(shown["min_delegation_sequence"], 1);
+    assert_eq!(shown["expires_at"], 4_000_000_000u64);
     let shown: serde_json::Value =
         serde_json::from_str(&ok(&d, &["inspect", "grant.del", "--json"])).unwrap();
     assert_eq!(shown["action"], "delegate");
@@ -273,19 +322,66 @@ fn delegation_rotation_and_revocation() {
             "root3/signing.pem",
             "--key",
             "release/signing.pub.pem",
+            "--vendor",
+            "acme",
+            "--class",
+            "sensor-v2",
             "--record-sequence",
             "2",
             "--out",
             "revoke.del",
         ],
     );
+    ok(
+        &d,
+        &[
+            "delegate",
+            "--root-key",
+            "root1/signing.pem",
+            "--root-key",
+            "root2/signing.pem",
+            "--key",
+            "root3/signing.pub.pem",
+            "--vendor",
+            "acme",
+            "--class",
+            "sensor-v2",
+            "--record-sequence",
+            "3",
+            "--out",
+            "grant3.del",
+        ],
+    );
     assert!(
         rejected(
             &d,
-            &base(&["--delegation", "grant.del", "--delegation", "revoke.del"])
+            &base(&[
+                "--delegation",
+                "grant.del",
+                "--delegation",
+                "revoke.del",
+                "--freshness",
+                "f1.fresh"
+            ])
         )
         .starts_with("REJECTED signature:")
     );
+    // The revocation withheld, but the roots' newer freshness record arrives: still refused.
+    fresh("2", "2", "f2.fresh");
+    let out = rejected(
+        &d,
+        &base(&["--delegation", "grant.del", "--freshness", "f2.fresh"]),
+    );
+    assert!(
+        out.contains("the delegation chain is at 1 and the freshness record requires 2"),
+        "{out}"
+    );
+    // Skipping the revocation in the chain is refused.
+    let out = rejected(
+        &d,
+        &base(&["--delegation", "grant.del", "--delegation", "grant3.del"]),
+    );
+    assert!(out.contains("skips the chain: expected 2 next"), "{out}");
     std::fs::remove_dir_all(&d).unwrap();
 }
 
