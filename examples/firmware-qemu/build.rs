@@ -40,6 +40,13 @@ const BASELINE_AEAD_KEY: [u8; 32] = [0xa5; 32];
 const BASELINE_AEAD_NONCE: [u8; 12] = [0x3c; 12];
 /// Bytes in the bare AES-GCM baseline buffer.
 const BASELINE_LEN: usize = 8 * 1024;
+/// The factory image in slot A: 256 KiB, so `decide` at the first boot verifies a 256 KiB image.
+const FACTORY_LEN: u32 = 256 * 1024;
+
+/// Byte `i` of the factory image (the firmware computes the same bytes when it programs it).
+fn factory_byte(i: u32) -> u8 {
+    (i.wrapping_mul(2_654_435_761) >> 24) as u8
+}
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -61,7 +68,21 @@ fn main() -> Result<(), BoxError> {
     write_update(&out, &corrupt)?;
     write_aead_baseline(&out)?;
     write_heartbeat_frames(&out)?;
+    write_delta(&out)?;
     println!("cargo:rerun-if-changed=src/workload.rs");
+    Ok(())
+}
+
+/// A real firmware pair of this repository and the patch between them (64 KiB blocks).
+fn write_delta(out: &Path) -> Result<(), BoxError> {
+    let dir = Path::new("../ota-tool/tests/data/firmware/fix-adjacent");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let old = fs::read(dir.join("old.bin"))?;
+    let new = fs::read(dir.join("new.bin"))?;
+    let patch = ota_core::delta::diff(&old, &new, &ota_core::delta::DiffOptions::default())?;
+    fs::write(out.join("delta_base.bin"), &old)?;
+    fs::write(out.join("delta_result.bin"), &new)?;
+    fs::write(out.join("delta_patch.bin"), &patch)?;
     Ok(())
 }
 
@@ -131,6 +152,7 @@ fn write_update(out: &Path, corrupt: &str) -> Result<(), BoxError> {
         min_installed_version: Some(Version::new(1, 0, 0)),
         release_notes: heapless::String::try_from("firmware-qemu test release")
             .map_err(|_| "release notes too long")?,
+        delta: None,
     };
     let mut envelope = sign_manifest(&manifest, &[&root])?;
 
@@ -156,6 +178,30 @@ fn write_update(out: &Path, corrupt: &str) -> Result<(), BoxError> {
     }
     fs::write(out.join("envelope.bin"), &envelope)?;
 
+    // The factory image's release, kept in slot A's trailer by provisioning: the bootloader
+    // verifies it at every boot like any other.
+    let factory: Vec<u8> = (0..FACTORY_LEN).map(factory_byte).collect();
+    let factory_manifest = Manifest {
+        format_version: MANIFEST_FORMAT_VERSION,
+        sequence: 1,
+        vendor_id: ProductId::from_text("fleet-ops"),
+        class_id: ProductId::from_text("qemu-mps2-an386"),
+        version: Version::new(1, 0, 0),
+        security_version: 1,
+        image_size: FACTORY_LEN,
+        image_digest: Sha256::digest(&factory).into(),
+        encryption: None,
+        expires_at: None,
+        min_installed_version: None,
+        release_notes: heapless::String::try_from("factory image")
+            .map_err(|_| "release notes too long")?,
+        delta: None,
+    };
+    fs::write(
+        out.join("factory_envelope.bin"),
+        sign_manifest(&factory_manifest, &[&root])?,
+    )?;
+
     let manifest_digest: [u8; 32] = Sha256::digest(&payload).into();
     let mut encrypted = encrypt_image(&IMAGE_KEY, &encryption, &manifest_digest, &image)
         .map_err(|e| format!("encrypting the test image: {e}"))?;
@@ -174,6 +220,8 @@ fn write_update(out: &Path, corrupt: &str) -> Result<(), BoxError> {
          pub const IMAGE_LEN: usize = {IMAGE_LEN};\n\
          /// Plaintext bytes per encrypted segment.\n\
          pub const SEGMENT_SIZE: usize = {SEGMENT_SIZE};\n\
+         /// Bytes of the factory image in slot A.\n\
+         pub const FACTORY_LEN: u32 = {FACTORY_LEN};\n\
          /// Whether this build was deliberately corrupted (`FIRMWARE_CORRUPT`).\n\
          pub const CORRUPTED: &str = {corrupt:?};\n",
         root.verifying_key().to_bytes()

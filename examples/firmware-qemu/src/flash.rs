@@ -17,7 +17,7 @@ use embedded_storage::nor_flash::{
 };
 
 /// Bytes in the simulated part.
-pub const CAPACITY: usize = 512 * 1024;
+pub const CAPACITY: usize = 1024 * 1024;
 /// Erase sector size (a common size for internal and SPI NOR flash).
 pub const ERASE_SIZE: usize = 4096;
 /// Program unit (as on e.g. nRF52 internal flash).

@@ -8,7 +8,7 @@
 //! succeeded, 1 otherwise. The last line is the summary `run.sh` checks:
 //!
 //! ```text
-//! firmware: ok verify_instr=V digest_instr_per_kib=D decrypt_instr_per_kib=E journal_append_instr=J recover_instr=R stack_bytes=S flash_bytes=F ram_bytes=M
+//! firmware: ok verify_instr=V digest_instr_per_kib=D decrypt_instr_per_kib=E journal_append_instr=J recover_instr=R boot_instr=B stack_bytes=S flash_bytes=F ram_bytes=M
 //! ```
 //!
 //! - `verify_instr`: `ota_core::verify::verify` of the signed envelope;
@@ -17,6 +17,8 @@
 //! - `decrypt_instr_per_kib`: segmented AES-256-GCM decryption per KiB;
 //! - `journal_append_instr`: `Updater::activate`, one state transition = one journal record;
 //! - `recover_instr`: `Updater::open` after the reset, i.e. journal recovery;
+//! - `boot_instr`: the bootloader's `decide` of a 256 KiB confirmed image: journal recovery,
+//!   the kept envelope's signature against the bootloader's root key, SHA-256 of the image;
 //! - `stack_bytes`: deepest stack of the update path below its entry;
 //! - `flash_bytes`, `ram_bytes`: see [`size`].
 #![no_std]
@@ -37,6 +39,7 @@ macro_rules! payload {
 
 mod baseline;
 mod clock;
+mod delta;
 mod failure;
 mod flash;
 mod size;
@@ -109,6 +112,21 @@ fn run() -> Result<(), Failure> {
         bare.aes_gcm_instr_per_kib,
     );
 
+    let d = delta::run(&clock, &mut nor)?;
+    let per = |instr| baseline::per_kib(instr, d.result_len);
+    hprintln!(
+        "delta: patch {} bytes, base {} bytes, result {} bytes; apply_instr_per_kib={} (begin {} = base SHA-256, finish {} = result SHA-256 read back) plain_write_digest_instr_per_kib={} ratio {} applier_ram_bytes={}",
+        d.patch_len,
+        d.base_len,
+        d.result_len,
+        per(d.apply_instr),
+        per(d.begin_instr),
+        per(d.finish_instr),
+        per(d.plain_instr),
+        Ratio(d.apply_instr, d.plain_instr),
+        d.applier_ram,
+    );
+
     let up = update::run(&clock, nor)?;
     let kib = |instr| baseline::per_kib(instr, update::IMAGE_LEN);
     let (verify, digest, decrypt) = (up.verify.instr, kib(up.finish.instr), kib(up.decrypt.instr));
@@ -132,6 +150,16 @@ fn run() -> Result<(), Failure> {
         up.confirm.instr,
         up.decide_confirmed.instr,
     );
+    let sha_256k = bare.sha256_instr_per_kib * u64::from(update::FACTORY_LEN / 1024);
+    hprintln!(
+        "boot: decide_instr={} for a {} KiB image ({} bare verify_strict + bare SHA-256 = {}) verify_once_first_instr={} verify_once_marked_instr={}",
+        up.decide_factory.instr,
+        update::FACTORY_LEN / 1024,
+        Ratio(up.decide_factory.instr, bare.verify_strict_instr + sha_256k),
+        bare.verify_strict_instr + sha_256k,
+        up.decide_once_first.instr,
+        up.decide_once_marked.instr,
+    );
     hprintln!(
         "flash: the driver alone reads the image back at {} instructions per KiB (512-byte blocks, part of finish and decide)",
         kib(up.driver_read.instr)
@@ -143,10 +171,16 @@ fn run() -> Result<(), Failure> {
         up.wear.writes
     );
     hprintln!(
-        "stack: update path high-water {} bytes below its entry, {} from the top (firmware frames {}); deepest from the top per step: verify {} (the call itself {}), begin {}, decrypt {}, write {}, finish {}, activate {}, decide {}, recover {}, confirm {}, decide {}",
+        "stack: update path high-water {} bytes below its entry ({} bare verify_strict's {}), {} from the top (firmware frames {}); bootloader decide {} below its entry; deepest from the top per step: verify {} (the call itself {}), begin {}, decrypt {}, write {}, finish {}, activate {}, decide {}, recover {}, confirm {}, decide {}",
         up.stack_bytes(),
+        Ratio(
+            up.stack_bytes() as u64,
+            bare.verify_strict_stack_bytes as u64
+        ),
+        bare.verify_strict_stack_bytes,
         up.max_stack(),
         up.base_stack,
+        up.decide_factory.stack.saturating_sub(up.base_stack),
         up.verify.stack,
         up.verify.own_stack(),
         up.begin.stack,
@@ -174,12 +208,13 @@ fn run() -> Result<(), Failure> {
         size::payload_bytes()
     );
     hprintln!(
-        "firmware: ok verify_instr={} digest_instr_per_kib={} decrypt_instr_per_kib={} journal_append_instr={} recover_instr={} stack_bytes={} flash_bytes={} ram_bytes={}",
+        "firmware: ok verify_instr={} digest_instr_per_kib={} decrypt_instr_per_kib={} journal_append_instr={} recover_instr={} boot_instr={} stack_bytes={} flash_bytes={} ram_bytes={}",
         verify,
         digest,
         decrypt,
         up.activate.instr,
         up.recover.instr,
+        up.decide_factory.instr,
         up.stack_bytes(),
         size::flash_bytes(),
         size::ram_bytes()

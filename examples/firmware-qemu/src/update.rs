@@ -1,7 +1,10 @@
 //! The device story, step by step, with the real `ota-core` and default features off.
 //!
-//! 1. **Factory**: a v1.0.0 image is programmed into slot A and provisioned (footer + first
-//!    journal record); the bootloader's [`decide`] boots it.
+//! 1. **Factory**: a 256 KiB v1.0.0 image is programmed into slot A and provisioned with its
+//!    signed envelope (slot trailer + first journal record); the bootloader's [`decide`]
+//!    verifies the envelope against its own root key and the image digest, and boots it (this
+//!    is `boot_instr`). It is measured again in verify-once mode (first boot: full check and a
+//!    keyed marker; next boot: the marker only).
 //! 2. **Application** ([`install`]): recover the state from the journal, verify the signed
 //!    envelope, `begin`, stream the segmented AES-GCM image (decrypt in place, write to the
 //!    inactive slot), `finish` (SHA-256 of what reads back from flash), `activate`.
@@ -17,10 +20,10 @@ use crate::failure::{Failure, failed};
 use crate::flash::{RamNorFlash, Wear};
 use crate::stack::Paint;
 use embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
-use ota_core::boot::{BootReason, Decision, decide, provision};
-use ota_core::digest::ImageDigest;
+use ota_core::boot::{BootReason, BootTrust, Decision, VerifyMode, decide, provision};
+use ota_core::counter::NoCounter;
 use ota_core::layout::{Layout, READ_BACK_BLOCK, Slot};
-use ota_core::manifest::{ImageInfo, ProductId, VerifiedManifest, Version};
+use ota_core::manifest::{ProductId, VerifiedManifest, Version};
 use ota_core::segment::{SegmentDecryptor, TAG_LEN};
 use ota_core::slots::Updater;
 use ota_core::state::State;
@@ -37,18 +40,22 @@ crate::payload!(
     /// The segmented AES-256-GCM image, as it would arrive over the air.
     IMAGE = "image.bin"
 );
+crate::payload!(
+    /// The factory image's signed envelope, kept in slot A by provisioning.
+    FACTORY_ENVELOPE = "factory_envelope.bin"
+);
 
-/// Where things live in the NOR part: a two-sector journal, then two 128 KiB slots.
+/// Where things live in the NOR part: a two-sector journal, then two slots of 256 KiB plus a
+/// sector for the slot trailer.
 pub const LAYOUT: Layout = Layout {
     journal_offset: 0,
     journal_sectors: 2,
     slot_a: 0x1_0000,
-    slot_b: 0x3_0000,
-    slot_size: 0x2_0000,
+    slot_b: 0x5_1000,
+    slot_size: 0x4_1000,
     trial_attempts: 3,
+    erased: 0xFF,
 };
-/// Bytes of the factory image.
-const FACTORY_LEN: u32 = 16 * 1024;
 /// The factory image's version (the update brings 1.1.0).
 const FACTORY_VERSION: Version = Version::new(1, 0, 0);
 /// The new image's version.
@@ -78,6 +85,13 @@ impl Step {
 pub struct UpdateFigures {
     /// Depth of the stack when the update path starts (the firmware's own frames).
     pub base_stack: usize,
+    /// The bootloader's `decide` at the factory boot: journal recovery, the kept envelope's
+    /// signature against the bootloader's root key, SHA-256 of the 256 KiB confirmed image.
+    pub decide_factory: Step,
+    /// `decide` in verify-once mode, first boot: the full check plus writing a keyed marker.
+    pub decide_once_first: Step,
+    /// `decide` in verify-once mode, later boots: the keyed marker only.
+    pub decide_once_marked: Step,
     /// `verify` of the envelope (decode, signature, policy checks).
     pub verify: Step,
     /// `Updater::begin` (a state transition: one journal record).
@@ -158,28 +172,45 @@ pub fn run(clock: &InstrClock, mut nor: RamNorFlash) -> Result<UpdateFigures, Fa
         ..UpdateFigures::default()
     };
 
+    // The bootloader's own anchors: the same root the application trusts, built once at boot.
+    let anchors = TrustStore::<1, 2>::new(&[ROOT_KEY], 1).map_err(failed("trust store"))?;
+    let trust = boot_trust(&anchors, VerifyMode::EveryBoot);
     factory(&mut nor)?;
-    expect_boot(
-        decide(&mut nor, &LAYOUT),
-        Slot::A,
-        FACTORY_VERSION,
-        "confirmed",
-        |r| r == BootReason::Confirmed,
-    )?;
+    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT, &trust, &mut NoCounter))?;
+    figures.decide_factory = s;
+    expect_boot(decision, Slot::A, FACTORY_VERSION, "confirmed", |r| {
+        r == BootReason::Confirmed
+    })?;
+    let once = boot_trust(
+        &anchors,
+        VerifyMode::VerifyOnce {
+            key: Some([0x44; 32]),
+        },
+    );
+    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT, &once, &mut NoCounter))?;
+    figures.decide_once_first = s;
+    expect_boot(decision, Slot::A, FACTORY_VERSION, "confirmed", |r| {
+        r == BootReason::Confirmed
+    })?;
+    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT, &once, &mut NoCounter))?;
+    figures.decide_once_marked = s;
+    expect_boot(decision, Slot::A, FACTORY_VERSION, "confirmed", |r| {
+        r == BootReason::Confirmed
+    })?;
 
     let wear_before = nor.wear();
     // The application runs the update; only the flash survives the reset that follows.
     let mut nor = install(clock, nor, &mut figures)?;
 
     // Bootloader after the reset.
-    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT))?;
+    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT, &trust, &mut NoCounter))?;
     figures.decide_trial = s;
     expect_boot(decision, Slot::B, NEW_VERSION, "trial", |r| {
         matches!(r, BootReason::Trial { .. })
     })?;
 
     // The new image runs its self-test, then confirms.
-    let (updater, s) = step(clock, || Updater::open(nor, LAYOUT))?;
+    let (updater, s) = step(clock, || Updater::open_running(nor, LAYOUT, Slot::B))?;
     figures.recover = s;
     let mut updater = updater.map_err(failed("recover"))?;
     let (confirmed, s) = step(clock, || updater.confirm())?;
@@ -189,7 +220,7 @@ pub fn run(clock: &InstrClock, mut nor: RamNorFlash) -> Result<UpdateFigures, Fa
     figures.wear = nor.wear().since(wear_before);
 
     // Next boot: the new image is the confirmed one.
-    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT))?;
+    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT, &trust, &mut NoCounter))?;
     figures.decide_confirmed = s;
     expect_boot(decision, Slot::B, NEW_VERSION, "confirmed", |r| {
         r == BootReason::Confirmed
@@ -208,6 +239,17 @@ pub fn run(clock: &InstrClock, mut nor: RamNorFlash) -> Result<UpdateFigures, Fa
     read.map_err(failed("read back"))?;
     figures.driver_read = s;
     Ok(figures)
+}
+
+/// The bootloader's trust anchors for this board.
+fn boot_trust(anchors: &TrustStore<1, 2>, mode: VerifyMode) -> BootTrust<'_, 1, 2> {
+    BootTrust {
+        store: anchors,
+        vendor_id: ProductId::from_text("fleet-ops"),
+        class_id: ProductId::from_text("qemu-mps2-an386"),
+        now: 1_795_000_000,
+        mode,
+    }
 }
 
 /// Checks the bootloader's decision.
@@ -248,29 +290,19 @@ fn factory_byte(i: u32) -> u8 {
     (i.wrapping_mul(2_654_435_761) >> 24) as u8
 }
 
-/// Programs the factory image into slot A and provisions the device.
+/// Programs the factory image into slot A and provisions the device with its signed envelope.
 fn factory(nor: &mut RamNorFlash) -> Result<(), Failure> {
     let a = LAYOUT.slot_a;
     nor.erase(a, a + LAYOUT.slot_size)
         .map_err(failed("factory"))?;
     let mut chunk = [0u8; 256];
-    let mut digest = ImageDigest::new();
     for start in (0..FACTORY_LEN).step_by(chunk.len()) {
         for (i, b) in chunk.iter_mut().enumerate() {
             *b = factory_byte(start + i as u32);
         }
         nor.write(a + start, &chunk).map_err(failed("factory"))?;
-        digest.update(&chunk);
     }
-    let info = ImageInfo {
-        sequence: 1,
-        version: FACTORY_VERSION,
-        security_version: 1,
-        image_size: FACTORY_LEN,
-        image_digest: digest.finalize(),
-        manifest_digest: [0; 32],
-    };
-    provision(nor, &LAYOUT, Slot::A, &info).map_err(failed("provision"))
+    provision(nor, &LAYOUT, Slot::A, &FACTORY_ENVELOPE, &[]).map_err(failed("provision"))
 }
 
 /// This device, as the verifier sees it, from the recovered state.
@@ -295,7 +327,7 @@ fn install(
     figures: &mut UpdateFigures,
 ) -> Result<RamNorFlash, Failure> {
     let trust = TrustStore::<1, 2>::new(&[ROOT_KEY], 1).map_err(failed("trust store"))?;
-    let mut updater = Updater::open(nor, LAYOUT).map_err(failed("recover"))?;
+    let mut updater = Updater::open_running(nor, LAYOUT, Slot::A).map_err(failed("recover"))?;
     let device = device(updater.state());
 
     let (verified, s) = step(clock, || verify(&ENVELOPE, &trust, &device))?;
@@ -313,7 +345,7 @@ fn install(
 
     stream(clock, &mut updater, &verified, figures)?;
 
-    let (finished, s) = step(clock, || updater.finish())?;
+    let (finished, s) = step(clock, || updater.finish(&ENVELOPE, &[]))?;
     figures.finish = s;
     finished.map_err(failed("finish"))?;
 
