@@ -2,6 +2,7 @@
 //! lifecycle with the device's time, and gate capabilities.
 
 use eol_core::capability::Capability;
+use eol_core::compliance::cra;
 use eol_core::date::Day;
 use eol_core::device::DeviceEol;
 use eol_core::ed25519_dalek::VerifyingKey;
@@ -56,23 +57,25 @@ pub(crate) fn exercise(seed: u8) -> u32 {
     // Later, the clock passes the end of the cloud service.
     let later = device.tick(now + 365 * 86_400);
     // The policy checks and the reminder schedule also run on the device side.
-    let policy = SupportPolicy {
-        placed_on_market: Day(20_454),
-        end_of_sale: device.dates().map(|d| d.security_only_from),
-        end_of_security_updates: device.dates().map(|d| d.end_of_security_updates),
-        end_of_cloud_service: device.dates().map(|d| d.end_of_cloud),
-        expected_use_months: None,
-        support_period_published: true,
-        end_date_told_at_purchase: true,
-    };
-    let findings = policy.check().len() as u32;
-    let due = NotificationPlan::standard()
-        .due(&policy, &[], device.today())
-        .len() as u32;
+    let mut policy = SupportPolicy::new(Day(20_454));
+    policy.end_of_sale = device.dates().map(|d| d.security_only_from);
+    policy.end_of_security_updates = device.dates().map(|d| d.end_of_security_updates);
+    policy.end_of_cloud_service = device.dates().map(|d| d.end_of_cloud);
+    policy.support_period_published = true;
+    policy.end_date_told_at_purchase = true;
+    let plan = NotificationPlan::standard();
+    let findings = policy.check().iter().filter(|f| f.fails()).count() as u32
+        + u32::from(cra::check_notification_plan(&policy, &plan).is_some())
+        + u32::from(cra::check_cessation_notice(&policy, notice.body()).is_some());
+    let due = plan.due(&policy, &[], device.today()).len() as u32;
+    // The end-of-support notification (CRA Art. 13(19)) and what stays after the cloud.
+    let ended = u32::from(device.support_period_ended())
+        + u32::from(device.kept_after_cloud().contains(Capability::EraseUserData));
     (state as u32 + 1)
         | (u32::from(device.allows(Capability::CloudSync)) << 4)
         | (u32::from(device.allows(Capability::LocalControl)) << 5)
         | ((later as u32) << 6)
         | (findings << 8)
         | (due << 12)
+        | (ended << 16)
 }

@@ -8,9 +8,11 @@
 
 mod eol;
 mod ota;
+mod ota_delta;
 mod ota_slots;
 mod rollout;
 mod telemetry;
+mod telemetry_queue;
 
 use core::hint::black_box;
 
@@ -18,7 +20,9 @@ fn exercise() -> u32 {
     let mut acc = 0u32;
     acc = acc.wrapping_add(ota::exercise(black_box(7)));
     acc = acc.wrapping_add(ota_slots::exercise(black_box(7)));
+    acc = acc.wrapping_add(ota_delta::exercise(black_box(7)));
     acc = acc.wrapping_add(telemetry::exercise(black_box(7)));
+    acc = acc.wrapping_add(telemetry_queue::exercise(black_box(7)));
     acc = acc.wrapping_add(rollout::exercise(black_box(7)));
     acc = acc.wrapping_add(eol::exercise(black_box(7)));
     acc

@@ -3,7 +3,8 @@
 
 use core::convert::Infallible;
 use embedded_storage::nor_flash::{ErrorType, NorFlash, ReadNorFlash};
-use ota_core::boot::{Decision, decide};
+use ota_core::boot::{BootTrust, Decision, VerifyMode, decide};
+use ota_core::counter::NoCounter;
 use ota_core::layout::Layout;
 use ota_core::manifest::{ProductId, Version};
 use ota_core::slots::Updater;
@@ -12,8 +13,8 @@ use ota_core::verify::{DeviceContext, verify};
 
 const SECTOR: usize = 1024;
 
-/// 6 KiB of RAM standing in for flash: 2 journal sectors, two 2 KiB slots.
-struct RamFlash([u8; 6 * SECTOR]);
+/// 8 KiB of RAM standing in for flash: 2 journal sectors, two 3 KiB slots (image + trailer).
+struct RamFlash([u8; 8 * SECTOR]);
 
 impl ErrorType for RamFlash {
     type Error = Infallible;
@@ -57,9 +58,10 @@ const LAYOUT: Layout = Layout {
     journal_offset: 0,
     journal_sectors: 2,
     slot_a: 2 * SECTOR as u32,
-    slot_b: 4 * SECTOR as u32,
-    slot_size: 2 * SECTOR as u32,
+    slot_b: 5 * SECTOR as u32,
+    slot_size: 3 * SECTOR as u32,
     trial_attempts: 3,
+    erased: 0xFF,
 };
 
 /// The application side: verify an offered manifest, then the whole update cycle.
@@ -80,7 +82,7 @@ fn update(flash: &mut RamFlash, envelope: &[u8], image: &[u8]) -> Option<u32> {
     for chunk in image.get(offset as usize..)?.chunks(100) {
         up.write(chunk).ok()?;
     }
-    up.finish().ok()?;
+    up.finish(envelope, &[]).ok()?;
     up.activate().ok()?;
     up.confirm().ok()?;
     Some(up.state().security_floor)
@@ -89,8 +91,18 @@ fn update(flash: &mut RamFlash, envelope: &[u8], image: &[u8]) -> Option<u32> {
 /// Boots (blank flash: reports no bootable image), then tries an update with a manifest that
 /// does not verify: every call is linked, none can be proven dead by the optimizer.
 pub(crate) fn exercise(seed: u8) -> u32 {
-    let mut flash = RamFlash([seed; 6 * SECTOR]);
-    let booted = match decide(&mut flash, &LAYOUT) {
+    let mut flash = RamFlash([seed; 8 * SECTOR]);
+    let Ok(anchors) = TrustStore::<1, 1>::new(&[[0x3B; 32]], 1) else {
+        return 0;
+    };
+    let trust = BootTrust {
+        store: &anchors,
+        vendor_id: ProductId::from_text("acme"),
+        class_id: ProductId::from_text("board-1"),
+        now: 1_800_000_000,
+        mode: VerifyMode::EveryBoot,
+    };
+    let booted = match decide(&mut flash, &LAYOUT, &trust, &mut NoCounter) {
         Ok(Decision::Boot { slot, .. }) => slot as u32 + 1,
         Ok(Decision::NoBootableImage { .. }) => 0,
         Err(_) => 100,
