@@ -1,14 +1,17 @@
 //! telemetry-core frame decoding: never panics on any bytes, and every accepted frame is
 //! canonical (re-encoding gives back exactly the input bytes).
 //!
+//! Both format versions: an accepted frame re-encodes in the version it was read in.
+//!
 //! Input: byte 0 chooses the reference (bit 0: none or the typical heartbeat, line 1 of the
-//! workload), the rest is the frame.
+//! workload; bit 1: that heartbeat as boot 12 frame 0, or as boot 13 frame 255, so version 2
+//! delta frames naming another boot or sequence are tried), the rest is the frame.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use telemetry_core::codec::{
     decode, decode_into, decode_prefix, encode_delta, encode_diagnostics, encode_key,
-    encode_time_anchor,
+    encode_time_anchor, v1,
 };
 use telemetry_core::frame::Frame;
 use telemetry_core::heartbeat::{Heartbeat, Interval};
@@ -31,6 +34,13 @@ fuzz_target!(|data: &[u8]| {
         decode::<N>(&LINE1_KEY, None)
             .ok()
             .and_then(|f| f.heartbeat().cloned())
+            .map(|mut h| {
+                if mode & 2 == 2 {
+                    h.boot_id = 13;
+                    h.seq = 255;
+                }
+                h
+            })
     } else {
         None
     };
@@ -59,9 +69,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut buf = [0u8; Heartbeat::<N>::MAX_FRAME_LEN];
+    let version_1 = bytes.first().is_some_and(|b| b >> 6 == 1);
     let n = match &frame {
+        Frame::Key(h) if version_1 => v1::encode_key(h, &mut buf),
         Frame::Key(h) => encode_key(h, &mut buf),
         Frame::Delta(h) => match &reference {
+            Some(r) if version_1 => v1::encode_delta(h, r, &mut buf),
             Some(r) => encode_delta(h, r, &mut buf),
             None => panic!("delta frame decoded without a reference"),
         },

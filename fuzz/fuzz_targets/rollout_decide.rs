@@ -1,14 +1,19 @@
 //! Stored rollout records (plan, state, evidence) decoded from arbitrary bytes and fed to
 //! `decide` and the state transitions must never panic; every accepted record re-encodes to
-//! exactly its input.
+//! exactly its input (as the current version; older records re-encode to the same value); a
+//! decision applies to its own state at most once, and a refused one changes nothing; offers
+//! never exceed the open stage and never go out from a pending, paused or aborted rollout.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rollout_policy::decide::{Command, RolloutState, decide};
+use rollout_policy::decide::decide;
 use rollout_policy::evidence::Evidence;
 use rollout_policy::plan::Plan;
+use rollout_policy::rollback::MonotonicSequence;
+use rollout_policy::state::Phase;
+use rollout_policy::state::{Applied, Command, RolloutState};
 use rollout_policy::time::Timestamp;
-use rollout_policy::wire::MAX_RECORD;
+use rollout_policy::wire::{FORMAT_VERSION, MAX_RECORD};
 
 /// Splits `data` at a one-byte length prefix.
 fn take(data: &[u8]) -> (&[u8], &[u8]) {
@@ -26,17 +31,33 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut state) = RolloutState::decode(state_bytes) else {
         return;
     };
-    assert_eq!(state.encode(&mut buf).map(|b| b.to_vec()).ok().as_deref(), Some(state_bytes));
+    let again = state.encode(&mut buf).map(|b| b.to_vec()).ok();
+    if state_bytes.first() == Some(&FORMAT_VERSION) {
+        assert_eq!(again.as_deref(), Some(state_bytes));
+    } else {
+        let again = again.and_then(|b| RolloutState::decode(&b).ok());
+        assert_eq!(again, Some(state));
+    }
     let evidence = match Evidence::decode(evidence_bytes) {
         Ok(e) => {
-            assert_eq!(e.encode(&mut buf).map(|b| b.to_vec()).ok().as_deref(), Some(evidence_bytes));
+            let again = e.encode(&mut buf).map(|b| b.to_vec()).ok();
+            if evidence_bytes.first() == Some(&FORMAT_VERSION) {
+                assert_eq!(again.as_deref(), Some(evidence_bytes));
+            } else {
+                assert_eq!(again.and_then(|b| Evidence::decode(&b).ok()), Some(e));
+            }
             e
         }
         Err(_) => Evidence::default(),
     };
     let plan = match Plan::decode(plan_bytes) {
         Ok(p) => {
-            assert_eq!(p.encode(&mut buf).map(|b| b.to_vec()).ok().as_deref(), Some(plan_bytes));
+            let again = p.encode(&mut buf).map(|b| b.to_vec()).ok();
+            if plan_bytes.first() == Some(&FORMAT_VERSION) {
+                assert_eq!(again.as_deref(), Some(plan_bytes));
+            } else {
+                assert_eq!(again.and_then(|b| Plan::decode(&b).ok()).as_ref(), Some(&p));
+            }
             p
         }
         Err(_) => Plan::default_stable(),
@@ -48,10 +69,42 @@ fuzz_target!(|data: &[u8]| {
     let now = Timestamp(u64::from_le_bytes(now));
     let d = decide(&plan, &state, &evidence, now);
     assert!(!d.explanation.is_empty());
-    state.apply(&plan, &d, now);
+    assert_eq!(d.basis, state.basis());
+    let mut sequences = MonotonicSequence {
+        last: state.release.sequence,
+    };
+    let before = state;
+    match state.apply(&plan, &d, now, &mut sequences) {
+        Ok(Applied::Unchanged) => assert_eq!(state, before),
+        Ok(applied) => {
+            assert_eq!(state.revision, before.revision.wrapping_add(1));
+            if let Applied::Aborted(directive) = applied {
+                assert!(directive.sequence > before.release.sequence.max(before.previous.sequence));
+            }
+            // The same decision again is a replay.
+            let after = state;
+            assert!(state.apply(&plan, &d, now, &mut sequences).is_err());
+            assert_eq!(state, after);
+        }
+        Err(_) => assert_eq!(state, before),
+    }
     let _ = decide(&plan, &state, &evidence, now.plus(3_600));
     for c in [Command::Pause, Command::Resume, Command::Abort] {
-        let _ = state.command(&plan, c, now);
+        let before = state;
+        if state.command(&plan, c, now, &mut sequences).is_err() {
+            assert_eq!(state, before);
+        }
     }
     let _ = state.offer_budget(&plan, now);
+    let offers = state.new_offers(&plan, &evidence, now);
+    assert!(
+        u64::from(offers) + u64::from(evidence.stage.offered)
+            <= u64::from(evidence.stage_assigned.max(evidence.stage.offered))
+    );
+    if matches!(
+        state.phase,
+        Phase::Pending | Phase::Paused { .. } | Phase::Aborted { .. }
+    ) {
+        assert_eq!(offers, 0);
+    }
 });
