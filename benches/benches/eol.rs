@@ -4,7 +4,8 @@
 //!   `verify_strict`, postcard decode, canonical re-encode check, product and date checks) vs a
 //!   bare `ed25519_dalek::VerifyingKey::verify_strict` over the same signed message;
 //! - `device_apply`: `DeviceEol::apply` + `allows` on an already verified notice (the state
-//!   machine alone).
+//!   machine alone): the first notice, and a second one checked against every promise of the
+//!   first (dates, final firmware, owner release, local plan, clock bound).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use eol_core::ed25519_dalek::{Signature, SigningKey};
@@ -70,14 +71,28 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     let verified = SunsetNotice::verify(&bytes, &trust);
+    let mut second = body.clone();
+    second.sequence = 2;
+    second.dates.end_of_security_updates = second.dates.end_of_security_updates.plus_days(30);
+    let second = SunsetNotice::verify(&second.sign(&key).unwrap_or_default(), &trust);
+    assert!(second.is_ok());
     let mut g = c.benchmark_group("device_apply");
-    if let Ok(v) = verified {
+    if let (Ok(v), Ok(v2)) = (verified, second) {
         let now = Day::from_ymd(2032, 1, 5).map_or(0, Day::to_unix);
         g.bench_function("apply_and_gate", |b| {
             b.iter(|| {
                 let mut dev = DeviceEol::new();
                 let _ = dev.apply(black_box(&v), black_box(now));
                 dev.allows(Capability::CloudSync)
+            })
+        });
+        let mut published = DeviceEol::new();
+        let _ = published.apply(&v, now);
+        g.bench_function("apply_checked_update_and_gate", |b| {
+            b.iter(|| {
+                let mut dev = published.clone();
+                let accepted = dev.apply(black_box(&v2), black_box(now)).is_ok();
+                accepted && dev.allows(Capability::CloudSync)
             })
         });
     }

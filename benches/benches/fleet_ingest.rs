@@ -1,7 +1,9 @@
 //! Fleet side of telemetry-core, each figure against a baseline in the same run:
 //!
 //! - `fleet_ingest_100k`: decode + registry update of one round of key frames from 100,000
-//!   devices, against decode alone and against decode + a std `HashMap<u64, Report>` insert.
+//!   devices arriving in random order, against decode alone and against decode + a std
+//!   `HashMap<u64, Report>` insert; all three decode the way ingest does for a fleet without
+//!   delta references (`decode_key_with`, straight into a report), in the same order.
 //! - `fleet_sketch_merge`: merging two quantile sketches of 100,000 values each and reading
 //!   p99, against the exact way (concatenate the raw values and sort).
 //! - `fleet_alerts_1m`: aggregating 1,000,000 device records, and evaluating 10,000 alert
@@ -13,12 +15,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use telemetry_core::codec::{decode, encode_key};
+use telemetry_core::codec::{decode, decode_key_with, encode_key};
 use telemetry_core::fleet::aggregate::{Dimension, FleetAggregate, Scope};
 use telemetry_core::fleet::alert::{
     Action, AlertEngine, AlertInputs, AlertRule, Condition, Direction, Metric, Playbook, Severity,
 };
-use telemetry_core::fleet::ingest::{Ingest, IngestConfig, report_of};
+use telemetry_core::fleet::ingest::{Ingest, IngestConfig, add_to_report, report_of};
 use telemetry_core::fleet::offline::{LinkState, OfflinePolicy};
 use telemetry_core::fleet::registry::{DeviceAttributes, Registry};
 use telemetry_core::fleet::report::Report;
@@ -29,8 +31,8 @@ use telemetry_core::metric::{pack_version, vitals};
 
 const N: usize = 12;
 
-/// Work on one round: (sequence, frame bytes, end offsets).
-type RoundFn<'a> = Box<dyn FnMut(u32, &[u8], &[usize]) + 'a>;
+/// Work on one round: (sequence, frame bytes, end offsets, device ids).
+type RoundFn<'a> = Box<dyn FnMut(u32, &[u8], &[usize], &[u64]) + 'a>;
 
 fn heartbeat(device: u64, seq: u32) -> Heartbeat<N> {
     let interval = Interval {
@@ -75,25 +77,38 @@ fn heartbeat(device: u64, seq: u32) -> Heartbeat<N> {
     hb
 }
 
-/// One round of key frames: (bytes, end offsets).
-fn round(devices: u64, seq: u32) -> (Vec<u8>, Vec<usize>) {
+/// One round of key frames in a random device order: (bytes, end offsets, device ids).
+fn round(devices: u64, seq: u32) -> (Vec<u8>, Vec<usize>, Vec<u64>) {
     let mut bytes = Vec::with_capacity(devices as usize * 48);
     let mut ends = Vec::with_capacity(devices as usize);
+    let mut ids: Vec<u64> = (0..devices).collect();
+    // Fisher-Yates, seeded per round: devices report in no particular order.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(seq);
+    for i in (1..ids.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ids.swap(i, (x % (i as u64 + 1)) as usize);
+    }
     let mut buf = [0u8; Heartbeat::<N>::MAX_FRAME_LEN];
-    for d in 0..devices {
+    for &d in &ids {
         let n = encode_key(&heartbeat(d, seq), &mut buf).unwrap_or(0);
         bytes.extend_from_slice(&buf[..n]);
         ends.push(bytes.len());
     }
-    (bytes, ends)
+    (bytes, ends, ids)
 }
 
-fn frames<'a>(bytes: &'a [u8], ends: &'a [usize]) -> impl Iterator<Item = (u64, &'a [u8])> {
+fn frames<'a>(
+    bytes: &'a [u8],
+    ends: &'a [usize],
+    ids: &'a [u64],
+) -> impl Iterator<Item = (u64, &'a [u8])> {
     let starts = std::iter::once(0).chain(ends.iter().copied());
     starts
         .zip(ends.iter().copied())
-        .enumerate()
-        .map(move |(d, (s, e))| (d as u64, &bytes[s..e]))
+        .zip(ids)
+        .map(move |((s, e), &d)| (d, &bytes[s..e]))
 }
 
 fn provisioned(devices: u64) -> Registry {
@@ -120,9 +135,9 @@ fn ingest(c: &mut Criterion) {
         let mut spent = Duration::ZERO;
         for i in 0..iters {
             let seq = start.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
-            let (bytes, ends) = round(devices, seq);
+            let (bytes, ends, ids) = round(devices, seq);
             let t0 = Instant::now();
-            body(seq, &bytes, &ends);
+            body(seq, &bytes, &ends, &ids);
             spent += t0.elapsed();
         }
         spent
@@ -132,10 +147,16 @@ fn ingest(c: &mut Criterion) {
             timed(
                 0,
                 iters,
-                Box::new(|_, bytes, ends| {
+                Box::new(|_, bytes, ends, ids| {
                     let mut ok = 0u32;
-                    for (_, f) in frames(bytes, ends) {
-                        ok += u32::from(decode::<N>(black_box(f), None).is_ok());
+                    for (_, f) in frames(bytes, ends, ids) {
+                        let mut r = Report::default();
+                        let d = decode_key_with::<N>(black_box(f), |s| {
+                            add_to_report(&mut r, &s);
+                            Ok(())
+                        });
+                        ok += u32::from(matches!(d, Ok(Some(_))));
+                        black_box(&r);
                     }
                     black_box(ok);
                 }),
@@ -148,12 +169,17 @@ fn ingest(c: &mut Criterion) {
             timed(
                 0,
                 iters,
-                Box::new(|_, bytes, ends| {
-                    for (d, f) in frames(bytes, ends) {
-                        if let Ok(frame) = decode::<N>(black_box(f), None)
-                            && let Some(hb) = frame.heartbeat()
-                        {
-                            map.insert(d, report_of(hb));
+                Box::new(|_, bytes, ends, ids| {
+                    for (d, f) in frames(bytes, ends, ids) {
+                        let mut r = Report::default();
+                        let head = decode_key_with::<N>(black_box(f), |s| {
+                            add_to_report(&mut r, &s);
+                            Ok(())
+                        });
+                        if let Ok(Some(h)) = head {
+                            r.boot_id = h.boot_id;
+                            r.sequence = h.seq;
+                            map.insert(d, r);
                         }
                     }
                     black_box(map.len());
@@ -175,11 +201,11 @@ fn ingest(c: &mut Criterion) {
             let spent = timed(
                 base,
                 iters,
-                Box::new(|seq, bytes, ends| {
+                Box::new(|seq, bytes, ends, ids| {
                     let now = 1_764_000_000 + u64::from(seq) * 3600;
-                    for (d, f) in frames(bytes, ends) {
-                        let _ = black_box(ing.ingest(d, now, f));
-                    }
+                    ing.ingest_many(now, frames(bytes, ends, ids), |_, r| {
+                        black_box(r.is_ok());
+                    });
                 }),
             );
             base += u32::try_from(iters).unwrap_or(0);
@@ -273,8 +299,8 @@ fn alerts(c: &mut Criterion) {
     let devices = 1_000_000u64;
     let mut reg = provisioned(devices);
     for (d, f) in {
-        let (bytes, ends) = round(devices, 0);
-        frames(&bytes, &ends)
+        let (bytes, ends, ids) = round(devices, 0);
+        frames(&bytes, &ends, &ids)
             .map(|(d, f)| (d, f.to_vec()))
             .collect::<Vec<_>>()
     } {
@@ -290,7 +316,10 @@ fn alerts(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("baseline_one_direct_scan", |b| {
         b.iter(|| {
-            let offline = reg.iter().filter(|r| r.link == LinkState::Offline).count();
+            let offline = reg
+                .iter()
+                .filter(|r| r.link() == LinkState::Offline)
+                .count();
             offline as f64 / reg.len() as f64
         })
     });

@@ -18,7 +18,10 @@ use ota_core::envelope::{Envelope, MANIFEST_DOMAIN};
 use ota_core::manifest::{EncryptionInfo, Manifest, ProductId, Version};
 use ota_core::segment::{SegmentDecryptor, TAG_LEN, aes_key_id, encrypt_image, segment_nonce};
 use ota_core::sign::{sign_delegation, sign_manifest};
-use ota_core::trust::{DelegationAction, DelegationRecord, TrustStore, Validity};
+use ota_core::trust::{
+    DELEGATION_FORMAT_VERSION, DelegationAction, DelegationRecord, FreshnessPolicy, TrustStore,
+    Validity,
+};
 use ota_core::verify::{DeviceContext, verify};
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
@@ -86,6 +89,7 @@ fn manifest(image: &[u8]) -> Manifest {
         expires_at: Some(2_000_000_000),
         min_installed_version: Some(Version::new(3, 0, 0)),
         release_notes: heapless::String::try_from("benchmark release").unwrap(),
+        delta: None,
     }
 }
 
@@ -108,10 +112,18 @@ fn manifest_verify(c: &mut Criterion) {
         SigningKey::from_bytes(&[3; 32]),
     ];
     let signer = SigningKey::from_bytes(&[0x5a; 32]);
-    let mut store =
-        TrustStore::<3, 4>::new(&roots.clone().map(|k| k.verifying_key().to_bytes()), 2).unwrap();
+    let mut store = TrustStore::<3, 4>::for_product(
+        &roots.clone().map(|k| k.verifying_key().to_bytes()),
+        2,
+        ProductId::from_text("acme"),
+        ProductId::from_text("sensor-v2"),
+    )
+    .unwrap()
+    .with_freshness(FreshnessPolicy::NotRequired);
     let record = DelegationRecord {
-        format_version: 1,
+        format_version: DELEGATION_FORMAT_VERSION,
+        vendor_id: ProductId::from_text("acme"),
+        class_id: ProductId::from_text("sensor-v2"),
         record_sequence: 1,
         action: DelegationAction::Delegate {
             key: signer.verifying_key().to_bytes(),
