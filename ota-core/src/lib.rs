@@ -149,6 +149,7 @@ pub mod journal;
 pub mod keys;
 pub mod layout;
 pub mod manifest;
+mod medium;
 pub mod multi;
 pub mod report;
 pub mod segment;
