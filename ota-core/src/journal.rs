@@ -267,6 +267,7 @@ impl Journal {
     /// Garbage, foreign data and torn records are skipped; nothing in the journal sectors can
     /// make this panic. A record that fails its check is read a second time, so a single bit
     /// flipped on read does not roll the state back to an older record.
+    #[inline(never)]
     pub fn open<F: NorFlash>(
         flash: &mut F,
         layout: &Layout,
@@ -290,6 +291,7 @@ impl Journal {
 
     /// [`Journal::open`] over any record kind: `region` holds records that `decode` reads
     /// (`Some((record number, content))` for a valid one). The caller validated the region.
+    #[inline(never)]
     pub(crate) fn open_records<F: NorFlash, T>(
         flash: &mut F,
         region: Region,
@@ -377,6 +379,7 @@ impl Journal {
     }
 
     /// [`Journal::append`] of any record kind: `encode` makes the record for a record number.
+    #[inline(never)]
     pub(crate) fn append_record<F: NorFlash>(
         &mut self,
         flash: &mut F,

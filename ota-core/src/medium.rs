@@ -86,6 +86,11 @@ impl<F: embedded_storage_async::nor_flash::NorFlash> Medium for Async<'_, F> {
 }
 
 /// Runs a future whose every await completes at once (the core over [`Blocking`]).
+///
+/// Inlined, so the future is built where it is polled; the blocking wrappers that call it are
+/// `#[inline(never)]` where they sit on the bootloader's path, so their futures take stack
+/// only while they run, not in the caller's frame.
+#[inline(always)]
 pub(crate) fn block_on<T>(fut: impl Future<Output = T>) -> T {
     let mut fut = pin!(fut);
     let mut cx = Context::from_waker(Waker::noop());

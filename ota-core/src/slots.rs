@@ -40,6 +40,12 @@ use crate::trailer::{self, Put, area_at};
 use crate::update_error::UpdateError;
 use embedded_storage::nor_flash::NorFlash;
 
+#[cfg(feature = "async")]
+mod asynch;
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use asynch::AsyncUpdater;
+
 /// Download progress within the current session.
 #[derive(Clone, Debug)]
 struct Session {
@@ -683,6 +689,7 @@ pub(crate) fn signed_facts<E: core::fmt::Debug>(
 
 /// Writes a slot trailer: the kept envelopes, then the install footer (last, so a footer means
 /// the rest is there). Every area must be blank or already hold the same bytes.
+#[inline(never)]
 pub(crate) fn write_trailer<F: NorFlash>(
     flash: &mut F,
     layout: &Layout,
@@ -738,6 +745,7 @@ async fn write_trailer_in<M: Medium>(
 
 /// [`read_digest`], read again when it does not match `expected`: a mismatch is concluded only
 /// when two reads agree on the wrong digest (one transient read error never abandons an update).
+#[inline(never)]
 pub(crate) fn stable_digest<F: NorFlash>(
     flash: &mut F,
     base: u32,
@@ -769,6 +777,7 @@ async fn stable_digest_in<M: Medium>(
 /// SHA-256 over `len` bytes from `base`, read in blocks of up to [`READ_BACK_BLOCK`] bytes. Each
 /// read is a whole number of records, so it stays aligned and never passes the record that holds
 /// the image's last byte.
+#[inline(never)]
 pub(crate) fn read_digest<F: NorFlash>(
     flash: &mut F,
     base: u32,

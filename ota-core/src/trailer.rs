@@ -14,6 +14,7 @@ use crate::update_error::UpdateError;
 use embedded_storage::nor_flash::NorFlash;
 
 /// Reads `N` bytes at `at`.
+#[inline(never)]
 pub(crate) fn read<F: NorFlash, const N: usize>(
     flash: &mut F,
     at: u32,
@@ -58,6 +59,7 @@ pub(crate) fn read_footer<F: NorFlash>(
 }
 
 /// The confirm record of `slot`, if valid (one re-read when it is not blank but fails).
+#[inline(never)]
 pub(crate) fn read_confirm<F: NorFlash>(
     flash: &mut F,
     layout: &Layout,
@@ -99,6 +101,7 @@ pub(crate) enum Put {
 }
 
 /// Programs `bytes` at `addr` if the area is blank; leaves it if it already holds them.
+#[inline(never)]
 pub(crate) fn put<F: NorFlash, const N: usize>(
     flash: &mut F,
     layout: &Layout,
@@ -115,10 +118,19 @@ pub(crate) async fn put_in<M: Medium, const N: usize>(
     addr: u32,
     bytes: &Aligned<N>,
 ) -> Result<Put, UpdateError<M::Error>> {
-    let mut now: Aligned<N> = read_in(flash, addr).await?;
+    // Read in place (not through `read_in`): a future holding a second `N`-byte copy would
+    // sit on the blocking caller's stack too.
+    let mut now = Aligned([0u8; N]);
+    flash
+        .read(addr, &mut now.0)
+        .await
+        .map_err(UpdateError::flash)?;
     if now.0 != bytes.0 && !blank(layout, &now.0) {
         // Read again before concluding the area is taken (a transient read error).
-        now = read_in(flash, addr).await?;
+        flash
+            .read(addr, &mut now.0)
+            .await
+            .map_err(UpdateError::flash)?;
     }
     if now.0 == bytes.0 {
         return Ok(Put::Done);
@@ -162,6 +174,7 @@ pub(crate) fn confirms(c: Option<Confirmed>, p: &Pending) -> bool {
 /// sequence are the highest of the journal's and the confirm records'; a trial whose confirm
 /// record is on flash (its journal record lost to a cut or a flipped bit) is confirmed.
 /// Returns whether the state differs from the journal's newest record.
+#[inline(never)]
 pub(crate) fn recover<F: NorFlash>(
     flash: &mut F,
     layout: &Layout,
@@ -194,6 +207,7 @@ pub(crate) async fn recover_in<M: Medium>(
 }
 
 /// Floor and sequence of every confirm record on flash (for a rebuild).
+#[inline(never)]
 pub(crate) fn kept_floor<F: NorFlash>(
     flash: &mut F,
     layout: &Layout,
