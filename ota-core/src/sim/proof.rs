@@ -475,6 +475,23 @@ fn run_app<const W: usize, const E: usize>(
     }
 }
 
+/// Checks that what the updater holds in RAM (state and newest record number) is what a
+/// fresh open reads from flash: after a completed step, and right after a resync.
+#[cfg(feature = "async")]
+fn same_as_on_flash<const W: usize, const E: usize>(
+    up: &mut AsyncUpdater<PendingFlash<&mut Flash<W, E>>>,
+    ctx: &Ctx,
+) -> Res<()> {
+    let (state, sequence) = (*up.state(), up.journal_sequence());
+    let fresh = Updater::open(&mut *up.flash_mut().0, ctx.layout)?;
+    if *fresh.state() != state || fresh.journal_sequence() != sequence {
+        return Err(UpdateError::Corrupted(
+            "the async updater's state differs from the one on flash",
+        ));
+    }
+    Ok(())
+}
+
 /// [`app_step`] through the [`AsyncUpdater`] over [`PendingFlash`], under `c` (which may drop
 /// the step's future once, at its chosen await point).
 #[cfg(feature = "async")]
@@ -508,17 +525,11 @@ fn async_app<const W: usize, const E: usize>(
             if let Some(r) = c.run(up.resync()) {
                 r?;
             }
+            same_as_on_flash(&mut up, ctx)?;
         }
         match c.run(app_step(&mut up, ctx, d, seen, counter, resumed)) {
             Some(Ok(step)) => {
-                // What the updater holds in RAM is what the flash says (also after a resync).
-                let (state, sequence) = (*up.state(), up.journal_sequence());
-                let fresh = Updater::open(&mut *f, ctx.layout)?;
-                if *fresh.state() != state || fresh.journal_sequence() != sequence {
-                    return Err(UpdateError::Corrupted(
-                        "the async updater's state differs from the one on flash",
-                    ));
-                }
+                same_as_on_flash(&mut up, ctx)?;
                 return Ok(step);
             }
             Some(Err(e)) => return Err(e),

@@ -143,6 +143,12 @@ impl<F: NorFlash> AsyncUpdater<F> {
         self.flash
     }
 
+    /// The flash driver (the cancellation proof reads the state on flash through it).
+    #[cfg(feature = "sim")]
+    pub(crate) fn flash_mut(&mut self) -> &mut F {
+        &mut self.flash
+    }
+
     /// Runs one changing step of the core: resynced first if in doubt, in doubt while it runs
     /// (so a dropped future leaves the mark), and after it returns only if the driver failed.
     async fn changing<T>(
