@@ -51,7 +51,11 @@
 //! ([`crate::journal`]): the newest valid record wins, a torn append leaves the previous one,
 //! a record slot is programmed once between erases, the sector holding the newest record is
 //! never erased, a record that fails its CRC is read twice. One record is appended after each
-//! completed step (the unit copied and read back), and one at a confirm. Little-endian:
+//! completed step (the unit copied and read back), and one at a confirm. A record one flipped
+//! bit away from a valid one is corrected (CRC-32 over these 100 bytes has Hamming distance
+//! at least 4, so the flipped bit is located exactly and two flips are refused, never taken for
+//! one): a bit that rots in the newest record while it is stored does not roll the progress
+//! back. Little-endian:
 //!
 //! | offset | size | field |
 //! |---|---|---|
@@ -92,10 +96,10 @@
 //!
 //! - Both devices must share the erased value, and one erase size must divide the other; the
 //!   slot is a whole number of coarse units.
-//! - A stored bit flip in the newest progress record during an install rolls the progress back
-//!   one step; redoing that step is safe only while the following step has not started. The
-//!   state journal's stored-flip redundancy (confirm records) covers the verdicts, not the
-//!   install's progress.
+//! - One stored bit flip in the newest progress record is corrected. Two or more flips in it
+//!   roll the progress back one step, and redoing an install step is safe only while the
+//!   following step has not started (a double fault: two flips in one record and a power cut
+//!   inside the next step). The bootloader still boots nothing it did not verify.
 //! - The staging area keeps the previous image until the next download; the bootloader copies
 //!   it back if the primary slot fails verification (a stored fault), as long as it is there.
 
