@@ -44,6 +44,13 @@
 //! more than twice per update (MCUboot's scratch mode writes about three times the image and
 //! erases its scratch sector once per sector moved).
 //!
+//! A reverted update (install, then copy back) writes `3.0x`, and no scheme over this layout
+//! writes less: the primary slot is written in full twice (the new image for its trial, the old
+//! one back), and the old image, which before the install exists only in the primary slot (the
+//! staging area holds the download and one spare unit), must be written once more to survive the
+//! trial. Only a staging area with room for a kept copy of the running image as well as the
+//! download would let a revert (and an install) write the slot once.
+//!
 //! # On-flash progress records (format 1)
 //!
 //! The progress journal is a ring of [`RECORD_SIZE`](crate::layout::RECORD_SIZE) slots in its
