@@ -197,7 +197,6 @@ impl<const W: usize> Device<W> {
         if matches!(state.phase, Phase::Activated { .. }) {
             // An attacker overwrites a unit of the staged image before the bootloader runs.
             if rng.chance(15) {
-                drop(up);
                 let at = self.l.staging + U * (1 + rng.below(4) as u32);
                 let _ = self.f.erase(at, at + U);
                 let _ = self.f.program(at, &test_image(U, 0xEE));
