@@ -7,7 +7,8 @@
 //! reverted); staged images overwritten behind the updater's back; random power cuts during
 //! downloads, installs, reverts and the bootloader's own records; transient read flips
 //! throughout; and one stored bit flip at a random time in the state journal, the newest swap
-//! progress record, the primary slot's trailer or image, or the staging area.
+//! progress record, the primary slot's trailer or image, or the staging area (or, right after
+//! a cut stopped the bootloader mid-swap, in the newest progress record).
 //!
 //! After every boot it checks:
 //!
@@ -15,7 +16,9 @@
 //!    reported (never an image the bootloader did not verify);
 //! 2. the anti-rollback floor never decreases;
 //! 3. `decide` never reports nothing bootable while the primary slot holds a genuine signed
-//!    image with its trailer intact.
+//!    image with its trailer intact, nor while the stored flip (if any yet) hit only a record;
+//! 4. a version the application rejected never boots again (the revert brought the old image
+//!    back), unless the stored flip hit an image or a trailer.
 
 use super::{Counter, Rng, Totals, is_cut, random_tear};
 use embedded_storage::nor_flash::NorFlash;
@@ -49,6 +52,10 @@ struct Device<const W: usize> {
     next_sequence: u64,
     security: u32,
     floor_seen: u32,
+    /// Versions the application rejected: they never boot again.
+    rejected: Vec<Version>,
+    /// The stored flip hit an image or a slot trailer (not only a record).
+    flip_in_image: bool,
     log: Vec<String>,
 }
 
@@ -107,6 +114,8 @@ impl<const W: usize> Device<W> {
             next_sequence: 2,
             security: 1,
             floor_seen: 1,
+            rejected: Vec::new(),
+            flip_in_image: false,
             log: Vec::new(),
         }
     }
@@ -142,7 +151,20 @@ impl<const W: usize> Device<W> {
                         "nothing bootable ({a:?}, {b:?}) while the primary slot holds a genuine image"
                     ));
                 }
+                if !self.flip_in_image {
+                    v.push(format!(
+                        "nothing bootable ({a:?}, {b:?}) though no image or trailer was damaged"
+                    ));
+                }
             }
+        }
+        if let Decision::Boot { version, .. } = *d
+            && self.rejected.contains(&version)
+            && !self.flip_in_image
+        {
+            v.push(format!(
+                "booted {version} after it was rejected (the old image did not come back)"
+            ));
         }
         if let Ok(up) = SwapUpdater::open(&mut self.f, self.l) {
             let floor = up.state().security_floor;
@@ -172,7 +194,10 @@ impl<const W: usize> Device<W> {
     /// The application after a boot: confirm, reject or crash a trial; sometimes update or
     /// tamper with the staged image.
     fn app(&mut self, rng: &mut Rng, d: &Decision) -> Result<(), UpdateError<SimError>> {
-        let Decision::Boot { reason, .. } = *d else {
+        let Decision::Boot {
+            reason, version, ..
+        } = *d
+        else {
             return Ok(());
         };
         let mut up = SwapUpdater::open(&mut self.f, self.l)?;
@@ -184,6 +209,7 @@ impl<const W: usize> Device<W> {
                 }
                 7 => {
                     up.reject()?;
+                    self.rejected.push(version);
                     self.log.push(String::from("reject"));
                 }
                 _ => self.log.push(String::from("crash")),
@@ -270,8 +296,8 @@ impl<const W: usize> Device<W> {
     }
 
     /// The one stored bit flip of this lifetime, somewhere that matters.
-    fn stored_flip(&mut self, rng: &mut Rng) {
-        let (start, len) = match rng.below(6) {
+    fn stored_flip(&mut self, rng: &mut Rng, progress: bool) {
+        let (start, len) = match if progress { 1 } else { rng.below(6) } {
             0 => (0, 2 * E),
             1 | 2 => match self.newest_progress() {
                 Some(at) => (at, RECORD_SIZE),
@@ -285,6 +311,7 @@ impl<const W: usize> Device<W> {
             _ => (self.l.staging as usize, 5 * E),
         };
         let at = start + rng.below(len as u64) as usize;
+        self.flip_in_image = at >= self.l.primary as usize;
         self.f.flip_stored(at, rng.below(8) as u8);
         self.log.push(format!("stored flip at {at:#x}"));
     }
@@ -295,11 +322,18 @@ pub(super) fn lifetime<const W: usize>(rng: &mut Rng, t: &mut Totals) -> Vec<Str
     let mut dev = Device::<W>::new(rng);
     let flip_at = rng.below(u64::from(BOOTS));
     let mut violations = Vec::new();
+    let (mut flipped, mut cut_in_decide) = (false, false);
     for boot in 0..u64::from(BOOTS) {
-        if boot == flip_at {
-            dev.stored_flip(rng);
+        // The flip comes at its time, or earlier into the newest progress record right after
+        // a cut stopped the bootloader (mid-install or mid-revert, where a progress record
+        // stepped back would redo a step whose source is already overwritten).
+        let early = cut_in_decide && rng.chance(30);
+        if !flipped && (boot == flip_at || early) {
+            dev.stored_flip(rng, early);
             t.stored_flips += 1;
+            flipped = true;
         }
+        cut_in_decide = false;
         // Sometimes the power fails during the bootloader's own work (an install or a
         // revert is a few dozen operations).
         if rng.chance(20) {
@@ -309,6 +343,7 @@ pub(super) fn lifetime<const W: usize>(rng: &mut Rng, t: &mut Totals) -> Vec<Str
             Ok(d) => d,
             Err(e) if is_cut(&e) => {
                 t.cuts += 1;
+                cut_in_decide = true;
                 dev.f.power_on();
                 continue;
             }
