@@ -683,3 +683,44 @@ fn a_stored_flip_in_the_newest_progress_record_never_steps_the_swap_back() {
         assert_eq!(primary(&f, 5000), &old_image()[..], "revert, bit {bit}");
     }
 }
+
+/// The exhaustive swap proof with the stored flip at every cut: one bit of the newest progress
+/// record (another bit at every cut point) rots while the power is off.
+#[test]
+fn the_swap_proof_holds_with_a_progress_flip_at_every_cut() {
+    use ota_core::sim::proof::Scenario;
+    use ota_core::sim::swap_proof::{SwapProofConfig, prove_swap};
+    let layout = SwapLayout {
+        journal_offset: 0,
+        journal_sectors: 2,
+        progress_offset: 0x2000,
+        progress_sectors: 2,
+        primary: 0x4000,
+        staging: 0x7000,
+        slot_size: 0x3000,
+        trial_attempts: 2,
+        erased: 0xFF,
+    };
+    for scenario in [Scenario::Confirm, Scenario::Reject] {
+        let cfg = SwapProofConfig {
+            layout,
+            erased: 0xFF,
+            old_image_len: 3000,
+            new_image_len: 5000,
+            chunk: 700,
+            scenario,
+            tears: &[Tear::Partial],
+            journal_prefill: 0,
+            dense_images: false,
+            flip_progress: true,
+        };
+        let r = prove_swap(&cfg, || SimFlash::<8, 4096>::new(11, SimConfig::default()));
+        assert!(
+            r.cut_points > 50,
+            "{scenario:?}: {} cut points",
+            r.cut_points
+        );
+        assert_eq!(r.bricked, 0, "{scenario:?}: {:?}", r.failures);
+        assert_eq!(r.recovered, r.cut_points, "{scenario:?}: {:?}", r.failures);
+    }
+}
