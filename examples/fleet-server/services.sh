@@ -9,7 +9,7 @@
 # start. State lives under ${FLEET_SERVICES_DIR:-/tmp/fleet-services}.
 set -uo pipefail
 dir=${FLEET_SERVICES_DIR:-/tmp/fleet-services}
-pg_port=${FLEET_PG_PORT:-55432}
+pg_port=${FLEET_PG_PORT:-15432}  # below the ephemeral port range (32768-60999)
 mq_port=${FLEET_MQTT_PORT:-18830}
 pgbin=""
 for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && pgbin=$d; done

@@ -331,7 +331,8 @@ async fn a_good_release_completes_and_a_bad_one_aborts_into_a_rollback() {
 async fn a_replayed_or_stale_decision_is_refused() {
     let h = common::start("stale", |c| c.decide_every = Duration::from_secs(3600)).await;
     let base = common::id_base();
-    let devices: Vec<serde_json::Value> = (0..5).map(|i| json!({"id": base + i})).collect();
+    let ids: Vec<u64> = (0..5).map(|i| base + i).collect();
+    let devices: Vec<serde_json::Value> = ids.iter().map(|i| json!({"id": i})).collect();
     assert_eq!(
         h.operator
             .post("/v1/devices", &json!({"devices": devices}))
@@ -340,6 +341,16 @@ async fn a_replayed_or_stale_decision_is_refused() {
             .status,
         200
     );
+    // Devices that checked in, so the first stage has some to open over.
+    let config = DeviceConfig {
+        trust: Some(common::trust(&h.dir)),
+        ..DeviceConfig::default()
+    };
+    let _logs: Vec<_> = ids
+        .iter()
+        .map(|&id| common::spawn_device(&h.broker, id, config.clone(), 200, 300))
+        .collect();
+    common::checked_in(&h, &ids).await;
     let (r1, _) = release(&h, (1, 0, 0), &[1; 100]).await;
     let (r2, _) = release(&h, (1, 1, 0), &[2; 100]).await;
     let r = h
