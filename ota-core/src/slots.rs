@@ -25,6 +25,7 @@ use crate::footer::{self, Aligned, CONFIRM_AT, FOOTER_AT, KEPT_DELEGATIONS};
 use crate::journal::Journal;
 use crate::layout::{Layout, MAX_CHECKPOINTS, READ_BACK_BLOCK, RECORD_SIZE, Slot, TRAILER_SIZE};
 use crate::manifest::{Manifest, VerifiedManifest};
+use crate::report::store::ReportLog;
 use crate::state::{Event, Pending, Phase, State};
 use crate::trailer::{self, Put, area_at};
 use crate::update_error::UpdateError;
@@ -52,6 +53,8 @@ pub struct Updater<F: NorFlash> {
     state: State,
     session: Option<Session>,
     running: Option<Slot>,
+    /// The update report log, when the application keeps one ([`crate::report::store`]).
+    reports: Option<ReportLog>,
 }
 
 impl<F: NorFlash> Updater<F> {
@@ -71,6 +74,7 @@ impl<F: NorFlash> Updater<F> {
             state,
             session: None,
             running: None,
+            reports: None,
         })
     }
 
@@ -116,9 +120,27 @@ impl<F: NorFlash> Updater<F> {
     }
 
     fn commit(&mut self, next: State) -> Result<(), UpdateError<F::Error>> {
+        // Update reports: keep what the old state implies before it goes, then what the new
+        // one implies, each only when it is a new step (`crate::report::store`).
+        self.sync_report()?;
         self.journal.append(&mut self.flash, &next)?;
         self.state = next;
-        Ok(())
+        self.sync_report()
+    }
+
+    /// The report hooks' access (`crate::report::store`): flash, state, layout, report log.
+    pub(crate) fn report_parts(&mut self) -> (&mut F, &State, &Layout, &mut Option<ReportLog>) {
+        (
+            &mut self.flash,
+            &self.state,
+            &self.layout,
+            &mut self.reports,
+        )
+    }
+
+    /// The report log, if kept (`crate::report::store`).
+    pub(crate) fn report_log(&self) -> Option<&ReportLog> {
+        self.reports.as_ref()
     }
 
     fn slot_base(&self) -> u32 {
@@ -432,6 +454,9 @@ impl<F: NorFlash> Updater<F> {
     /// journal record: either one alone keeps the floor and the verdict.
     pub fn confirm(&mut self) -> Result<(), UpdateError<F::Error>> {
         let next = self.state.confirm()?;
+        // The confirm record below ends the trial as much as the journal record: keep the
+        // trial's report first (`crate::report::store`).
+        self.sync_report()?;
         if let Some(p) = self.state.pending {
             let rec = footer::encode_confirm(&footer::Confirmed {
                 sequence: p.sequence,

@@ -34,6 +34,7 @@
 pub mod pair;
 pub mod proof;
 pub mod release;
+pub mod report_proof;
 pub mod swap_proof;
 
 use crate::layout::Layout;
