@@ -26,6 +26,12 @@
 //! ```sh
 //! cargo run --release -p ota-core --features sim --example powercut -- --mode multi
 //! ```
+//!
+//! `-- --mode reports` runs the update report log's proof (`powercut/reports.rs`):
+//!
+//! ```sh
+//! cargo run --release -p ota-core --features sim --example powercut -- --mode reports
+//! ```
 
 use ota_core::layout::{Layout, READ_BACK_BLOCK, RECORD_SIZE, TRAILER_SIZE};
 use ota_core::sim::proof::{ProofConfig, Scenario, measure_wear, prove};
@@ -35,6 +41,8 @@ use ota_core::state::State;
 
 #[path = "powercut/multi.rs"]
 mod multi;
+#[path = "powercut/reports.rs"]
+mod reports;
 
 const SCENARIOS: [Scenario; 3] = [Scenario::Confirm, Scenario::Reject, Scenario::NeverConfirm];
 
@@ -175,8 +183,9 @@ fn main() {
         "ab" => ab_main(),
         "swap" => swap_mode::main(),
         "multi" => multi::main(&quirks()),
+        "reports" => reports::main(&quirks()),
         other => {
-            eprintln!("unknown --mode {other}: expected ab, swap or multi");
+            eprintln!("unknown --mode {other}: expected ab, swap, multi or reports");
             std::process::exit(2);
         }
     }

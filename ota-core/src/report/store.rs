@@ -7,7 +7,7 @@
 //! a ring of report records written by the same journal code as the state records: one append
 //! per change, CRC-checked, the newest valid record wins, a sector is erased only while the
 //! other holds the newest record. The state record keeps its format (version 1); it has 26
-//! spare bytes, a report needs up to [`MAX_ENCODED_LEN`](super::MAX_ENCODED_LEN).
+//! spare bytes, a report needs up to [`MAX_ENCODED_LEN`].
 //!
 //! The log does not hold every report. It holds an *anchor*: the report as the application
 //! last recorded it, and whether it was acknowledged. The report the device has is [`implied`]
