@@ -85,7 +85,7 @@ fn run<const W: usize, const E: usize>(
     }
 }
 
-pub fn main(quirks: &[(&'static str, SimConfig)]) {
+pub(crate) fn main(quirks: &[(&'static str, SimConfig)]) {
     let mut totals = Totals::default();
     run::<1, 4096>(quirks, &ACKS, &mut totals);
     run::<8, 4096>(quirks, &ACKS, &mut totals);
