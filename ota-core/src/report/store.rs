@@ -19,7 +19,9 @@
 //!
 //! - every state record the [`Updater`] appends is preceded and followed by a check that
 //!   appends an anchor when [`implied`] gives a different step than the anchor holds
-//!   (ignoring a download offset, which the state journal keeps);
+//!   (ignoring a download offset, which the state journal keeps), and
+//!   [`Updater::confirm`] makes the check before its confirm record too (which ends the trial
+//!   as much as the journal record does: the bootloader finishes a confirm from it);
 //! - the anchor goes *after* the state record of the same step. A cut between the two leaves
 //!   the old anchor beside the new state, and [`implied`] of those is the new report: the cut
 //!   is invisible.
