@@ -20,14 +20,14 @@ start_demo() {
         --operator-token "$operator" --read-token "$reader" --decide-every 0.5 --sweep-every 1 --offline-floor 5 \
         >"$work/server.log" 2>&1 &
     pids+=($!)
-    for _ in $(seq 100); do
+    for _ in $(seq 600); do
         curl -sf "http://127.0.0.1:$http/healthz" >/dev/null 2>&1 && break
         sleep 0.1
     done
     target/debug/examples/demo --http "127.0.0.1:$http" --mqtt "127.0.0.1:$mqtt" --data-dir "$work/data" \
         --token "$operator" --ready "$work/ready.json" "$@" >"$work/demo.log" 2>&1 &
     pids+=($!)
-    for _ in $(seq 300); do
+    for _ in $(seq 1200); do
         [ -s "$work/ready.json" ] && break
         sleep 0.1
     done

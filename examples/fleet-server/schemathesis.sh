@@ -14,7 +14,7 @@ mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
   --operator-token schemathesis-operator >"$dir/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
 st run "http://127.0.0.1:$port/openapi.json" \
   --header "Authorization: Bearer schemathesis-operator" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \

@@ -50,7 +50,7 @@ persistence false
 CONF
       mosquitto -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 &
       echo $! >"$dir/mosquitto.pid"
-      for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$mq_port) 2>/dev/null && break; sleep 0.1; done
+      for _ in $(seq 200); do (echo >/dev/tcp/127.0.0.1/$mq_port) 2>/dev/null && break; sleep 0.1; done
     fi
     if (echo >/dev/tcp/127.0.0.1/$mq_port) 2>/dev/null; then
       echo "export FLEET_TEST_MQTT=mqtt://127.0.0.1:$mq_port"

@@ -32,6 +32,17 @@
 //! ```sh
 //! cargo run --release -p ota-core --features sim --example powercut -- --mode reports
 //! ```
+//!
+//! `-- --mode async` (feature `async`) runs the A/B proof through the async front end
+//! (`slots::AsyncUpdater` over `sim::asynch::PendingFlash`, every operation pending once and
+//! writes split in two): every cut of the same matrix of write sizes, 4 KiB sectors, quirks and
+//! scenarios, then the cancellation proof, which drops the running future at every await point
+//! and recovers on the same updater or through a reboot into the blocking path
+//! (`powercut/asynch.rs`):
+//!
+//! ```sh
+//! cargo run --release -p ota-core --features sim,async --example powercut -- --mode async
+//! ```
 
 use ota_core::layout::{Layout, READ_BACK_BLOCK, RECORD_SIZE, TRAILER_SIZE};
 use ota_core::sim::proof::{ProofConfig, Scenario, measure_wear, prove};
@@ -39,6 +50,9 @@ use ota_core::sim::{SimConfig, SimFlash, Tear};
 use ota_core::slots::Updater;
 use ota_core::state::State;
 
+#[cfg(feature = "async")]
+#[path = "powercut/asynch.rs"]
+mod asynch;
 #[path = "powercut/multi.rs"]
 mod multi;
 #[path = "powercut/reports.rs"]
@@ -184,8 +198,15 @@ fn main() {
         "swap" => swap_mode::main(),
         "multi" => multi::main(&quirks()),
         "reports" => reports::main(&quirks()),
+        #[cfg(feature = "async")]
+        "async" => asynch::main(&quirks()),
+        #[cfg(not(feature = "async"))]
+        "async" => {
+            eprintln!("--mode async needs the `async` feature: --features sim,async");
+            std::process::exit(2);
+        }
         other => {
-            eprintln!("unknown --mode {other}: expected ab, swap, multi or reports");
+            eprintln!("unknown --mode {other}: expected ab, swap, multi, reports or async");
             std::process::exit(2);
         }
     }

@@ -48,6 +48,7 @@
 
 use crate::layout::{Layout, RECORD_SIZE, Slot};
 use crate::manifest::Version;
+use crate::medium::{Blocking, Medium, block_on};
 use crate::state::{Event, Pending, Phase, State};
 use crate::update_error::UpdateError;
 use embedded_storage::nor_flash::NorFlash;
@@ -266,31 +267,50 @@ impl Journal {
     /// Garbage, foreign data and torn records are skipped; nothing in the journal sectors can
     /// make this panic. A record that fails its check is read a second time, so a single bit
     /// flipped on read does not roll the state back to an older record.
+    #[inline(never)]
     pub fn open<F: NorFlash>(
         flash: &mut F,
         layout: &Layout,
     ) -> Result<(Self, Option<State>), UpdateError<F::Error>> {
-        layout.validate(F::READ_SIZE, F::WRITE_SIZE, F::ERASE_SIZE, flash.capacity())?;
+        block_on(Self::open_in(&mut Blocking(flash), layout))
+    }
+
+    /// [`Journal::open`] over any [`Medium`] (the updater's core, blocking or async).
+    pub(crate) async fn open_in<M: Medium>(
+        flash: &mut M,
+        layout: &Layout,
+    ) -> Result<(Self, Option<State>), UpdateError<M::Error>> {
+        layout.validate(M::READ_SIZE, M::WRITE_SIZE, M::ERASE_SIZE, flash.capacity())?;
         let region = Region {
             offset: layout.journal_offset,
             sectors: layout.journal_sectors,
             erased: layout.erased,
         };
-        Self::open_records(flash, region, decode)
+        Self::open_records_in(flash, region, decode).await
     }
 
     /// [`Journal::open`] over any record kind: `region` holds records that `decode` reads
     /// (`Some((record number, content))` for a valid one). The caller validated the region.
+    #[inline(never)]
     pub(crate) fn open_records<F: NorFlash, T>(
         flash: &mut F,
         region: Region,
         decode: fn(&[u8]) -> Option<(u32, T)>,
     ) -> Result<(Self, Option<T>), UpdateError<F::Error>> {
+        block_on(Self::open_records_in(&mut Blocking(flash), region, decode))
+    }
+
+    /// [`Journal::open_records`] over any [`Medium`].
+    pub(crate) async fn open_records_in<M: Medium, T>(
+        flash: &mut M,
+        region: Region,
+        decode: fn(&[u8]) -> Option<(u32, T)>,
+    ) -> Result<(Self, Option<T>), UpdateError<M::Error>> {
         let mut j = Self {
             erased: region.erased,
             offset: region.offset,
             sectors: region.sectors,
-            sector_size: F::ERASE_SIZE as u32,
+            sector_size: M::ERASE_SIZE as u32,
             head: None,
             next: Pos { sector: 0, slot: 0 },
         };
@@ -301,11 +321,13 @@ impl Journal {
                 let pos = Pos { sector, slot };
                 flash
                     .read(j.addr(pos), &mut buf)
+                    .await
                     .map_err(UpdateError::flash)?;
                 let mut rec = decode(&buf);
                 if rec.is_none() && !j.is_blank(&buf) {
                     flash
                         .read(j.addr(pos), &mut buf)
+                        .await
                         .map_err(UpdateError::flash)?;
                     rec = decode(&buf);
                 }
@@ -347,12 +369,33 @@ impl Journal {
         self.append_record(flash, |seq| encode(seq, state))
     }
 
+    /// [`Journal::append`] over any [`Medium`] (the updater's core, blocking or async).
+    pub(crate) async fn append_in<M: Medium>(
+        &mut self,
+        flash: &mut M,
+        state: &State,
+    ) -> Result<(), UpdateError<M::Error>> {
+        self.append_record_in(flash, |seq| encode(seq, state)).await
+    }
+
     /// [`Journal::append`] of any record kind: `encode` makes the record for a record number.
+    #[inline(never)]
     pub(crate) fn append_record<F: NorFlash>(
         &mut self,
         flash: &mut F,
         encode: impl FnOnce(u32) -> [u8; RECORD_SIZE],
     ) -> Result<(), UpdateError<F::Error>> {
+        block_on(self.append_record_in(&mut Blocking(flash), encode))
+    }
+
+    /// [`Journal::append_record`] over any [`Medium`]. A future dropped at an await leaves what
+    /// a power cut there leaves on flash; this journal's record position is then stale (the
+    /// updater's async front end reopens the journal before its next change).
+    pub(crate) async fn append_record_in<M: Medium>(
+        &mut self,
+        flash: &mut M,
+        encode: impl FnOnce(u32) -> [u8; RECORD_SIZE],
+    ) -> Result<(), UpdateError<M::Error>> {
         let seq = self.head.map_or(1, |(s, _)| s.wrapping_add(1));
         let rec = crate::footer::Aligned(encode(seq));
         let mut buf = [0u8; RECORD_SIZE];
@@ -368,28 +411,36 @@ impl Journal {
                 let from = self.offset + sector * self.sector_size;
                 flash
                     .erase(from, from + self.sector_size)
+                    .await
                     .map_err(UpdateError::flash)?;
                 pos = Pos { sector, slot: 0 };
                 fresh = true;
             }
             let addr = self.addr(pos);
             if !fresh {
-                flash.read(addr, &mut buf).map_err(UpdateError::flash)?;
+                flash
+                    .read(addr, &mut buf)
+                    .await
+                    .map_err(UpdateError::flash)?;
                 if !self.is_blank(&buf) {
                     pos.slot += 1;
                     continue;
                 }
             }
-            if let Err(e) = flash.write(addr, &rec.0) {
+            if let Err(e) = flash.write(addr, &rec.0).await {
                 // Refused (or power lost): a read tells the two apart. With power gone it fails
                 // too and the cut is reported; otherwise the slot is unusable, move on.
                 flash
                     .read(addr, &mut buf)
+                    .await
                     .map_err(|_| UpdateError::flash(e))?;
                 pos.slot += 1;
                 continue;
             }
-            flash.read(addr, &mut buf).map_err(UpdateError::flash)?;
+            flash
+                .read(addr, &mut buf)
+                .await
+                .map_err(UpdateError::flash)?;
             if buf == rec.0 {
                 self.head = Some((seq, pos));
                 self.next = Pos {

@@ -84,6 +84,10 @@
 //! machine), [`journal`] and [`footer`] (on-flash formats), [`slots`], [`boot`], [`counter`]
 //! (hardware floors), [`sim`].
 //!
+//! With the `async` feature, `slots::AsyncUpdater` runs the same state machine over an
+//! `embedded-storage-async` driver (embassy): one core, two thin front ends, and a dropped
+//! future is as safe as a power cut (`sim::proof::prove_cancel` drops one at every await point).
+//!
 //! # Swap mode for single-bank parts
 //!
 //! Parts that execute from one fixed address use [`swap`]: the image downloads into a staging
@@ -152,6 +156,7 @@ pub mod journal;
 pub mod keys;
 pub mod layout;
 pub mod manifest;
+mod medium;
 pub mod multi;
 pub mod report;
 pub mod segment;

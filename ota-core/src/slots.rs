@@ -18,6 +18,15 @@
 //!
 //! RAM: [`Updater`] holds the state, the journal position and one partial write word; its size
 //! is printed by the `powercut` example. The largest buffer is the 512-byte read-back block on the stack.
+//!
+//! # Blocking and async
+//!
+//! The state machine is written once, over the private `medium` seam (as embassy-boot keeps
+//! one updater with `blocking.rs` and `asynch.rs` front ends): [`Updater`] runs it over an
+//! `embedded-storage` `NorFlash` driver, and `AsyncUpdater` (feature `async`) awaits the
+//! same steps over an `embedded-storage-async` one. The records on flash, the recovery and
+//! every guarantee above are the same, and a download begun by one front end resumes with the
+//! other. What a dropped async future leaves is on the `AsyncUpdater` page.
 
 use crate::counter::MonotonicCounter;
 use crate::digest::ImageDigest;
@@ -25,11 +34,18 @@ use crate::footer::{self, Aligned, CONFIRM_AT, FOOTER_AT, KEPT_DELEGATIONS};
 use crate::journal::Journal;
 use crate::layout::{Layout, MAX_CHECKPOINTS, READ_BACK_BLOCK, RECORD_SIZE, Slot, TRAILER_SIZE};
 use crate::manifest::{Manifest, VerifiedManifest};
+use crate::medium::{Blocking, Medium, block_on};
 use crate::report::store::ReportLog;
 use crate::state::{Event, Pending, Phase, State};
 use crate::trailer::{self, Put, area_at};
 use crate::update_error::UpdateError;
 use embedded_storage::nor_flash::NorFlash;
+
+#[cfg(feature = "async")]
+mod asynch;
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub use asynch::AsyncUpdater;
 
 /// Download progress within the current session.
 #[derive(Clone, Debug)]
@@ -45,9 +61,10 @@ struct Session {
     word: Aligned<RECORD_SIZE>,
 }
 
-/// The application-side update state machine over a `NorFlash` driver.
-pub struct Updater<F: NorFlash> {
-    flash: F,
+/// The update state machine without its flash: every step is an `async fn` over a
+/// [`Medium`], run to completion by [`Updater`] and awaited by `AsyncUpdater`.
+#[derive(Clone, Debug)]
+pub(crate) struct Core {
     layout: Layout,
     journal: Journal,
     state: State,
@@ -55,6 +72,12 @@ pub struct Updater<F: NorFlash> {
     running: Option<Slot>,
     /// The update report log, when the application keeps one ([`crate::report::store`]).
     reports: Option<ReportLog>,
+}
+
+/// The application-side update state machine over a `NorFlash` driver.
+pub struct Updater<F: NorFlash> {
+    flash: F,
+    core: Core,
 }
 
 impl<F: NorFlash> Updater<F> {
@@ -65,17 +88,8 @@ impl<F: NorFlash> Updater<F> {
     /// the journal's and the confirm records'. Prefer [`Updater::open_running`] in firmware:
     /// it also makes `begin` refuse to erase the slot the code runs from.
     pub fn open(mut flash: F, layout: Layout) -> Result<Self, UpdateError<F::Error>> {
-        let (journal, state, _) = trailer::recover(&mut flash, &layout)?;
-        let state = state.ok_or(UpdateError::NoState)?;
-        Ok(Self {
-            flash,
-            layout,
-            journal,
-            state,
-            session: None,
-            running: None,
-            reports: None,
-        })
+        let core = block_on(Core::open(&mut Blocking(&mut flash), layout))?;
+        Ok(Self { flash, core })
     }
 
     /// Like [`Updater::open`], for an application running from `running` (the slot the
@@ -87,19 +101,19 @@ impl<F: NorFlash> Updater<F> {
         running: Slot,
     ) -> Result<Self, UpdateError<F::Error>> {
         let mut up = Self::open(flash, layout)?;
-        up.running = Some(running);
+        up.core.set_running(Some(running));
         Ok(up)
     }
 
     /// The current persistent state.
     pub fn state(&self) -> &State {
-        &self.state
+        self.core.state()
     }
 
     /// The journal's newest record number: it only ever grows (diagnostics, and the power-cut
     /// proof's check that no record is lost).
     pub fn journal_sequence(&self) -> u32 {
-        self.journal.sequence()
+        self.core.journal_sequence()
     }
 
     /// Gives the flash driver back.
@@ -113,45 +127,20 @@ impl<F: NorFlash> Updater<F> {
         &mut self.flash
     }
 
+    /// The flash and the core, for the report hooks (`crate::report::store`).
+    pub(crate) fn flash_and_core(&mut self) -> (&mut F, &mut Core) {
+        (&mut self.flash, &mut self.core)
+    }
+
+    /// The core, for the report hooks (`crate::report::store`).
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
     /// Records `next` as the new state (for a front end whose transitions differ, e.g. swap
     /// mode's confirm, where the confirmed image stays in the primary slot).
     pub(crate) fn commit_state(&mut self, next: State) -> Result<(), UpdateError<F::Error>> {
-        self.commit(next)
-    }
-
-    fn commit(&mut self, next: State) -> Result<(), UpdateError<F::Error>> {
-        // Update reports: keep what the old state implies before it goes, then what the new
-        // one implies, each only when it is a new step (`crate::report::store`).
-        self.sync_report()?;
-        self.journal.append(&mut self.flash, &next)?;
-        self.state = next;
-        self.sync_report()
-    }
-
-    /// The report hooks' access (`crate::report::store`): flash, state, layout, report log.
-    pub(crate) fn report_parts(&mut self) -> (&mut F, &State, &Layout, &mut Option<ReportLog>) {
-        (
-            &mut self.flash,
-            &self.state,
-            &self.layout,
-            &mut self.reports,
-        )
-    }
-
-    /// The report log, if kept (`crate::report::store`).
-    pub(crate) fn report_log(&self) -> Option<&ReportLog> {
-        self.reports.as_ref()
-    }
-
-    fn slot_base(&self) -> u32 {
-        self.layout.slot_offset(self.state.update_slot())
-    }
-
-    /// Checkpoints are every this many bytes (whole sectors).
-    fn checkpoint_interval(&self, image_size: u32) -> u32 {
-        let sector = F::ERASE_SIZE as u32;
-        let sectors = image_size.div_ceil(sector).max(1);
-        sectors.div_ceil(MAX_CHECKPOINTS) * sector
+        block_on(self.core.commit(&mut Blocking(&mut self.flash), next))
     }
 
     /// Starts (or resumes) installing the image of a verified manifest into the inactive slot.
@@ -164,10 +153,7 @@ impl<F: NorFlash> Updater<F> {
     /// [`UpdateError::DeltaPayload`] (install it with
     /// [`DeltaInstall`](crate::delta::DeltaInstall)).
     pub fn begin(&mut self, manifest: &VerifiedManifest) -> Result<u32, UpdateError<F::Error>> {
-        if manifest.delta().is_some() {
-            return Err(UpdateError::DeltaPayload);
-        }
-        self.begin_image(manifest)
+        block_on(self.core.begin(&mut Blocking(&mut self.flash), manifest))
     }
 
     /// [`Updater::begin`] for any manifest: the delta installer's entry (it writes the result).
@@ -175,6 +161,206 @@ impl<F: NorFlash> Updater<F> {
         &mut self,
         manifest: &VerifiedManifest,
     ) -> Result<u32, UpdateError<F::Error>> {
+        block_on(
+            self.core
+                .begin_image(&mut Blocking(&mut self.flash), manifest),
+        )
+    }
+
+    /// Appends the next chunk of the image (any length, including zero).
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), UpdateError<F::Error>> {
+        block_on(self.core.write(&mut Blocking(&mut self.flash), chunk))
+    }
+
+    /// Finishes the download: programs the last partial word, reads the whole image back from
+    /// flash and checks its SHA-256 against the manifest, then writes the slot trailer: the
+    /// signed `envelope` the manifest came in (the bytes given to
+    /// [`verify`](crate::verify::verify)) and the `delegations` its signer depends on (at most
+    /// two root-signed delegation envelopes; none when a root signed it), then the footer. The
+    /// bootloader verifies the image from these at every boot; without them it boots nothing.
+    ///
+    /// On a digest mismatch the update is abandoned (the state returns to idle, recording
+    /// [`Event::DownloadDigestMismatch`]) and [`UpdateError::DigestMismatch`] is returned.
+    pub fn finish(
+        &mut self,
+        envelope: &[u8],
+        delegations: &[&[u8]],
+    ) -> Result<(), UpdateError<F::Error>> {
+        block_on(
+            self.core
+                .finish(&mut Blocking(&mut self.flash), envelope, delegations),
+        )
+    }
+
+    /// Marks the downloaded image for trial boots (the layout's `trial_attempts`); reboot next.
+    pub fn activate(&mut self) -> Result<(), UpdateError<F::Error>> {
+        block_on(self.core.activate(&mut Blocking(&mut self.flash)))
+    }
+
+    /// Confirms the running trial image after the application's self-test passed: it becomes
+    /// the known-good image and the anti-rollback floor rises to its security version.
+    ///
+    /// The confirm record (image, new floor) goes into the trial slot's trailer first, then the
+    /// journal record: either one alone keeps the floor and the verdict.
+    pub fn confirm(&mut self) -> Result<(), UpdateError<F::Error>> {
+        block_on(self.core.confirm(&mut Blocking(&mut self.flash)))
+    }
+
+    /// [`Updater::confirm`], then raises the hardware floor `counter` to the image's security
+    /// version when (and only when) that is above the counter. The inner result is the
+    /// counter's: a refused step (e.g. an exhausted eFuse bank) leaves the confirm done and the
+    /// software floor raised.
+    pub fn confirm_with_counter<C: MonotonicCounter>(
+        &mut self,
+        counter: &mut C,
+    ) -> Result<Result<(), C::Error>, UpdateError<F::Error>> {
+        block_on(
+            self.core
+                .confirm_with_counter(&mut Blocking(&mut self.flash), counter),
+        )
+    }
+
+    /// Rejects the trial image (or cancels an activated one): the next boot runs the
+    /// confirmed slot again.
+    pub fn reject(&mut self) -> Result<(), UpdateError<F::Error>> {
+        block_on(self.core.reject(&mut Blocking(&mut self.flash)))
+    }
+
+    /// The slot the next update goes to.
+    pub fn update_slot(&self) -> Slot {
+        self.core.state.update_slot()
+    }
+}
+
+/// Crate-internal hooks for a writer other than [`Updater::write`] (the delta installer,
+/// `crate::delta::install`): it drives `begin` and `finish` as they are and writes the image
+/// bytes between them itself.
+impl<F: NorFlash> Updater<F> {
+    /// The flash layout.
+    pub(crate) fn layout(&self) -> &Layout {
+        self.core.layout()
+    }
+
+    /// The slot given to [`Updater::open_running`], if any.
+    pub(crate) fn running(&self) -> Option<Slot> {
+        self.core.running()
+    }
+
+    /// Records download progress `offset` in the journal (the next `begin` resumes there and
+    /// erases only what follows it).
+    pub(crate) fn record_progress(&mut self, offset: u32) -> Result<(), UpdateError<F::Error>> {
+        let next = self.core.state.checkpoint(offset)?;
+        self.commit_state(next)
+    }
+
+    /// The whole image was written since `begin` by another writer: `finish` reads it back.
+    pub(crate) fn written_externally(&mut self) -> Result<(), UpdateError<F::Error>> {
+        let (Some(p), Some(s)) = (self.core.state.pending, self.core.session.as_mut()) else {
+            return Err(self
+                .core
+                .wrong_phase("finish an external write before begin"));
+        };
+        s.written = p.image_size;
+        s.flushed = p.image_size;
+        Ok(())
+    }
+}
+
+/// The steps, once for both front ends (the public docs are on [`Updater`]'s methods).
+impl Core {
+    /// Opens the journal, reconciled with the slot trailers ([`Updater::open`]).
+    pub(crate) async fn open<M: Medium>(
+        flash: &mut M,
+        layout: Layout,
+    ) -> Result<Self, UpdateError<M::Error>> {
+        let (journal, state, _) = trailer::recover_in(flash, &layout).await?;
+        let state = state.ok_or(UpdateError::NoState)?;
+        Ok(Self {
+            layout,
+            journal,
+            state,
+            session: None,
+            running: None,
+            reports: None,
+        })
+    }
+
+    /// The report hooks' access (`crate::report::store`): state, layout, report log.
+    pub(crate) fn report_parts(&mut self) -> (&State, &Layout, &mut Option<ReportLog>) {
+        (&self.state, &self.layout, &mut self.reports)
+    }
+
+    /// The report log, if kept (`crate::report::store`).
+    pub(crate) fn report_log(&self) -> Option<&ReportLog> {
+        self.reports.as_ref()
+    }
+
+    /// The slot given to `open_running`, if any.
+    pub(crate) fn running(&self) -> Option<Slot> {
+        self.running
+    }
+
+    /// Makes `begin` refuse to erase `running`.
+    pub(crate) fn set_running(&mut self, running: Option<Slot>) {
+        self.running = running;
+    }
+
+    /// The current persistent state.
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The journal's newest record number.
+    pub(crate) fn journal_sequence(&self) -> u32 {
+        self.journal.sequence()
+    }
+
+    /// The flash layout.
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    async fn commit<M: Medium>(
+        &mut self,
+        flash: &mut M,
+        next: State,
+    ) -> Result<(), UpdateError<M::Error>> {
+        // Update reports: keep what the old state implies before it goes, then what the new
+        // one implies, each only when it is a new step (`crate::report::store`).
+        self.sync_report(flash).await?;
+        self.journal.append_in(flash, &next).await?;
+        self.state = next;
+        self.sync_report(flash).await
+    }
+
+    fn slot_base(&self) -> u32 {
+        self.layout.slot_offset(self.state.update_slot())
+    }
+
+    /// Checkpoints are every this many bytes (whole sectors of `sector` bytes).
+    fn checkpoint_interval(image_size: u32, sector: u32) -> u32 {
+        let sectors = image_size.div_ceil(sector).max(1);
+        sectors.div_ceil(MAX_CHECKPOINTS) * sector
+    }
+
+    /// [`Updater::begin`].
+    pub(crate) async fn begin<M: Medium>(
+        &mut self,
+        flash: &mut M,
+        manifest: &VerifiedManifest,
+    ) -> Result<u32, UpdateError<M::Error>> {
+        if manifest.delta().is_some() {
+            return Err(UpdateError::DeltaPayload);
+        }
+        self.begin_image(flash, manifest).await
+    }
+
+    /// [`Updater::begin`] for any manifest (the delta installer's entry).
+    async fn begin_image<M: Medium>(
+        &mut self,
+        flash: &mut M,
+        manifest: &VerifiedManifest,
+    ) -> Result<u32, UpdateError<M::Error>> {
         let pending = Pending::from_info(manifest.image());
         let capacity = self.layout.max_image_size();
         if pending.image_size > capacity {
@@ -183,8 +369,8 @@ impl<F: NorFlash> Updater<F> {
                 capacity,
             });
         }
-        let sector = F::ERASE_SIZE as u32;
-        let interval = self.checkpoint_interval(pending.image_size);
+        let sector = M::ERASE_SIZE as u32;
+        let interval = Self::checkpoint_interval(pending.image_size, sector);
         let image_end = pending.image_size.div_ceil(sector).max(1) * sector;
         let target = self.state.update_slot();
         if self.running == Some(target) {
@@ -193,20 +379,21 @@ impl<F: NorFlash> Updater<F> {
         let resumed = self.state.is_resumable(&pending);
         if !resumed {
             let next = self.state.begin(pending)?;
-            self.commit(next)?;
+            self.commit(flash, next).await?;
         }
         let trailer_from = trailer::sectors_from(&self.layout, sector);
         if let Phase::Erasing { erased } = self.state.phase {
             let mut at = erased - erased % sector;
             loop {
                 let end = at.saturating_add(interval).min(image_end);
-                self.erase_slot(at, end)?;
+                self.erase_slot(flash, at, end).await?;
                 if end == image_end {
                     // The trailer (kept envelope, footer, confirm record) goes with the image.
-                    self.erase_slot(trailer_from.max(image_end), self.layout.slot_size)?;
+                    self.erase_slot(flash, trailer_from.max(image_end), self.layout.slot_size)
+                        .await?;
                 }
                 let next = self.state.erased(end, end == image_end)?;
-                self.commit(next)?;
+                self.commit(flash, next).await?;
                 if end == image_end {
                     break;
                 }
@@ -216,7 +403,7 @@ impl<F: NorFlash> Updater<F> {
             // A resumed download: whatever was written after the last checkpoint may be torn (or,
             // after a lost record, complete), and a trailer written by an interrupted `finish`
             // must go. Its sector may hold the image's tail: then the download resumes there.
-            let dirty = self.trailer_dirty()?;
+            let dirty = self.trailer_dirty(flash).await?;
             let from = if dirty {
                 offset.min(trailer_from)
             } else {
@@ -224,11 +411,12 @@ impl<F: NorFlash> Updater<F> {
             };
             if from != offset {
                 let next = self.state.checkpoint(from)?;
-                self.commit(next)?;
+                self.commit(flash, next).await?;
             }
-            self.erase_slot(from, image_end)?;
+            self.erase_slot(flash, from, image_end).await?;
             if dirty {
-                self.erase_slot(trailer_from.max(image_end), self.layout.slot_size)?;
+                self.erase_slot(flash, trailer_from.max(image_end), self.layout.slot_size)
+                    .await?;
             }
         }
         let offset = match self.state.phase {
@@ -245,11 +433,14 @@ impl<F: NorFlash> Updater<F> {
     }
 
     /// Does the update slot's trailer hold anything (it must be blank before `finish`)?
-    fn trailer_dirty(&mut self) -> Result<bool, UpdateError<F::Error>> {
+    async fn trailer_dirty<M: Medium>(
+        &mut self,
+        flash: &mut M,
+    ) -> Result<bool, UpdateError<M::Error>> {
         let slot = self.state.update_slot();
         let base = self.layout.trailer_offset(slot);
         for i in 0..(TRAILER_SIZE / RECORD_SIZE) as u32 {
-            let b: footer::Record = trailer::read(&mut self.flash, base + i * RECORD_SIZE as u32)?;
+            let b: footer::Record = trailer::read_in(flash, base + i * RECORD_SIZE as u32).await?;
             if !trailer::blank(&self.layout, &b.0) {
                 return Ok(true);
             }
@@ -258,18 +449,28 @@ impl<F: NorFlash> Updater<F> {
     }
 
     /// Erases the update slot's sectors covering `[from, to)` (slot-relative, sector aligned).
-    fn erase_slot(&mut self, from: u32, to: u32) -> Result<(), UpdateError<F::Error>> {
+    async fn erase_slot<M: Medium>(
+        &mut self,
+        flash: &mut M,
+        from: u32,
+        to: u32,
+    ) -> Result<(), UpdateError<M::Error>> {
         if from < to {
             let base = self.slot_base();
-            self.flash
+            flash
                 .erase(base + from, base + to)
+                .await
                 .map_err(UpdateError::flash)?;
         }
         Ok(())
     }
 
-    /// Appends the next chunk of the image (any length, including zero).
-    pub fn write(&mut self, chunk: &[u8]) -> Result<(), UpdateError<F::Error>> {
+    /// [`Updater::write`].
+    pub(crate) async fn write<M: Medium>(
+        &mut self,
+        flash: &mut M,
+        chunk: &[u8],
+    ) -> Result<(), UpdateError<M::Error>> {
         let Some(pending) = self.state.pending else {
             return Err(self.wrong_phase("write image data"));
         };
@@ -289,25 +490,28 @@ impl<F: NorFlash> Updater<F> {
                 size: pending.image_size,
             });
         }
-        let r = self.write_inner(&mut s, chunk, pending.image_size);
+        let r = self
+            .write_inner(flash, &mut s, chunk, pending.image_size)
+            .await;
         self.session = Some(s);
         r
     }
 
-    fn wrong_phase(&self, op: &'static str) -> UpdateError<F::Error> {
+    fn wrong_phase<E: core::fmt::Debug>(&self, op: &'static str) -> UpdateError<E> {
         UpdateError::Transition(crate::state::TransitionError::WrongPhase {
             op,
             phase: self.state.phase,
         })
     }
 
-    fn write_inner(
+    async fn write_inner<M: Medium>(
         &mut self,
+        flash: &mut M,
         s: &mut Session,
         mut chunk: &[u8],
         image_size: u32,
-    ) -> Result<(), UpdateError<F::Error>> {
-        let w = F::WRITE_SIZE;
+    ) -> Result<(), UpdateError<M::Error>> {
+        let w = M::WRITE_SIZE;
         while !chunk.is_empty() {
             let partial = (s.written - s.flushed) as usize;
             if partial > 0 || chunk.len() < w {
@@ -320,25 +524,27 @@ impl<F: NorFlash> Updater<F> {
                 chunk = rest;
                 if partial + take == w {
                     let word = s.word;
-                    self.program(s, word.0.get(..w).unwrap_or(&[]), image_size)?;
+                    self.program(flash, s, word.0.get(..w).unwrap_or(&[]), image_size)
+                        .await?;
                 }
             } else {
                 // Whole words straight from the caller's buffer, up to the next sector boundary.
-                let sector = F::ERASE_SIZE as u32;
+                let sector = M::ERASE_SIZE as u32;
                 let room = (sector - s.flushed % sector) as usize;
                 let n = (chunk.len() / w * w).min(room);
                 let (head, rest) = chunk.split_at(n);
                 s.written += n as u32;
                 chunk = rest;
                 if (head.as_ptr() as usize).is_multiple_of(w) {
-                    self.program(s, head, image_size)?;
+                    self.program(flash, s, head, image_size).await?;
                 } else {
                     // HALs that DMA or cast to words need an aligned source: copy through one.
                     for piece in head.chunks(RECORD_SIZE) {
                         let mut a = Aligned([0u8; RECORD_SIZE]);
                         let dst = a.0.get_mut(..piece.len()).unwrap_or(&mut []);
                         dst.copy_from_slice(piece);
-                        self.program(s, a.0.get(..piece.len()).unwrap_or(&[]), image_size)?;
+                        self.program(flash, s, a.0.get(..piece.len()).unwrap_or(&[]), image_size)
+                            .await?;
                     }
                 }
             }
@@ -348,48 +554,42 @@ impl<F: NorFlash> Updater<F> {
 
     /// Programs whole words at `s.flushed`, never across a sector boundary, checkpointing at
     /// checkpoint boundaries (the sectors were erased by `begin`).
-    fn program(
+    async fn program<M: Medium>(
         &mut self,
+        flash: &mut M,
         s: &mut Session,
         data: &[u8],
         image_size: u32,
-    ) -> Result<(), UpdateError<F::Error>> {
-        let sector = F::ERASE_SIZE as u32;
+    ) -> Result<(), UpdateError<M::Error>> {
+        let sector = M::ERASE_SIZE as u32;
         if s.flushed.is_multiple_of(sector) {
-            let interval = self.checkpoint_interval(image_size);
+            let interval = Self::checkpoint_interval(image_size, sector);
             if s.flushed.is_multiple_of(interval) && s.flushed != s.committed {
                 let next = self.state.checkpoint(s.flushed)?;
-                self.commit(next)?;
+                self.commit(flash, next).await?;
                 s.committed = s.flushed;
             }
         }
         let at = self.slot_base() + s.flushed;
-        self.flash.write(at, data).map_err(UpdateError::flash)?;
+        flash.write(at, data).await.map_err(UpdateError::flash)?;
         s.flushed += data.len() as u32;
         Ok(())
     }
 
-    /// Finishes the download: programs the last partial word, reads the whole image back from
-    /// flash and checks its SHA-256 against the manifest, then writes the slot trailer: the
-    /// signed `envelope` the manifest came in (the bytes given to
-    /// [`verify`](crate::verify::verify)) and the `delegations` its signer depends on (at most
-    /// two root-signed delegation envelopes; none when a root signed it), then the footer. The
-    /// bootloader verifies the image from these at every boot; without them it boots nothing.
-    ///
-    /// On a digest mismatch the update is abandoned (the state returns to idle, recording
-    /// [`Event::DownloadDigestMismatch`]) and [`UpdateError::DigestMismatch`] is returned.
-    pub fn finish(
+    /// [`Updater::finish`].
+    pub(crate) async fn finish<M: Medium>(
         &mut self,
+        flash: &mut M,
         envelope: &[u8],
         delegations: &[&[u8]],
-    ) -> Result<(), UpdateError<F::Error>> {
+    ) -> Result<(), UpdateError<M::Error>> {
         if self.state.phase == Phase::Downloaded {
             return Ok(());
         }
         let Some(pending) = self.state.pending else {
             return Err(self.wrong_phase("finish"));
         };
-        if signed_facts::<F::Error>(envelope)? != pending {
+        if signed_facts::<M::Error>(envelope)? != pending {
             return Err(UpdateError::EnvelopeMismatch);
         }
         if delegations.len() > KEPT_DELEGATIONS {
@@ -409,54 +609,51 @@ impl<F: NorFlash> Updater<F> {
         let partial = (s.written - s.flushed) as usize;
         if partial > 0 {
             let mut word = s.word;
-            let w = F::WRITE_SIZE;
+            let w = M::WRITE_SIZE;
             if let Some(pad) = word.0.get_mut(partial..w) {
                 pad.fill(0xFF);
             }
-            self.program(&mut s, word.0.get(..w).unwrap_or(&[]), pending.image_size)?;
+            self.program(
+                flash,
+                &mut s,
+                word.0.get(..w).unwrap_or(&[]),
+                pending.image_size,
+            )
+            .await?;
         }
         let slot = self.state.update_slot();
         let base = self.slot_base();
-        let digest = stable_digest(
-            &mut self.flash,
-            base,
-            pending.image_size,
-            &pending.image_digest,
-        )?;
+        let digest =
+            stable_digest_in(flash, base, pending.image_size, &pending.image_digest).await?;
         if digest != pending.image_digest {
             let next = self.state.revert(Event::DownloadDigestMismatch);
-            self.commit(next)?;
+            self.commit(flash, next).await?;
             return Err(UpdateError::DigestMismatch(slot));
         }
         // `begin` erased the trailer with the image (and again on a resume).
-        write_trailer(
-            &mut self.flash,
-            &self.layout,
-            slot,
-            envelope,
-            delegations,
-            &pending,
-        )?;
+        write_trailer_in(flash, &self.layout, slot, envelope, delegations, &pending).await?;
         let next = self.state.downloaded()?;
-        self.commit(next)
+        self.commit(flash, next).await
     }
 
-    /// Marks the downloaded image for trial boots (the layout's `trial_attempts`); reboot next.
-    pub fn activate(&mut self) -> Result<(), UpdateError<F::Error>> {
+    /// [`Updater::activate`].
+    pub(crate) async fn activate<M: Medium>(
+        &mut self,
+        flash: &mut M,
+    ) -> Result<(), UpdateError<M::Error>> {
         let next = self.state.activate(self.layout.trial_attempts)?;
-        self.commit(next)
+        self.commit(flash, next).await
     }
 
-    /// Confirms the running trial image after the application's self-test passed: it becomes
-    /// the known-good image and the anti-rollback floor rises to its security version.
-    ///
-    /// The confirm record (image, new floor) goes into the trial slot's trailer first, then the
-    /// journal record: either one alone keeps the floor and the verdict.
-    pub fn confirm(&mut self) -> Result<(), UpdateError<F::Error>> {
+    /// [`Updater::confirm`].
+    pub(crate) async fn confirm<M: Medium>(
+        &mut self,
+        flash: &mut M,
+    ) -> Result<(), UpdateError<M::Error>> {
         let next = self.state.confirm()?;
         // The confirm record below ends the trial as much as the journal record: keep the
         // trial's report first (`crate::report::store`).
-        self.sync_report()?;
+        self.sync_report(flash).await?;
         if let Some(p) = self.state.pending {
             let rec = footer::encode_confirm(&footer::Confirmed {
                 sequence: p.sequence,
@@ -465,21 +662,19 @@ impl<F: NorFlash> Updater<F> {
             });
             let at = trailer::at(&self.layout, self.state.update_slot(), CONFIRM_AT);
             // An area that is not blank (foreign data) only loses the redundant copy.
-            let _: Put = trailer::put(&mut self.flash, &self.layout, at, &rec)?;
+            let _: Put = trailer::put_in(flash, &self.layout, at, &rec).await?;
         }
-        self.commit(next)
+        self.commit(flash, next).await
     }
 
-    /// [`Updater::confirm`], then raises the hardware floor `counter` to the image's security
-    /// version when (and only when) that is above the counter. The inner result is the
-    /// counter's: a refused step (e.g. an exhausted eFuse bank) leaves the confirm done and the
-    /// software floor raised.
-    pub fn confirm_with_counter<C: MonotonicCounter>(
+    /// [`Updater::confirm_with_counter`].
+    pub(crate) async fn confirm_with_counter<M: Medium, C: MonotonicCounter>(
         &mut self,
+        flash: &mut M,
         counter: &mut C,
-    ) -> Result<Result<(), C::Error>, UpdateError<F::Error>> {
+    ) -> Result<Result<(), C::Error>, UpdateError<M::Error>> {
         let sv = self.state.pending.map(|p| p.security_version);
-        self.confirm()?;
+        self.confirm(flash).await?;
         let Some(sv) = sv else {
             return Ok(Ok(()));
         };
@@ -490,53 +685,18 @@ impl<F: NorFlash> Updater<F> {
         })
     }
 
-    /// Rejects the trial image (or cancels an activated one): the next boot runs the
-    /// confirmed slot again.
-    pub fn reject(&mut self) -> Result<(), UpdateError<F::Error>> {
+    /// [`Updater::reject`].
+    pub(crate) async fn reject<M: Medium>(
+        &mut self,
+        flash: &mut M,
+    ) -> Result<(), UpdateError<M::Error>> {
         match self.state.phase {
             Phase::Activated { .. } | Phase::Trial { .. } => {
                 let next = self.state.revert(Event::Rejected);
-                self.commit(next)
+                self.commit(flash, next).await
             }
             _ => Err(self.wrong_phase("reject")),
         }
-    }
-
-    /// The slot the next update goes to.
-    pub fn update_slot(&self) -> Slot {
-        self.state.update_slot()
-    }
-}
-
-/// Crate-internal hooks for a writer other than [`Updater::write`] (the delta installer,
-/// `crate::delta::install`): it drives `begin` and `finish` as they are and writes the image
-/// bytes between them itself.
-impl<F: NorFlash> Updater<F> {
-    /// The flash layout.
-    pub(crate) fn layout(&self) -> &Layout {
-        &self.layout
-    }
-
-    /// The slot given to [`Updater::open_running`], if any.
-    pub(crate) fn running(&self) -> Option<Slot> {
-        self.running
-    }
-
-    /// Records download progress `offset` in the journal (the next `begin` resumes there and
-    /// erases only what follows it).
-    pub(crate) fn record_progress(&mut self, offset: u32) -> Result<(), UpdateError<F::Error>> {
-        let next = self.state.checkpoint(offset)?;
-        self.commit(next)
-    }
-
-    /// The whole image was written since `begin` by another writer: `finish` reads it back.
-    pub(crate) fn written_externally(&mut self) -> Result<(), UpdateError<F::Error>> {
-        let (Some(p), Some(s)) = (self.state.pending, self.session.as_mut()) else {
-            return Err(self.wrong_phase("finish an external write before begin"));
-        };
-        s.written = p.image_size;
-        s.flushed = p.image_size;
-        Ok(())
     }
 }
 
@@ -559,6 +719,7 @@ pub(crate) fn signed_facts<E: core::fmt::Debug>(
 
 /// Writes a slot trailer: the kept envelopes, then the install footer (last, so a footer means
 /// the rest is there). Every area must be blank or already hold the same bytes.
+#[inline(never)]
 pub(crate) fn write_trailer<F: NorFlash>(
     flash: &mut F,
     layout: &Layout,
@@ -567,6 +728,25 @@ pub(crate) fn write_trailer<F: NorFlash>(
     delegations: &[&[u8]],
     p: &Pending,
 ) -> Result<(), UpdateError<F::Error>> {
+    block_on(write_trailer_in(
+        &mut Blocking(flash),
+        layout,
+        slot,
+        envelope,
+        delegations,
+        p,
+    ))
+}
+
+/// [`write_trailer`] over any [`Medium`].
+async fn write_trailer_in<M: Medium>(
+    flash: &mut M,
+    layout: &Layout,
+    slot: Slot,
+    envelope: &[u8],
+    delegations: &[&[u8]],
+    p: &Pending,
+) -> Result<(), UpdateError<M::Error>> {
     if delegations.len() > KEPT_DELEGATIONS {
         return Err(UpdateError::TooManyDelegations(delegations.len()));
     }
@@ -578,14 +758,16 @@ pub(crate) fn write_trailer<F: NorFlash>(
         .enumerate()
     {
         let area = footer::envelope_area(env).ok_or(UpdateError::EnvelopeMismatch)?;
-        if trailer::put(flash, layout, trailer::at(layout, slot, area_at(i)), &area)?
+        if trailer::put_in(flash, layout, trailer::at(layout, slot, area_at(i)), &area).await?
             == Put::Occupied
         {
             return Err(occupied);
         }
     }
     let rec = footer::encode(p);
-    if trailer::put(flash, layout, trailer::at(layout, slot, FOOTER_AT), &rec)? == Put::Occupied {
+    if trailer::put_in(flash, layout, trailer::at(layout, slot, FOOTER_AT), &rec).await?
+        == Put::Occupied
+    {
         return Err(occupied);
     }
     Ok(())
@@ -593,16 +775,27 @@ pub(crate) fn write_trailer<F: NorFlash>(
 
 /// [`read_digest`], read again when it does not match `expected`: a mismatch is concluded only
 /// when two reads agree on the wrong digest (one transient read error never abandons an update).
+#[inline(never)]
 pub(crate) fn stable_digest<F: NorFlash>(
     flash: &mut F,
     base: u32,
     len: u32,
     expected: &[u8; 32],
 ) -> Result<[u8; 32], UpdateError<F::Error>> {
+    block_on(stable_digest_in(&mut Blocking(flash), base, len, expected))
+}
+
+/// [`stable_digest`] over any [`Medium`].
+async fn stable_digest_in<M: Medium>(
+    flash: &mut M,
+    base: u32,
+    len: u32,
+    expected: &[u8; 32],
+) -> Result<[u8; 32], UpdateError<M::Error>> {
     let mut last = None;
     let mut d = [0u8; 32];
     for _ in 0..4 {
-        d = read_digest(flash, base, len)?;
+        d = read_digest_in(flash, base, len).await?;
         if d == *expected || last == Some(d) {
             return Ok(d);
         }
@@ -614,11 +807,21 @@ pub(crate) fn stable_digest<F: NorFlash>(
 /// SHA-256 over `len` bytes from `base`, read in blocks of up to [`READ_BACK_BLOCK`] bytes. Each
 /// read is a whole number of records, so it stays aligned and never passes the record that holds
 /// the image's last byte.
+#[inline(never)]
 pub(crate) fn read_digest<F: NorFlash>(
     flash: &mut F,
     base: u32,
     len: u32,
 ) -> Result<[u8; 32], UpdateError<F::Error>> {
+    block_on(read_digest_in(&mut Blocking(flash), base, len))
+}
+
+/// [`read_digest`] over any [`Medium`].
+async fn read_digest_in<M: Medium>(
+    flash: &mut M,
+    base: u32,
+    len: u32,
+) -> Result<[u8; 32], UpdateError<M::Error>> {
     let mut d = ImageDigest::new();
     let mut buf = [0u8; READ_BACK_BLOCK];
     let mut off = 0u32;
@@ -628,7 +831,10 @@ pub(crate) fn read_digest<F: NorFlash>(
         let block = buf.get_mut(..read_len).ok_or(UpdateError::Corrupted(
             "read-back block larger than its buffer",
         ))?;
-        flash.read(base + off, block).map_err(UpdateError::flash)?;
+        flash
+            .read(base + off, block)
+            .await
+            .map_err(UpdateError::flash)?;
         d.update(block.get(..n).unwrap_or(&[]));
         off += n as u32;
     }
@@ -745,7 +951,7 @@ mod tests {
         {
             let mut up = Updater::open(&mut f, layout()).unwrap();
             up.begin(&m).unwrap();
-            up.flash.cut_after(9, Tear::Noise);
+            up.flash_mut().cut_after(9, Tear::Noise);
             let mut cut = false;
             for c in image.chunks(1000) {
                 if let Err(e) = up.write(c) {

@@ -8,17 +8,27 @@ use crate::footer::{
 };
 use crate::journal::Journal;
 use crate::layout::{Layout, RECORD_SIZE, Slot, TRAILER_SIZE};
+use crate::medium::{Blocking, Medium, block_on};
 use crate::state::{Pending, Phase, State};
 use crate::update_error::UpdateError;
 use embedded_storage::nor_flash::NorFlash;
 
 /// Reads `N` bytes at `at`.
+#[inline(never)]
 pub(crate) fn read<F: NorFlash, const N: usize>(
     flash: &mut F,
     at: u32,
 ) -> Result<Aligned<N>, UpdateError<F::Error>> {
+    block_on(read_in(&mut Blocking(flash), at))
+}
+
+/// [`read`] over any [`Medium`].
+pub(crate) async fn read_in<M: Medium, const N: usize>(
+    flash: &mut M,
+    at: u32,
+) -> Result<Aligned<N>, UpdateError<M::Error>> {
     let mut b = Aligned([0u8; N]);
-    flash.read(at, &mut b.0).map_err(UpdateError::flash)?;
+    flash.read(at, &mut b.0).await.map_err(UpdateError::flash)?;
     Ok(b)
 }
 
@@ -49,20 +59,30 @@ pub(crate) fn read_footer<F: NorFlash>(
 }
 
 /// The confirm record of `slot`, if valid (one re-read when it is not blank but fails).
+#[inline(never)]
 pub(crate) fn read_confirm<F: NorFlash>(
     flash: &mut F,
     layout: &Layout,
     slot: Slot,
 ) -> Result<Option<Confirmed>, UpdateError<F::Error>> {
+    block_on(read_confirm_in(&mut Blocking(flash), layout, slot))
+}
+
+/// [`read_confirm`] over any [`Medium`].
+async fn read_confirm_in<M: Medium>(
+    flash: &mut M,
+    layout: &Layout,
+    slot: Slot,
+) -> Result<Option<Confirmed>, UpdateError<M::Error>> {
     let addr = at(layout, slot, CONFIRM_AT);
-    let b: Record = read(flash, addr)?;
+    let b: Record = read_in(flash, addr).await?;
     if let Some(c) = footer::decode_confirm(&b.0) {
         return Ok(Some(c));
     }
     if blank(layout, &b.0) {
         return Ok(None);
     }
-    let b: Record = read(flash, addr)?;
+    let b: Record = read_in(flash, addr).await?;
     Ok(footer::decode_confirm(&b.0))
 }
 
@@ -81,16 +101,36 @@ pub(crate) enum Put {
 }
 
 /// Programs `bytes` at `addr` if the area is blank; leaves it if it already holds them.
+#[inline(never)]
 pub(crate) fn put<F: NorFlash, const N: usize>(
     flash: &mut F,
     layout: &Layout,
     addr: u32,
     bytes: &Aligned<N>,
 ) -> Result<Put, UpdateError<F::Error>> {
-    let mut now: Aligned<N> = read(flash, addr)?;
+    block_on(put_in(&mut Blocking(flash), layout, addr, bytes))
+}
+
+/// [`put`] over any [`Medium`].
+pub(crate) async fn put_in<M: Medium, const N: usize>(
+    flash: &mut M,
+    layout: &Layout,
+    addr: u32,
+    bytes: &Aligned<N>,
+) -> Result<Put, UpdateError<M::Error>> {
+    // Read in place (not through `read_in`): a future holding a second `N`-byte copy would
+    // sit on the blocking caller's stack too.
+    let mut now = Aligned([0u8; N]);
+    flash
+        .read(addr, &mut now.0)
+        .await
+        .map_err(UpdateError::flash)?;
     if now.0 != bytes.0 && !blank(layout, &now.0) {
         // Read again before concluding the area is taken (a transient read error).
-        now = read(flash, addr)?;
+        flash
+            .read(addr, &mut now.0)
+            .await
+            .map_err(UpdateError::flash)?;
     }
     if now.0 == bytes.0 {
         return Ok(Put::Done);
@@ -98,7 +138,10 @@ pub(crate) fn put<F: NorFlash, const N: usize>(
     if !blank(layout, &now.0) {
         return Ok(Put::Occupied);
     }
-    flash.write(addr, &bytes.0).map_err(UpdateError::flash)?;
+    flash
+        .write(addr, &bytes.0)
+        .await
+        .map_err(UpdateError::flash)?;
     Ok(Put::Done)
 }
 
@@ -110,9 +153,9 @@ struct Kept {
     confirmed: [Option<Confirmed>; 2],
 }
 
-fn kept<F: NorFlash>(flash: &mut F, layout: &Layout) -> Result<Kept, UpdateError<F::Error>> {
-    let a = read_confirm(flash, layout, Slot::A)?;
-    let b = read_confirm(flash, layout, Slot::B)?;
+async fn kept<M: Medium>(flash: &mut M, layout: &Layout) -> Result<Kept, UpdateError<M::Error>> {
+    let a = read_confirm_in(flash, layout, Slot::A).await?;
+    let b = read_confirm_in(flash, layout, Slot::B).await?;
     let floor = a.map_or(0, |c| c.floor).max(b.map_or(0, |c| c.floor));
     let sequence = a.map_or(0, |c| c.sequence).max(b.map_or(0, |c| c.sequence));
     Ok(Kept {
@@ -131,16 +174,25 @@ pub(crate) fn confirms(c: Option<Confirmed>, p: &Pending) -> bool {
 /// sequence are the highest of the journal's and the confirm records'; a trial whose confirm
 /// record is on flash (its journal record lost to a cut or a flipped bit) is confirmed.
 /// Returns whether the state differs from the journal's newest record.
+#[inline(never)]
 pub(crate) fn recover<F: NorFlash>(
     flash: &mut F,
     layout: &Layout,
 ) -> Result<(Journal, Option<State>, bool), UpdateError<F::Error>> {
-    let (journal, state) = Journal::open(flash, layout)?;
+    block_on(recover_in(&mut Blocking(flash), layout))
+}
+
+/// [`recover`] over any [`Medium`] (reads only).
+pub(crate) async fn recover_in<M: Medium>(
+    flash: &mut M,
+    layout: &Layout,
+) -> Result<(Journal, Option<State>, bool), UpdateError<M::Error>> {
+    let (journal, state) = Journal::open_in(flash, layout).await?;
     let Some(mut s) = state else {
         return Ok((journal, None, false));
     };
     let before = s;
-    let k = kept(flash, layout)?;
+    let k = kept(flash, layout).await?;
     if let (Phase::Activated { .. } | Phase::Trial { .. }, Some(p)) = (s.phase, s.pending) {
         let c = k.confirmed[usize::from(s.update_slot().to_byte())];
         if confirms(c, &p)
@@ -155,11 +207,12 @@ pub(crate) fn recover<F: NorFlash>(
 }
 
 /// Floor and sequence of every confirm record on flash (for a rebuild).
+#[inline(never)]
 pub(crate) fn kept_floor<F: NorFlash>(
     flash: &mut F,
     layout: &Layout,
 ) -> Result<(u32, u64), UpdateError<F::Error>> {
-    let k = kept(flash, layout)?;
+    let k = block_on(kept(&mut Blocking(flash), layout))?;
     Ok((k.floor, k.sequence))
 }
 

@@ -225,6 +225,20 @@ pub(crate) fn decide_explained(
         return done(Action::Pause { reason }, none, t);
     }
     let (stage, opened_at, acknowledged, paused) = match state.phase {
+        Phase::Pending if evidence.eligible == 0 => {
+            // A stage opened now would hold no device and never gain one: its cohort threshold
+            // is fixed when it opens. Wait for the first eligible device instead.
+            say!(t, "waiting: no eligible device has checked in yet");
+            let missing = Missing {
+                no_devices: true,
+                ..Missing::default()
+            };
+            let action = Action::Hold {
+                missing,
+                until: None,
+            };
+            return done(action, none, t);
+        }
         Phase::Pending => {
             let target = plan.stage_devices(0, evidence.eligible);
             let threshold_bp = estimated_threshold(target, evidence.eligible);

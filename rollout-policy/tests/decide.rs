@@ -65,6 +65,40 @@ fn pending_opens_the_first_stage_with_100_devices() {
 }
 
 #[test]
+fn no_eligible_device_holds_the_first_stage_closed_until_one_checks_in() {
+    // A stage opened over zero devices would fix its threshold at 0 bp and never gain one.
+    let plan = Plan::default_stable();
+    let s = start(&plan);
+    let mut e = evidence(0, 0, 0, 0);
+    e.eligible = 0;
+    let d = decide(&plan, &s, &e, T0);
+    let Action::Hold { missing, until } = d.action else {
+        panic!("not a hold: {:?}", d.action);
+    };
+    assert!(missing.no_devices, "{missing:?}");
+    assert_eq!(until, None);
+    assert!(
+        d.explanation.contains("no eligible device"),
+        "{}",
+        d.explanation
+    );
+    e.eligible = 10;
+    let d = decide(&plan, &s, &e, T0);
+    assert!(
+        matches!(
+            d.action,
+            Action::Advance {
+                stage: 0,
+                target_devices: 10,
+                ..
+            }
+        ),
+        "{:?}",
+        d.action
+    );
+}
+
+#[test]
 fn tiny_fleet_never_rounds_a_stage_to_zero() {
     let mut plan = Plan::default_stable();
     plan.stages[0].size = StageSize::Percent(500);

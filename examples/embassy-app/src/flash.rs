@@ -7,10 +7,16 @@
 //! so the executor interleaves other tasks with flash work. The buffer starts full of noise,
 //! as a fresh part's contents are unknown.
 //!
+//! The same part also has a blocking face (`embedded-storage`'s `NorFlash`): the bootloader
+//! side of the update (ota-core's `decide`, and factory provisioning) is blocking code that runs
+//! before the executor starts, over the same memory.
+//!
 //! On a board, replace this with the HAL's `embedded-storage-async` flash (for example
-//! embassy-stm32's or embassy-nrf's) over a region set aside in its memory map.
+//! embassy-stm32's or embassy-nrf's) over a region set aside in its memory map, and the
+//! bootloader's blocking driver.
 
 use embassy_futures::yield_now;
+use embedded_storage::nor_flash as blocking;
 use embedded_storage_async::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
@@ -19,7 +25,7 @@ use embedded_storage_async::nor_flash::{
 pub const ERASE_SIZE: usize = 1024;
 /// Write word size.
 pub const WRITE_SIZE: usize = 4;
-/// Bytes of the part.
+/// Bytes of the telemetry queue's part.
 pub const CAPACITY: usize = 8 * ERASE_SIZE;
 
 /// What the driver refuses.
@@ -57,15 +63,15 @@ pub struct Wear {
     pub reads: u32,
 }
 
-/// The RAM-backed NOR flash.
-pub struct RamFlash {
-    mem: &'static mut [u8; CAPACITY],
+/// The RAM-backed NOR flash of `N` bytes.
+pub struct RamFlash<const N: usize> {
+    mem: &'static mut [u8; N],
     wear: Wear,
 }
 
-impl RamFlash {
+impl<const N: usize> RamFlash<N> {
     /// A part over `mem`, filled with noise.
-    pub fn new(mem: &'static mut [u8; CAPACITY]) -> Self {
+    pub fn new(mem: &'static mut [u8; N]) -> Self {
         let mut x: u32 = 0x9E37_79B9;
         for b in mem.iter_mut() {
             x ^= x << 13;
@@ -87,7 +93,7 @@ impl RamFlash {
     fn range(offset: u32, len: usize, align: usize) -> Result<core::ops::Range<usize>, FlashError> {
         let start = usize::try_from(offset).map_err(|_| FlashError::OutOfBounds)?;
         let end = start.checked_add(len).ok_or(FlashError::OutOfBounds)?;
-        if end > CAPACITY {
+        if end > N {
             return Err(FlashError::OutOfBounds);
         }
         if !start.is_multiple_of(align) || !len.is_multiple_of(align) {
@@ -95,17 +101,8 @@ impl RamFlash {
         }
         Ok(start..end)
     }
-}
 
-impl ErrorType for RamFlash {
-    type Error = FlashError;
-}
-
-impl ReadNorFlash for RamFlash {
-    const READ_SIZE: usize = 1;
-
-    async fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), FlashError> {
-        yield_now().await;
+    fn read_now(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), FlashError> {
         let range = Self::range(offset, bytes.len(), 1)?;
         let src = self.mem.get(range).ok_or(FlashError::OutOfBounds)?;
         bytes.copy_from_slice(src);
@@ -113,17 +110,7 @@ impl ReadNorFlash for RamFlash {
         Ok(())
     }
 
-    fn capacity(&self) -> usize {
-        CAPACITY
-    }
-}
-
-impl NorFlash for RamFlash {
-    const WRITE_SIZE: usize = WRITE_SIZE;
-    const ERASE_SIZE: usize = ERASE_SIZE;
-
-    async fn erase(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
-        yield_now().await;
+    fn erase_now(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
         let len = to.checked_sub(from).ok_or(FlashError::OutOfBounds)? as usize;
         let range = Self::range(from, len, ERASE_SIZE)?;
         self.mem
@@ -134,8 +121,7 @@ impl NorFlash for RamFlash {
         Ok(())
     }
 
-    async fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), FlashError> {
-        yield_now().await;
+    fn write_now(&mut self, offset: u32, bytes: &[u8]) -> Result<(), FlashError> {
         let range = Self::range(offset, bytes.len(), WRITE_SIZE)?;
         let dst = self.mem.get_mut(range).ok_or(FlashError::OutOfBounds)?;
         // Legality first: a refused write changes nothing.
@@ -153,5 +139,64 @@ impl NorFlash for RamFlash {
         }
         self.wear.writes += 1;
         Ok(())
+    }
+}
+
+impl<const N: usize> ErrorType for RamFlash<N> {
+    type Error = FlashError;
+}
+
+impl<const N: usize> ReadNorFlash for RamFlash<N> {
+    const READ_SIZE: usize = 1;
+
+    async fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), FlashError> {
+        yield_now().await;
+        self.read_now(offset, bytes)
+    }
+
+    fn capacity(&self) -> usize {
+        N
+    }
+}
+
+impl<const N: usize> NorFlash for RamFlash<N> {
+    const WRITE_SIZE: usize = WRITE_SIZE;
+    const ERASE_SIZE: usize = ERASE_SIZE;
+
+    async fn erase(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
+        yield_now().await;
+        self.erase_now(from, to)
+    }
+
+    async fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), FlashError> {
+        yield_now().await;
+        self.write_now(offset, bytes)
+    }
+}
+
+/// The blocking face, for the bootloader side (it runs before the executor). The error type
+/// is shared: `embedded-storage-async` re-exports `embedded-storage`'s `ErrorType`.
+impl<const N: usize> blocking::ReadNorFlash for RamFlash<N> {
+    const READ_SIZE: usize = 1;
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), FlashError> {
+        self.read_now(offset, bytes)
+    }
+
+    fn capacity(&self) -> usize {
+        N
+    }
+}
+
+impl<const N: usize> blocking::NorFlash for RamFlash<N> {
+    const WRITE_SIZE: usize = WRITE_SIZE;
+    const ERASE_SIZE: usize = ERASE_SIZE;
+
+    fn erase(&mut self, from: u32, to: u32) -> Result<(), FlashError> {
+        self.erase_now(from, to)
+    }
+
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), FlashError> {
+        self.write_now(offset, bytes)
     }
 }

@@ -1,22 +1,24 @@
-//! telemetry-core on embassy: an application for `thumbv7em-none-eabihf` in which a sensor
-//! task encodes heartbeats (telemetry-core's aggregator and encoder) and the main task keeps
-//! them in the async flash queue (`AsyncFrameQueue`, feature `async`) over an async NOR flash
-//! driver, sends them in 51-byte packets (LoRaWAN DR0) and acknowledges what was sent.
+//! telemetry-core and ota-core on embassy: an application for `thumbv7em-none-eabihf` in which
+//! a sensor task encodes heartbeats (telemetry-core's aggregator and encoder) and the main task
+//! keeps them in the async flash queue (`AsyncFrameQueue`, feature `async`) over an async NOR
+//! flash driver, sends them in 51-byte packets (LoRaWAN DR0) and acknowledges what was sent,
+//! then installs a signed firmware update with ota-core's async A/B updater
+//! (`AsyncUpdater`, feature `async`; see [`update`]).
 //!
 //! The story, one function per phase over the [`Device`]: a day online (every frame sent as it
 //! is made), eight days offline (the flash fills and the oldest frames are dropped and
 //! counted), a push whose future is dropped by a deadline (cancellation, as safe as a power
-//! cut), a reboot (the queue reopens from flash), and the backlog sent. It checks that no frame
-//! was lost or delivered twice and ends with `embassy-app: ok ...` over semihosting, exiting
-//! with status 0 (1 on any failure). `run.sh` runs it under QEMU (mps2-an386).
-//!
-//! The async OTA updater joins this application once ota-core's boot chain work lands (ota-core
-//! has no `embedded-storage-async` updater yet).
+//! cut), a reboot (the queue reopens from flash), and the backlog sent; then the update: factory
+//! image, download (one write dropped by a deadline, resumed), trial boot, confirm. It checks
+//! that no frame was lost or delivered twice and that the update was confirmed, and ends with
+//! `embassy-app: ok ...` over semihosting, exiting with status 0 (1 on any failure). `run.sh`
+//! runs it under QEMU (mps2-an386).
 #![no_std]
 #![no_main]
 
 mod flash;
 mod sensor;
+mod update;
 
 use core::fmt::Display;
 use core::future::Future;
@@ -54,6 +56,9 @@ const AROUND_CANCEL: u32 = 2;
 
 static FRAMES: Channel<CriticalSectionRawMutex, Frame, 4> = Channel::new();
 static NOR: ConstStaticCell<[u8; CAPACITY]> = ConstStaticCell::new([0; CAPACITY]);
+/// The update's part (journal and slots A and B), apart from the queue's.
+static OTA_NOR: ConstStaticCell<[u8; update::OTA_CAPACITY]> =
+    ConstStaticCell::new([0; update::OTA_CAPACITY]);
 
 type Error = QueueError<FlashError>;
 
@@ -87,7 +92,7 @@ impl Future for Deadline {
 /// The device: its flash, the queue over it, the frames coming from the sensor, and what the
 /// backend has seen.
 struct Device {
-    flash: RamFlash,
+    flash: RamFlash<CAPACITY>,
     queue: AsyncFrameQueue<SECTORS>,
     frames: Receiver<'static, CriticalSectionRawMutex, Frame, 4>,
     /// Frames whose push returned `Ok`.
@@ -297,15 +302,19 @@ async fn run(spawner: Spawner) -> Result<(), Failure> {
     cancelled_push(&mut d).await?;
     reboot(&mut d).await?;
     reconnect(&mut d).await?;
+    let mut ota = RamFlash::new(OTA_NOR.take());
+    let u = update::run(&mut ota).await?;
     let w = d.flash.wear();
     hprintln!(
-        "embassy-app: ok pushed={} delivered={} dropped={} packets={} erases={} writes={}",
+        "embassy-app: ok pushed={} delivered={} dropped={} packets={} erases={} writes={} update=v{} resumed_from={}",
         d.pushed,
         d.delivered,
         d.queue.dropped_total(),
         d.packets,
         w.erases,
-        w.writes
+        w.writes,
+        u.version,
+        u.resumed_from
     );
     Ok(())
 }

@@ -165,7 +165,7 @@ async fn pages_views_roles_and_gates() {
     let id = r.json()["id"].as_i64().unwrap();
     // Wait until a decision with gates is recorded (the first stage passed).
     let mut gates = serde_json::Value::Null;
-    for _ in 0..300 {
+    for _ in 0..1200 {
         gates = h
             .reader
             .get(&format!("/v1/rollouts/{id}/gates"))
@@ -218,7 +218,7 @@ async fn pages_views_roles_and_gates() {
     }
     // Every device that failed the update rebooted by watchdog: a fault reboot, counted.
     let mut failures = serde_json::Value::Null;
-    for _ in 0..100 {
+    for _ in 0..600 {
         failures = h.reader.get("/v1/fleet/failures").await.unwrap().json();
         if failures["failed"].as_u64().unwrap_or(0) >= 3 {
             break;

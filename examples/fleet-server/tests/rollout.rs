@@ -80,7 +80,7 @@ async fn phase(h: &common::Harness, id: i64) -> String {
 
 /// Waits for `want`, acting as the operator: a rollout paused on an uncertain gate is resumed.
 async fn wait_phase(h: &common::Harness, id: i64, want: &str, secs: u64) -> bool {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs * common::SLACK);
     while tokio::time::Instant::now() < deadline {
         let p = phase(h, id).await;
         if p == want {

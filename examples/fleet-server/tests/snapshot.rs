@@ -95,17 +95,22 @@ fn run_devices(h: &common::Harness, ids: &[u64], sending: &Arc<AtomicBool>) {
     }
 }
 
-/// Waits until the heartbeat count stops moving, and returns it.
+/// Waits until the heartbeat count stops moving (the same count three readings in a row, so a
+/// stalled commit on a loaded machine is not taken for the end), and returns it.
 async fn drained(h: &common::Harness) -> i64 {
     let total_sql = "SELECT CAST(COUNT(*) AS BIGINT) FROM heartbeats";
-    let mut total = -1;
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let (mut total, mut same) = (-1, 0);
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let now = int(h, total_sql, vec![]).await;
         if now == total {
-            break;
+            same += 1;
+            if same == 3 {
+                break;
+            }
+        } else {
+            (total, same) = (now, 0);
         }
-        total = now;
     }
     total
 }

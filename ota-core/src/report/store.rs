@@ -54,7 +54,8 @@ use super::{MAX_ENCODED_LEN, Reason, Stage, UpdateReport};
 use crate::journal::{Journal, Region, crc32, get_u32};
 use crate::layout::{Layout, LayoutError, RECORD_SIZE};
 use crate::manifest::Version;
-use crate::slots::Updater;
+use crate::medium::{Blocking, Medium, block_on};
+use crate::slots::{Core, Updater};
 use crate::state::{Event, Phase, State, TransitionError};
 use crate::update_error::UpdateError;
 use crate::verify::VerifyError;
@@ -327,13 +328,14 @@ pub(crate) struct ReportLog {
 }
 
 impl ReportLog {
-    fn open<F: NorFlash>(
-        flash: &mut F,
+    async fn open_in<M: Medium>(
+        flash: &mut M,
         layout: &Layout,
         region: &ReportRegion,
-    ) -> Result<Self, UpdateError<F::Error>> {
-        region.validate(layout, F::ERASE_SIZE, flash.capacity())?;
-        let (journal, anchor) = Journal::open_records(flash, region.region(layout), decode)?;
+    ) -> Result<Self, UpdateError<M::Error>> {
+        region.validate(layout, M::ERASE_SIZE, flash.capacity())?;
+        let (journal, anchor) =
+            Journal::open_records_in(flash, region.region(layout), decode).await?;
         Ok(Self {
             journal,
             anchor,
@@ -357,11 +359,11 @@ impl ReportLog {
         }
     }
 
-    fn write<F: NorFlash>(
+    async fn write_in<M: Medium>(
         &mut self,
-        flash: &mut F,
+        flash: &mut M,
         anchor: Anchor,
-    ) -> Result<(), UpdateError<F::Error>> {
+    ) -> Result<(), UpdateError<M::Error>> {
         let mut buf = [0u8; MAX_ENCODED_LEN];
         let n = anchor
             .report
@@ -369,30 +371,49 @@ impl ReportLog {
             .map_err(UpdateError::Report)?;
         let bytes = buf.get(..n).unwrap_or(&[]);
         self.journal
-            .append_record(flash, |seq| encode(seq, &anchor, bytes))?;
+            .append_record_in(flash, |seq| encode(seq, &anchor, bytes))
+            .await?;
         self.anchor = Some(anchor);
         Ok(())
     }
 
     /// Appends an anchor when the state implies another step than the anchor holds.
-    fn sync<F: NorFlash>(
+    async fn sync_in<M: Medium>(
         &mut self,
-        flash: &mut F,
+        flash: &mut M,
         state: &State,
-    ) -> Result<(), UpdateError<F::Error>> {
+    ) -> Result<(), UpdateError<M::Error>> {
         let Some(r) = self.latest(state) else {
             return Ok(());
         };
         if self.anchor.is_some_and(|a| same_step(&a.report, &r)) {
             return Ok(());
         }
-        self.write(
+        self.write_in(
             flash,
             Anchor {
                 report: r,
                 acked: false,
             },
         )
+        .await
+    }
+}
+
+impl Core {
+    /// Keeps the report the current state implies, if it is another step than the one kept
+    /// (before and after every state record, and before a confirm record; nothing without a
+    /// report region).
+    pub(crate) async fn sync_report<M: Medium>(
+        &mut self,
+        flash: &mut M,
+    ) -> Result<(), UpdateError<M::Error>> {
+        let (state, _, log) = self.report_parts();
+        let state = *state;
+        match log {
+            Some(log) => log.sync_in(flash, &state).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -407,8 +428,10 @@ impl<F: NorFlash> Updater<F> {
     /// [`UpdateError::Layout`] when the region is too small, misaligned, outside the flash
     /// or overlaps the journal or a slot; flash read errors.
     pub fn with_reports(mut self, region: ReportRegion) -> Result<Self, UpdateError<F::Error>> {
-        let (flash, _, layout, log) = self.report_parts();
-        let opened = ReportLog::open(flash, layout, &region)?;
+        let (flash, core) = self.flash_and_core();
+        let (_, layout, log) = core.report_parts();
+        let layout = *layout;
+        let opened = block_on(ReportLog::open_in(&mut Blocking(flash), &layout, &region))?;
         *log = Some(opened);
         Ok(self)
     }
@@ -416,7 +439,7 @@ impl<F: NorFlash> Updater<F> {
     /// The report of the latest update attempt, acknowledged or not (`None` before the first
     /// attempt). Without a report region only an attempt in progress has one.
     pub fn latest_report(&self) -> Option<UpdateReport> {
-        match self.report_log() {
+        match self.core().report_log() {
             Some(log) => log.latest(self.state()),
             None => implied(None, self.state(), self.layout().trial_attempts),
         }
@@ -424,7 +447,7 @@ impl<F: NorFlash> Updater<F> {
 
     /// The report to send: the latest attempt's, unless it was acknowledged.
     pub fn pending_report(&self) -> Option<UpdateReport> {
-        match self.report_log() {
+        match self.core().report_log() {
             Some(log) => log.pending(self.state()),
             None => implied(None, self.state(), self.layout().trial_attempts),
         }
@@ -438,7 +461,8 @@ impl<F: NorFlash> Updater<F> {
     /// [`UpdateError::ReportsNotKept`] without a report region; flash errors (a power cut
     /// inside leaves the report pending, or acknowledged).
     pub fn ack_report(&mut self, sent: &UpdateReport) -> Result<Ack, UpdateError<F::Error>> {
-        let (flash, state, _, log) = self.report_parts();
+        let (flash, core) = self.flash_and_core();
+        let (state, _, log) = core.report_parts();
         let log = log.as_mut().ok_or(UpdateError::ReportsNotKept)?;
         if log.latest(state).as_ref() != Some(sent) {
             return Ok(Ack::Superseded);
@@ -446,13 +470,11 @@ impl<F: NorFlash> Updater<F> {
         if log.pending(state).is_none() {
             return Ok(Ack::AlreadyAcknowledged);
         }
-        log.write(
-            flash,
-            Anchor {
-                report: *sent,
-                acked: true,
-            },
-        )?;
+        let anchor = Anchor {
+            report: *sent,
+            acked: true,
+        };
+        block_on(log.write_in(&mut Blocking(flash), anchor))?;
         Ok(Ack::Recorded)
     }
 
@@ -480,15 +502,14 @@ impl<F: NorFlash> Updater<F> {
         };
         let mut buf = [0u8; MAX_ENCODED_LEN];
         report.encode(&mut buf).map_err(UpdateError::Report)?;
-        let (flash, _, _, log) = self.report_parts();
+        let (flash, core) = self.flash_and_core();
+        let (_, _, log) = core.report_parts();
         if let Some(log) = log {
-            log.write(
-                flash,
-                Anchor {
-                    report,
-                    acked: false,
-                },
-            )?;
+            let anchor = Anchor {
+                report,
+                acked: false,
+            };
+            block_on(log.write_in(&mut Blocking(flash), anchor))?;
         }
         Ok(report)
     }
@@ -506,7 +527,8 @@ impl<F: NorFlash> Updater<F> {
         envelope: &[u8],
     ) -> Result<UpdateReport, UpdateError<F::Error>> {
         let claimed = crate::slots::signed_facts::<F::Error>(envelope).ok();
-        let (flash, state, _, log) = self.report_parts();
+        let (flash, core) = self.flash_and_core();
+        let (state, _, log) = core.report_parts();
         let report = UpdateReport {
             sequence: claimed.map_or(0, |p| p.sequence),
             stage: Stage::Received,
@@ -518,25 +540,13 @@ impl<F: NorFlash> Updater<F> {
         if let Some(log) = log
             && state.pending.is_none()
         {
-            log.write(
-                flash,
-                Anchor {
-                    report,
-                    acked: false,
-                },
-            )?;
+            let anchor = Anchor {
+                report,
+                acked: false,
+            };
+            block_on(log.write_in(&mut Blocking(flash), anchor))?;
         }
         Ok(report)
-    }
-
-    /// Keeps the report the current state implies, if it is another step than the one kept
-    /// (called before and after every state record; nothing without a report region).
-    pub(crate) fn sync_report(&mut self) -> Result<(), UpdateError<F::Error>> {
-        let (flash, state, _, log) = self.report_parts();
-        match log {
-            Some(log) => log.sync(flash, state),
-            None => Ok(()),
-        }
     }
 }
 

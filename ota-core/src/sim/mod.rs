@@ -31,6 +31,9 @@
 //!
 //! Available with the `sim` feature (it uses `alloc`).
 
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub mod asynch;
 pub mod pair;
 pub mod proof;
 pub mod release;

@@ -33,6 +33,8 @@
 //! sequence and the security floor never go backwards; and, with power staying on, the cycle
 //! completes with the outcome the scenario expects.
 
+#[cfg(feature = "async")]
+use super::asynch::{Canceller, PendingFlash};
 use super::release::{SimRelease, SimSigner, SimStore};
 use super::{SimConfig, SimError, SimFlash, Tear, Wear};
 use crate::boot::{BootReason, Decision, decide, provision};
@@ -40,6 +42,9 @@ use crate::counter::{MonotonicCounter, NoCounter, SimCounter};
 use crate::journal::Journal;
 use crate::layout::{Layout, Slot};
 use crate::manifest::{ImageInfo, VerifiedManifest};
+use crate::medium::block_on;
+#[cfg(feature = "async")]
+use crate::slots::AsyncUpdater;
 use crate::slots::Updater;
 use crate::state::{Phase, State};
 use crate::update_error::UpdateError;
@@ -275,18 +280,113 @@ fn check_boot<const W: usize, const E: usize>(
     Ok(())
 }
 
-fn app_step<const W: usize, const E: usize>(
-    f: &mut Flash<W, E>,
+type Res<T> = Result<T, UpdateError<SimError>>;
+type CounterResult = Result<(), <SimCounter as MonotonicCounter>::Error>;
+
+/// The application side's update front end, as [`app_step`] drives it: the blocking
+/// [`Updater`] or (feature `async`) the [`AsyncUpdater`], the same steps either way.
+trait Front {
+    fn state(&self) -> &State;
+    fn journal_sequence(&self) -> u32;
+    async fn begin(&mut self, manifest: &VerifiedManifest) -> Res<u32>;
+    async fn write(&mut self, chunk: &[u8]) -> Res<()>;
+    async fn finish(&mut self, envelope: &[u8]) -> Res<()>;
+    async fn activate(&mut self) -> Res<()>;
+    async fn confirm_with_counter(&mut self, counter: &mut SimCounter) -> Res<CounterResult>;
+    async fn reject(&mut self) -> Res<()>;
+}
+
+impl<const W: usize, const E: usize> Front for Updater<&mut Flash<W, E>> {
+    fn state(&self) -> &State {
+        Updater::state(self)
+    }
+    fn journal_sequence(&self) -> u32 {
+        Updater::journal_sequence(self)
+    }
+    async fn begin(&mut self, manifest: &VerifiedManifest) -> Res<u32> {
+        Updater::begin(self, manifest)
+    }
+    async fn write(&mut self, chunk: &[u8]) -> Res<()> {
+        Updater::write(self, chunk)
+    }
+    async fn finish(&mut self, envelope: &[u8]) -> Res<()> {
+        Updater::finish(self, envelope, &[])
+    }
+    async fn activate(&mut self) -> Res<()> {
+        Updater::activate(self)
+    }
+    async fn confirm_with_counter(&mut self, counter: &mut SimCounter) -> Res<CounterResult> {
+        Updater::confirm_with_counter(self, counter)
+    }
+    async fn reject(&mut self) -> Res<()> {
+        Updater::reject(self)
+    }
+}
+
+#[cfg(feature = "async")]
+impl<const W: usize, const E: usize> Front for AsyncUpdater<PendingFlash<&mut Flash<W, E>>> {
+    fn state(&self) -> &State {
+        AsyncUpdater::state(self)
+    }
+    fn journal_sequence(&self) -> u32 {
+        AsyncUpdater::journal_sequence(self)
+    }
+    async fn begin(&mut self, manifest: &VerifiedManifest) -> Res<u32> {
+        AsyncUpdater::begin(self, manifest).await
+    }
+    async fn write(&mut self, chunk: &[u8]) -> Res<()> {
+        AsyncUpdater::write(self, chunk).await
+    }
+    async fn finish(&mut self, envelope: &[u8]) -> Res<()> {
+        AsyncUpdater::finish(self, envelope, &[]).await
+    }
+    async fn activate(&mut self) -> Res<()> {
+        AsyncUpdater::activate(self).await
+    }
+    async fn confirm_with_counter(&mut self, counter: &mut SimCounter) -> Res<CounterResult> {
+        AsyncUpdater::confirm_with_counter(self, counter).await
+    }
+    async fn reject(&mut self) -> Res<()> {
+        AsyncUpdater::reject(self).await
+    }
+}
+
+/// How the application side of a run reaches the flash.
+#[derive(Clone, Copy, Debug)]
+enum App {
+    /// The blocking [`Updater`].
+    Blocking,
+    /// The [`AsyncUpdater`] over [`PendingFlash`], polled by `canceller`.
+    #[cfg(feature = "async")]
+    Async {
+        canceller: Canceller,
+        after_drop: AfterDrop,
+    },
+}
+
+/// What the cancellation proof ([`prove_cancel`]) does after it dropped a future.
+#[cfg(feature = "async")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterDrop {
+    /// Goes on with the same [`AsyncUpdater`]: its next operation rebuilds the state from
+    /// flash (the async recovery path), then the step starts over (`begin` resumes).
+    Resume,
+    /// Reboots with power on (RAM is lost, a half-done write stays half done): the bootloader's
+    /// `decide`, then the blocking [`Updater`] for the rest of the cycle (the blocking recovery
+    /// path).
+    Reboot,
+}
+
+/// One application boot: confirm or reject a trial, or download and activate the update.
+/// `resumed`: the same updater runs this step again after a dropped future.
+async fn app_step<U: Front>(
+    up: &mut U,
     ctx: &Ctx,
     d: &Decision,
     seen: &mut Seen,
     counter: &mut SimCounter,
-) -> Result<Step, UpdateError<SimError>> {
-    let running = match d {
-        Decision::Boot { slot, .. } => *slot,
-        Decision::NoBootableImage { .. } => Slot::A,
-    };
-    let mut up = Updater::open_running(&mut *f, ctx.layout, running)?;
+    resumed: bool,
+) -> Res<Step> {
     let wrong = |e: Failure| match e {
         Failure::Bricked(m) | Failure::Wrong(m) => {
             let _ = m;
@@ -298,11 +398,14 @@ fn app_step<const W: usize, const E: usize>(
         ..
     } = d
     {
-        match ctx.scenario {
-            // A refused counter step (none here: 32 steps) would leave the software floor.
-            Scenario::Confirm => up.confirm_with_counter(counter)?.unwrap_or(()),
-            Scenario::Reject => up.reject()?,
-            Scenario::NeverConfirm => {}
+        // Resumed after a dropped confirm or reject, the verdict may be recorded already.
+        if !resumed || matches!(up.state().phase, Phase::Trial { .. }) {
+            match ctx.scenario {
+                // A refused counter step (none here: 32 steps) would leave the software floor.
+                Scenario::Confirm => up.confirm_with_counter(counter).await?.unwrap_or(()),
+                Scenario::Reject => up.reject().await?,
+                Scenario::NeverConfirm => {}
+            }
         }
         seen.observe(up.state(), up.journal_sequence())
             .map_err(wrong)?;
@@ -316,7 +419,7 @@ fn app_step<const W: usize, const E: usize>(
         return Ok(Step::Reboot);
     }
     let manifest = VerifiedManifest::new_unchecked(ctx.new_info);
-    let offset = up.begin(&manifest)?;
+    let offset = up.begin(&manifest).await?;
     seen.observe(up.state(), up.journal_sequence())
         .map_err(wrong)?;
     for chunk in ctx
@@ -325,17 +428,115 @@ fn app_step<const W: usize, const E: usize>(
         .unwrap_or(&[])
         .chunks(ctx.chunk)
     {
-        up.write(chunk)?;
+        up.write(chunk).await?;
         seen.observe(up.state(), up.journal_sequence())
             .map_err(wrong)?;
     }
-    up.finish(&ctx.new_release.envelope, &[])?;
+    up.finish(&ctx.new_release.envelope).await?;
     seen.observe(up.state(), up.journal_sequence())
         .map_err(wrong)?;
-    up.activate()?;
+    up.activate().await?;
     seen.observe(up.state(), up.journal_sequence())
         .map_err(wrong)?;
     Ok(Step::Reboot)
+}
+
+/// Runs one application boot through the front end `app` says.
+fn run_app<const W: usize, const E: usize>(
+    f: &mut Flash<W, E>,
+    ctx: &Ctx,
+    d: &Decision,
+    seen: &mut Seen,
+    counter: &mut SimCounter,
+    app: &mut App,
+) -> Res<Step> {
+    let running = match d {
+        Decision::Boot { slot, .. } => *slot,
+        Decision::NoBootableImage { .. } => Slot::A,
+    };
+    match app {
+        App::Blocking => {
+            let mut up = Updater::open_running(&mut *f, ctx.layout, running)?;
+            block_on(app_step(&mut up, ctx, d, seen, counter, false))
+        }
+        #[cfg(feature = "async")]
+        App::Async {
+            canceller,
+            after_drop,
+        } => {
+            let after = *after_drop;
+            let r = async_app(f, ctx, d, seen, counter, running, canceller, after);
+            if canceller.dropped && after == AfterDrop::Reboot {
+                // The rest of the cycle runs on the blocking recovery path.
+                *app = App::Blocking;
+            }
+            r
+        }
+    }
+}
+
+/// Checks that what the updater holds in RAM (state and newest record number) is what a
+/// fresh open reads from flash: after a completed step, and right after a resync.
+#[cfg(feature = "async")]
+fn same_as_on_flash<const W: usize, const E: usize>(
+    up: &mut AsyncUpdater<PendingFlash<&mut Flash<W, E>>>,
+    ctx: &Ctx,
+) -> Res<()> {
+    let (state, sequence) = (*up.state(), up.journal_sequence());
+    let fresh = Updater::open(&mut *up.flash_mut().0, ctx.layout)?;
+    if *fresh.state() != state || fresh.journal_sequence() != sequence {
+        return Err(UpdateError::Corrupted(
+            "the async updater's state differs from the one on flash",
+        ));
+    }
+    Ok(())
+}
+
+/// [`app_step`] through the [`AsyncUpdater`] over [`PendingFlash`], under `c` (which may drop
+/// the step's future once, at its chosen await point).
+#[cfg(feature = "async")]
+#[allow(clippy::too_many_arguments)]
+fn async_app<const W: usize, const E: usize>(
+    f: &mut Flash<W, E>,
+    ctx: &Ctx,
+    d: &Decision,
+    seen: &mut Seen,
+    counter: &mut SimCounter,
+    running: Slot,
+    c: &mut Canceller,
+    after: AfterDrop,
+) -> Res<Step> {
+    let mut up = loop {
+        match c.run(AsyncUpdater::open_running(
+            PendingFlash(&mut *f),
+            ctx.layout,
+            running,
+        )) {
+            Some(r) => break r?,
+            None if after == AfterDrop::Reboot => return Ok(Step::Reboot),
+            // `open` only reads: open again.
+            None => {}
+        }
+    };
+    let mut resumed = false;
+    loop {
+        if up.in_doubt() {
+            // The state `app_step` looks at first is the one on flash.
+            if let Some(r) = c.run(up.resync()) {
+                r?;
+            }
+            same_as_on_flash(&mut up, ctx)?;
+        }
+        match c.run(app_step(&mut up, ctx, d, seen, counter, resumed)) {
+            Some(Ok(step)) => {
+                same_as_on_flash(&mut up, ctx)?;
+                return Ok(step);
+            }
+            Some(Err(e)) => return Err(e),
+            None if after == AfterDrop::Reboot => return Ok(Step::Reboot),
+            None => resumed = true,
+        }
+    }
 }
 
 /// Runs the device from a provisioned flash until the update cycle is over, cutting power as
@@ -345,6 +546,7 @@ fn run_device<const W: usize, const E: usize>(
     ctx: &Ctx,
     cuts: &[(u64, Tear)],
     counter: &mut SimCounter,
+    app: &mut App,
 ) -> Result<(), Failure> {
     let mut cuts = cuts.iter();
     if let Some(&(n, t)) = cuts.next() {
@@ -370,7 +572,7 @@ fn run_device<const W: usize, const E: usize>(
         if let Ok((j, Some(s))) = Journal::open(f, &ctx.layout) {
             seen.observe(&s, j.sequence())?;
         }
-        match app_step(f, ctx, &d, &mut seen, counter) {
+        match run_app(f, ctx, &d, &mut seen, counter, app) {
             Ok(Step::Done) => return check_final(f, ctx, counter),
             Ok(Step::Reboot) => {}
             Err(e) if is_power_loss(&e) => reboot(f),
@@ -411,6 +613,26 @@ fn check_final<const W: usize, const E: usize>(
 
 /// The exhaustive power-cut proof for one configuration.
 pub fn prove<const W: usize, const E: usize>(cfg: &ProofConfig) -> ProofReport {
+    prove_with::<W, E>(cfg, App::Blocking)
+}
+
+/// [`prove`] through the async front end: the application side runs [`AsyncUpdater`] over
+/// [`PendingFlash`] (every operation pending once, writes split in two), the power is cut at
+/// every flash operation of that cycle with every tear variant, and the bootloader is the
+/// same blocking `decide`.
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub fn prove_async<const W: usize, const E: usize>(cfg: &ProofConfig) -> ProofReport {
+    prove_with::<W, E>(
+        cfg,
+        App::Async {
+            canceller: Canceller::default(),
+            after_drop: AfterDrop::Resume,
+        },
+    )
+}
+
+fn prove_with<const W: usize, const E: usize>(cfg: &ProofConfig, app: App) -> ProofReport {
     let ctx = context(cfg);
     let mut report = ProofReport::default();
     let base = match provisioned::<W, E>(cfg, &ctx) {
@@ -423,7 +645,9 @@ pub fn prove<const W: usize, const E: usize>(cfg: &ProofConfig) -> ProofReport {
     let mut golden = base.clone();
     let start_ops = golden.ops();
     let start_wear = golden.wear();
-    if let Err(e) = run_device(&mut golden, &ctx, &[], &mut SimCounter::new(32)) {
+    if let Err(e) = run_device(&mut golden, &ctx, &[], &mut SimCounter::new(32), &mut {
+        app
+    }) {
         report
             .failures
             .push(format!("uninterrupted cycle failed: {e:?}"));
@@ -442,7 +666,9 @@ pub fn prove<const W: usize, const E: usize>(cfg: &ProofConfig) -> ProofReport {
         for &tear in cfg.tears {
             report.cut_points += 1;
             let mut f = base.clone();
-            match run_device(&mut f, &ctx, &[(k, tear)], &mut SimCounter::new(32)) {
+            match run_device(&mut f, &ctx, &[(k, tear)], &mut SimCounter::new(32), &mut {
+                app
+            }) {
                 Ok(()) => report.recovered += 1,
                 Err(e) => {
                     if matches!(e, Failure::Bricked(_)) {
@@ -468,7 +694,13 @@ pub fn run_with_cuts<const W: usize, const E: usize>(
 ) -> Result<(), String> {
     let ctx = context(cfg);
     let mut f = provisioned::<W, E>(cfg, &ctx)?;
-    match run_device(&mut f, &ctx, cuts, &mut SimCounter::new(32)) {
+    match run_device(
+        &mut f,
+        &ctx,
+        cuts,
+        &mut SimCounter::new(32),
+        &mut App::Blocking,
+    ) {
         Ok(()) => Ok(()),
         Err(Failure::Wrong(m)) if m.starts_with("unexpected final state") => {
             // Repeated cuts may spend every trial attempt; then the old image must be confirmed.
@@ -484,6 +716,100 @@ pub fn run_with_cuts<const W: usize, const E: usize>(
         }
         Err(e) => Err(format!("{e:?}")),
     }
+}
+
+/// The result of [`prove_cancel`].
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+#[derive(Clone, Debug, Default)]
+pub struct CancelReport {
+    /// Await points of the uninterrupted cycle through the async front end.
+    pub await_points: u64,
+    /// Runs tried: one future dropped at each chosen await point.
+    pub drop_points: u64,
+    /// Runs where every check held and the cycle completed as expected.
+    pub recovered: u64,
+    /// Runs where `decide` found nothing bootable or booted something other than the old or
+    /// the new image.
+    pub bricked: u64,
+    /// The first few failure descriptions.
+    pub failures: Vec<String>,
+}
+
+/// The cancellation proof: runs the update cycle through [`AsyncUpdater`] over
+/// [`PendingFlash`] and, in one run per await point (every `every`-th one; 1 for all), drops
+/// the future running there (an open, a step, a write half done), then recovers as `after`
+/// says and checks what [`prove`] checks: every boot runs the old or the new signed image,
+/// nothing goes backwards, and the cycle ends as the scenario expects. `cfg.tears` is not
+/// used (no power is cut).
+#[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
+pub fn prove_cancel<const W: usize, const E: usize>(
+    cfg: &ProofConfig,
+    after: AfterDrop,
+    every: u64,
+) -> CancelReport {
+    let ctx = context(cfg);
+    let mut report = CancelReport::default();
+    let base = match provisioned::<W, E>(cfg, &ctx) {
+        Ok(f) => f,
+        Err(e) => {
+            report.failures.push(format!("provisioning failed: {e}"));
+            return report;
+        }
+    };
+    let mut golden = base.clone();
+    let mut app = App::Async {
+        canceller: Canceller::default(),
+        after_drop: after,
+    };
+    if let Err(e) = run_device(&mut golden, &ctx, &[], &mut SimCounter::new(32), &mut app) {
+        report
+            .failures
+            .push(format!("uninterrupted cycle failed: {e:?}"));
+        return report;
+    }
+    if let App::Async { canceller, .. } = app {
+        report.await_points = canceller.awaits;
+    }
+    let mut k = 1;
+    while k <= report.await_points {
+        report.drop_points += 1;
+        let mut f = base.clone();
+        let canceller = Canceller::drop_at(k);
+        let mut app = App::Async {
+            canceller,
+            after_drop: after,
+        };
+        let r = run_device(&mut f, &ctx, &[], &mut SimCounter::new(32), &mut app);
+        let dropped = match app {
+            App::Async { canceller, .. } => canceller.dropped,
+            // Switched to the blocking recovery path: only after a drop.
+            App::Blocking => true,
+        };
+        match (r, dropped) {
+            (Ok(()), true) => report.recovered += 1,
+            (Ok(()), false) => {
+                if report.failures.len() < 8 {
+                    report
+                        .failures
+                        .push(format!("await point {k} was never reached"));
+                }
+            }
+            (Err(e), _) => {
+                if matches!(e, Failure::Bricked(_)) {
+                    report.bricked += 1;
+                }
+                if report.failures.len() < 8 {
+                    report
+                        .failures
+                        .push(format!("dropped at await point {k} ({after:?}): {e:?}"));
+                }
+            }
+        }
+        k += every.max(1);
+    }
+    report
 }
 
 /// Wear over many uninterrupted update cycles (each confirmed).
@@ -529,7 +855,8 @@ pub fn measure_wear<const W: usize, const E: usize>(
             ctx.old = core::mem::take(&mut ctx.new);
         }
         ctx.set_new(image, seq, major);
-        run_device(&mut f, &ctx, &[], &mut counter).map_err(|e| format!("cycle {i}: {e:?}"))?;
+        run_device(&mut f, &ctx, &[], &mut counter, &mut App::Blocking)
+            .map_err(|e| format!("cycle {i}: {e:?}"))?;
     }
     let max_state_sector_erases = f
         .sector_erases()
