@@ -1,8 +1,12 @@
 //! Random device lifetimes against the boot chain's three promises.
 //!
 //! ```sh
-//! cargo run --release -p ota-core --features sim --example lifetimes -- --lifetimes 2000 [--seed 1]
+//! cargo run --release -p ota-core --features sim --example lifetimes -- --lifetimes 2000 [--seed 1] [--mode ab|swap|mixed]
 //! ```
+//!
+//! `--mode swap` runs swap-mode lifetimes instead (`lifetimes/swap.rs`: one executable slot and
+//! a staging area, installs and reverts by the bootloader, the same faults and checks 1-3);
+//! `--mode mixed` alternates A/B and swap lifetimes. The default is `ab`.
 //!
 //! Each lifetime is a simulated device (random write size, erased value, ECC or an AND-ing
 //! driver, hardware counter or none) that lives through dozens of boots: signed updates of
@@ -39,6 +43,8 @@
 //! The line before the last counts the trust events; the last line is
 //! `lifetimes: L boots: B cuts: C read_flips: R stored_flips: S violations: V`.
 
+#[path = "lifetimes/swap.rs"]
+mod swap_life;
 #[path = "lifetimes/trust_world.rs"]
 mod trust_world;
 
@@ -589,14 +595,17 @@ fn lifetime<const W: usize>(rng: &mut Rng, t: &mut Totals) -> Vec<String> {
 fn main() {
     let mut lifetimes = 2000u64;
     let mut seed = 1u64;
+    let mut mode = String::from("ab");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let v = args.next().and_then(|v| v.parse().ok());
-        match (a.as_str(), v) {
-            ("--lifetimes", Some(n)) => lifetimes = n,
-            ("--seed", Some(s)) => seed = s,
+        let v = args.next();
+        let n = v.as_deref().and_then(|v| v.parse().ok());
+        match (a.as_str(), n, v) {
+            ("--lifetimes", Some(n), _) => lifetimes = n,
+            ("--seed", Some(s), _) => seed = s,
+            ("--mode", _, Some(m)) if matches!(m.as_str(), "ab" | "swap" | "mixed") => mode = m,
             _ => {
-                eprintln!("usage: lifetimes [--lifetimes N] [--seed S]");
+                eprintln!("usage: lifetimes [--lifetimes N] [--seed S] [--mode ab|swap|mixed]");
                 std::process::exit(2);
             }
         }
@@ -607,10 +616,14 @@ fn main() {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
             ^ (i + 1).wrapping_mul(0xD1B5_4A32_D192_ED03)
             | 1);
-        let v = match rng.below(3) {
-            0 => lifetime::<1>(&mut rng, &mut t),
-            1 => lifetime::<8>(&mut rng, &mut t),
-            _ => lifetime::<32>(&mut rng, &mut t),
+        let swap = mode == "swap" || (mode == "mixed" && i % 2 == 1);
+        let v = match (swap, rng.below(3)) {
+            (false, 0) => lifetime::<1>(&mut rng, &mut t),
+            (false, 1) => lifetime::<8>(&mut rng, &mut t),
+            (false, _) => lifetime::<32>(&mut rng, &mut t),
+            (true, 0) => swap_life::lifetime::<1>(&mut rng, &mut t),
+            (true, 1) => swap_life::lifetime::<8>(&mut rng, &mut t),
+            (true, _) => swap_life::lifetime::<32>(&mut rng, &mut t),
         };
         t.lifetimes += 1;
         let found = v.iter().filter(|l| !l.starts_with("history")).count() as u64;

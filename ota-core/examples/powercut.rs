@@ -8,7 +8,9 @@
 //! `--mode swap` runs the same proof for swap mode ([`ota_core::swap`]): one device with 4 KiB
 //! sectors, and two devices of unequal geometry (4 KiB internal + 64 KiB external, and 64 KiB
 //! internal + 4 KiB external), every quirk and scenario, every cut of the download, the
-//! install, the revert and every journal and progress record; then the swap's wear.
+//! install, the revert and every journal and progress record; for the single device and the
+//! 4 KiB + 64 KiB pair, every cut once more with one bit of the newest progress record flipped
+//! at the cut (a stored fault); then the swap's wear.
 //!
 //! For every write size (1, 4, 8, 16, 32 bytes), sector size (4 KiB, 128 KiB), flash quirk
 //! (erased 0xFF, erased 0x00, ECC write-once words, a driver that ANDs bits instead of refusing)
@@ -298,6 +300,7 @@ mod swap_mode {
         erased: u8,
         scenario: Scenario,
         sizes: (u32, u32, usize),
+        flip_progress: bool,
     ) -> SwapProofConfig {
         SwapProofConfig {
             layout,
@@ -309,6 +312,7 @@ mod swap_mode {
             tears: &Tear::ALL,
             journal_prefill: 4096 / RECORD_SIZE as u32 - 6,
             dense_images: false,
+            flip_progress,
         }
     }
 
@@ -316,12 +320,13 @@ mod swap_mode {
         name: &str,
         layout: SwapLayout,
         sizes: (u32, u32, usize),
+        flip_progress: bool,
         totals: &mut Totals,
         make: impl Fn(SimConfig) -> F,
     ) {
         for (quirk, sim) in quirks() {
             for scenario in SCENARIOS {
-                let cfg = config(layout, sim.erased, scenario, sizes);
+                let cfg = config(layout, sim.erased, scenario, sizes, flip_progress);
                 let r = prove_swap(&cfg, || make(sim));
                 println!(
                     "swap: {name:<34}, {quirk:<14}, {scenario:<12?}: cut points {:>5}, recovered {:>5}, bricked {}",
@@ -373,6 +378,7 @@ mod swap_mode {
                 tears: &[],
                 journal_prefill: 0,
                 dense_images: dense,
+                flip_progress: false,
             };
             let kind = if dense { "dense" } else { "padded" };
             match measure_swap_wear(&cfg, 5, &make) {
@@ -434,6 +440,7 @@ mod swap_mode {
             "1 device, write 8 B, sector 4 KiB",
             l,
             (5_000, 11_000, 1_000),
+            false,
             &mut totals,
             |s| sim_flash::<8, 4096>(end, s),
         );
@@ -441,8 +448,18 @@ mod swap_mode {
             "1 device, write 32 B, sector 4 KiB",
             l,
             (5_000, 11_000, 1_000),
+            false,
             &mut totals,
             |s| sim_flash::<32, 4096>(end, s),
+        );
+        // Every cut again, now with one bit of the newest progress record rotting at the cut.
+        run(
+            "1 device, write 8 B, + progress flip",
+            l,
+            (5_000, 11_000, 1_000),
+            true,
+            &mut totals,
+            |s| sim_flash::<8, 4096>(end, s),
         );
         // Internal 4 KiB sectors (write 8 B) + external SPI NOR 64 KiB sectors (write 1 B).
         let l = paired(2 * K64, K64, 2, 2);
@@ -451,6 +468,15 @@ mod swap_mode {
             "4 KiB/8 B internal + 64 KiB/1 B ext",
             l,
             (20_000, 70_000, 4_096),
+            false,
+            &mut totals,
+            |s| pair::<8, 4096, 1, 65_536>(2 * K64, ext, s),
+        );
+        run(
+            "4 KiB + 64 KiB ext, + progress flip",
+            l,
+            (20_000, 70_000, 4_096),
+            true,
             &mut totals,
             |s| pair::<8, 4096, 1, 65_536>(2 * K64, ext, s),
         );
@@ -459,6 +485,7 @@ mod swap_mode {
             "64 KiB/16 B internal + 4 KiB/4 B ext",
             l,
             (20_000, 70_000, 4_096),
+            false,
             &mut totals,
             |s| pair::<16, 65_536, 4, 4096>(2 * K64, ext, s),
         );

@@ -552,3 +552,175 @@ fn a_pair_of_unequal_devices_swaps_and_cuts_stop_both() {
     assert!(erases.iter().all(|&e| e <= 2), "{erases:?}");
     assert!(erases.iter().sum::<u32>() >= primary_erases + 32);
 }
+
+/// Offset and record fields (kind, done) of the newest valid progress record, found by
+/// reading the progress sectors byte by byte (format 1, see the `swap` module page).
+fn newest_progress(f: &Flash) -> Option<(usize, u8, u32)> {
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    let l = layout();
+    let start = l.progress_offset as usize;
+    let mut best: Option<(u32, usize)> = None;
+    for at in (start..start + l.progress_sectors as usize * E).step_by(128) {
+        let b = &f.contents()[at..at + 128];
+        let word = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        if b[..3] != *b"OS\x01" || crc.checksum(&b[..96]) != word(96) {
+            continue;
+        }
+        let seq = word(4);
+        if best.is_none_or(|(s, _)| seq.wrapping_sub(s) as i32 > 0) {
+            best = Some((seq, at));
+        }
+    }
+    let at = best?.1;
+    let b = &f.contents()[at..at + 12];
+    Some((at, b[3], u32::from_le_bytes(b[8..12].try_into().unwrap())))
+}
+
+/// After a boot of `f` (possibly resuming), the new image runs as a trial from the primary
+/// slot, and a reject brings the old one back.
+fn trial_then_revert(f: &mut Flash, attempts_left: u8, why: &str) {
+    assert_eq!(decide(f).unwrap(), trial(attempts_left, 2), "{why}");
+    assert_eq!(primary(f, 11_000), &new_image()[..], "{why}");
+    SwapUpdater::open(&mut *f, layout())
+        .unwrap()
+        .reject()
+        .unwrap();
+    assert_eq!(
+        decide(f).unwrap(),
+        Decision::Boot {
+            slot: Slot::A,
+            version: Version::new(1, 0, 0),
+            reason: BootReason::Reverted(Event::Rejected)
+        },
+        "{why}"
+    );
+    assert_eq!(primary(f, 5000), &old_image()[..], "{why}");
+    assert!(step(f).is_settled(), "{why}");
+}
+
+/// A bit that rots in the newest progress record never steps the swap back: every one of its
+/// 1024 bits is flipped in turn, with the power cut inside the step after it (where redoing
+/// the recorded step would destroy that step's source), after the install, and inside the
+/// revert; every boot resumes exactly and boots only a verified image.
+#[test]
+fn a_stored_flip_in_the_newest_progress_record_never_steps_the_swap_back() {
+    let rel = new_release(2, 2);
+    let mut staged = device();
+    stage(&mut staged, &new_image(), &rel);
+    let mut golden = staged.clone();
+    let start = golden.ops();
+    decide(&mut golden).unwrap();
+    let ops = golden.ops() - start;
+    // The cut points two operations into install steps 2 (a primary unit parked: its source,
+    // P[1], is being overwritten) and 3 (a new unit brought in: its source, S[2], is being
+    // overwritten), and, with one flipped bit each, every cut of the install.
+    let mut first_at = [None; 8];
+    for k in 0..ops {
+        let mut f = staged.clone();
+        f.cut_after(k, Tear::Partial);
+        assert!(decide(&mut f).is_err());
+        f.power_on();
+        let Some((at, kind, done)) = newest_progress(&f) else {
+            trial_then_revert(&mut f, 1, &format!("cut at {k}"));
+            continue;
+        };
+        if kind == 1 && (done as usize) < first_at.len() && first_at[done as usize].is_none() {
+            first_at[done as usize] = Some(k);
+        }
+        if kind == 1 {
+            let bit = (k as usize * 37) % 1024;
+            f.flip_stored(at + bit / 8, (bit % 8) as u8);
+            trial_then_revert(&mut f, 1, &format!("cut at {k}, bit {bit}"));
+        }
+    }
+    for done in [2usize, 3] {
+        let k = first_at[done].expect("the install reaches step 3") + 2;
+        let mut cut = staged.clone();
+        cut.cut_after(k, Tear::Partial);
+        assert!(decide(&mut cut).is_err());
+        cut.power_on();
+        let (at, kind, d) = newest_progress(&cut).unwrap();
+        assert_eq!((kind, d as usize), (1, done), "cut at {k}");
+        for bit in 0..1024 {
+            let mut f = cut.clone();
+            f.flip_stored(at + bit / 8, (bit % 8) as u8);
+            trial_then_revert(&mut f, 1, &format!("step {done}, cut at {k}, bit {bit}"));
+        }
+    }
+    // Installed, then a flip in its record: still installed, on trial.
+    let (at, kind, _) = newest_progress(&golden).unwrap();
+    assert_eq!(kind, 2);
+    for bit in (0..1024).step_by(3) {
+        let mut f = staged.clone();
+        assert_eq!(decide(&mut f).unwrap(), trial(1, 2));
+        f.flip_stored(at + bit / 8, (bit % 8) as u8);
+        assert!(
+            matches!(step(&mut f), SwapStep::Installed { .. }),
+            "bit {bit}"
+        );
+        let mut again = f.clone();
+        trial_then_revert(&mut again, 0, &format!("installed, bit {bit}"));
+        // ... and the revert cut half way, with a flip in its newest record.
+        SwapUpdater::open(&mut f, layout())
+            .unwrap()
+            .reject()
+            .unwrap();
+        let before = f.ops();
+        let mut full = f.clone();
+        decide(&mut full).unwrap();
+        let half = (full.ops() - before) / 2;
+        f.cut_after(half, Tear::Partial);
+        assert!(decide(&mut f).is_err());
+        f.power_on();
+        let (rat, rkind, _) = newest_progress(&f).unwrap();
+        assert_eq!(rkind, 3, "bit {bit}");
+        f.flip_stored(rat + bit / 8, (bit % 8) as u8);
+        let d = decide(&mut f).unwrap();
+        assert!(
+            matches!(d, Decision::Boot { version, .. } if version == Version::new(1, 0, 0)),
+            "revert, bit {bit}: {d:?}"
+        );
+        assert_eq!(primary(&f, 5000), &old_image()[..], "revert, bit {bit}");
+    }
+}
+
+/// The exhaustive swap proof with the stored flip at every cut: one bit of the newest progress
+/// record (another bit at every cut point) rots while the power is off.
+#[test]
+fn the_swap_proof_holds_with_a_progress_flip_at_every_cut() {
+    use ota_core::sim::proof::Scenario;
+    use ota_core::sim::swap_proof::{SwapProofConfig, prove_swap};
+    let layout = SwapLayout {
+        journal_offset: 0,
+        journal_sectors: 2,
+        progress_offset: 0x2000,
+        progress_sectors: 2,
+        primary: 0x4000,
+        staging: 0x7000,
+        slot_size: 0x3000,
+        trial_attempts: 2,
+        erased: 0xFF,
+    };
+    for scenario in [Scenario::Confirm, Scenario::Reject] {
+        let cfg = SwapProofConfig {
+            layout,
+            erased: 0xFF,
+            old_image_len: 3000,
+            new_image_len: 5000,
+            chunk: 700,
+            scenario,
+            tears: &[Tear::Partial],
+            journal_prefill: 0,
+            dense_images: false,
+            flip_progress: true,
+        };
+        let r = prove_swap(&cfg, || SimFlash::<8, 4096>::new(11, SimConfig::default()));
+        assert!(
+            r.cut_points > 50,
+            "{scenario:?}: {} cut points",
+            r.cut_points
+        );
+        assert_eq!(r.bricked, 0, "{scenario:?}: {:?}", r.failures);
+        assert_eq!(r.recovered, r.cut_points, "{scenario:?}: {:?}", r.failures);
+    }
+}

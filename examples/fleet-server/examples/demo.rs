@@ -186,6 +186,23 @@ async fn setup(args: &Args, api: &Api) -> Result<(i64, i64), String> {
     Ok((factory, candidate))
 }
 
+/// Waits (at most 60 s) until devices `1..=live` have checked in (`last_hello_at` recorded).
+async fn checked_in(api: &Api, live: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for id in 1..=live {
+        while tokio::time::Instant::now() < deadline {
+            let seen = api
+                .get(&format!("/v1/devices/{id}"))
+                .await
+                .is_ok_and(|r| r.status == 200 && !r.json()["last_hello_at"].is_null());
+            if seen {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 fn spawn(args: &Args, broker: &BrokerAddr, trust: [u8; 32]) {
     let live = args.devices.saturating_sub(args.unseen);
     let stop_from = live.saturating_sub(args.offline) + 1;
@@ -239,8 +256,11 @@ async fn run(args: Args) -> Result<(), String> {
         .verifying_key()
         .to_bytes();
     spawn(&args, &broker, trust);
-    // Let the first heartbeats land before saying ready.
+    // Let the first heartbeats land, and every live device check in (up to a minute on a
+    // loaded machine), before saying ready: a rollout started earlier sizes its first stage
+    // over the devices seen so far.
     tokio::time::sleep(Duration::from_millis(args.beat_ms * 3)).await;
+    checked_in(&api, args.devices.saturating_sub(args.unseen)).await;
     let ready = serde_json::json!({"factory": factory, "candidate": candidate});
     if let Some(p) = &args.ready {
         std::fs::write(p, ready.to_string()).map_err(|e| format!("{}: {e}", p.display()))?;

@@ -142,6 +142,8 @@ async fn pages_views_roles_and_gates() {
     let _logs: Vec<_> = (0..8)
         .map(|i| common::spawn_device(&h.broker, base + i, config.clone(), 200, 300))
         .collect();
+    let ids: Vec<u64> = (0..8).map(|i| base + i).collect();
+    common::checked_in(&h, &ids).await;
     for (tags, text) in [
         ("wifi,battery", "drops off at night"),
         ("battery", "drains fast"),

@@ -154,6 +154,7 @@ async fn a_good_release_completes_and_a_bad_one_aborts_into_a_rollback() {
         .iter()
         .map(|&id| common::spawn_device(&h.broker, id, config.clone(), 200, 300))
         .collect();
+    common::checked_in(&h, &ids).await;
 
     // Roles: a read-only token changes nothing; no token is 401.
     let body = json!({"release_id": r2, "previous_release_id": r1, "plan": plan()});

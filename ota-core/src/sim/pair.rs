@@ -112,6 +112,17 @@ impl<
         }
     }
 
+    /// Flips bit `bit` of the stored byte at pair address `at` (a stored fault).
+    pub fn flip_stored(&mut self, at: u32, bit: u8) {
+        let base = self.staging_base();
+        let (a, b) = self.pair.devices_mut();
+        if at >= base {
+            b.flip_stored((at - base) as usize, bit);
+        } else {
+            a.flip_stored(at as usize, bit);
+        }
+    }
+
     /// Arms the device that the operation at `offset` goes to with the pending cut.
     fn arm(&mut self, offset: u32) {
         let Some((at, tear)) = self.cut else {

@@ -20,7 +20,7 @@
 //! let cfg = SwapProofConfig {
 //!     layout, erased: 0xFF, old_image_len: 3000, new_image_len: 5000, chunk: 700,
 //!     scenario: Scenario::Reject, tears: &[Tear::Partial], journal_prefill: 0,
-//!     dense_images: false,
+//!     dense_images: false, flip_progress: true,
 //! };
 //! let report = prove_swap(&cfg, || SimFlash::<8, 4096>::new(11, SimConfig::default()));
 //! assert_eq!(report.bricked, 0);
@@ -38,7 +38,7 @@ use crate::journal::Journal;
 use crate::layout::{RECORD_SIZE, Slot};
 use crate::manifest::{ImageInfo, VerifiedManifest};
 use crate::state::{Phase, State};
-use crate::swap::progress::ProgressLog;
+use crate::swap::progress::{self, ProgressLog};
 use crate::swap::{self, Ident, PairError, SwapLayout, SwapStep, SwapUpdater};
 use crate::update_error::UpdateError;
 use alloc::format;
@@ -62,6 +62,8 @@ pub trait ProofFlash: NorFlash + Clone {
     fn bytes_at(&self, at: u32, len: usize) -> Option<&[u8]>;
     /// Is this error the power loss?
     fn is_power_loss(e: &Self::Error) -> bool;
+    /// Flips bit `bit` of the stored byte at `at` (a stored fault).
+    fn flip_stored(&mut self, at: u32, bit: u8);
 }
 
 impl<const W: usize, const E: usize, const R: usize> ProofFlash for SimFlash<W, E, R> {
@@ -85,6 +87,9 @@ impl<const W: usize, const E: usize, const R: usize> ProofFlash for SimFlash<W, 
     }
     fn is_power_loss(e: &SimError) -> bool {
         *e == SimError::PowerLoss
+    }
+    fn flip_stored(&mut self, at: u32, bit: u8) {
+        SimFlash::flip_stored(self, at as usize, bit);
     }
 }
 
@@ -121,6 +126,9 @@ impl<
             PairError::Primary(SimError::PowerLoss) | PairError::Staging(SimError::PowerLoss)
         )
     }
+    fn flip_stored(&mut self, at: u32, bit: u8) {
+        SimPair::flip_stored(self, at, bit);
+    }
 }
 
 /// One swap proof configuration.
@@ -145,6 +153,10 @@ pub struct SwapProofConfig {
     /// Images without any byte equal to `0xFF` or `0x00` (the test images otherwise have
     /// erased-value runs like real firmware padding, which the swap does not program).
     pub dense_images: bool,
+    /// After the cut, one bit of the newest swap progress record rots before power returns
+    /// (a different bit at every cut point): the cut and a stored flip, the case where a
+    /// record stepped back would redo a step whose source is already overwritten.
+    pub flip_progress: bool,
 }
 
 /// The proof's image bytes for `cfg`.
@@ -185,6 +197,7 @@ struct Ctx {
     store: SimStore,
     chunk: usize,
     scenario: Scenario,
+    flip_progress: bool,
 }
 
 impl Ctx {
@@ -226,6 +239,7 @@ fn context(cfg: &SwapProofConfig) -> Ctx {
         new,
         chunk: cfg.chunk.max(1),
         scenario: cfg.scenario,
+        flip_progress: cfg.flip_progress,
     }
 }
 
@@ -423,10 +437,13 @@ fn run_device<F: ProofFlash>(
     }
     let mut seen = Seen::default();
     let slots = ctx.layout.slots(F::ERASE_SIZE as u32);
+    // With `flip_progress`, the one stored flip comes at the cut.
+    let mut flip = cut.filter(|_| ctx.flip_progress).map(|(k, _)| k);
     for _ in 0..64 {
         let d = match ctx.decide(f, counter) {
             Ok(d) => d,
             Err(e) if F::is_power_loss_update(&e) => {
+                flip_newest_progress(f, ctx, flip.take());
                 f.power_on();
                 continue;
             }
@@ -439,13 +456,37 @@ fn run_device<F: ProofFlash>(
         match app_step(f, ctx, &d, &mut seen, counter) {
             Ok(Step::Done) => return check_final(f, ctx, counter),
             Ok(Step::Reboot) => {}
-            Err(e) if F::is_power_loss_update(&e) => f.power_on(),
+            Err(e) if F::is_power_loss_update(&e) => {
+                flip_newest_progress(f, ctx, flip.take());
+                f.power_on();
+            }
             Err(e) => return Err(Failure::Wrong(format!("application step failed: {e}"))),
         }
     }
     Err(Failure::Wrong(String::from(
         "the update cycle did not finish within 64 boots",
     )))
+}
+
+/// Flips one bit (chosen by the cut point `k`) of the newest valid progress record, if any.
+fn flip_newest_progress<F: ProofFlash>(f: &mut F, ctx: &Ctx, k: Option<u64>) {
+    let Some(k) = k else { return };
+    let l = &ctx.layout;
+    let slots = (l.progress_sectors as usize * F::ERASE_SIZE / RECORD_SIZE) as u32;
+    let mut newest: Option<(u32, u32)> = None;
+    for i in 0..slots {
+        let at = l.progress_offset + i * RECORD_SIZE as u32;
+        let Some((seq, _)) = f.bytes_at(at, RECORD_SIZE).and_then(progress::decode) else {
+            continue;
+        };
+        if newest.is_none_or(|(s, _)| seq.wrapping_sub(s) as i32 > 0) {
+            newest = Some((seq, at));
+        }
+    }
+    if let Some((_, at)) = newest {
+        let bit = (k.wrapping_mul(37) % (RECORD_SIZE as u64 * 8)) as u32;
+        f.flip_stored(at + bit / 8, (bit % 8) as u8);
+    }
 }
 
 trait PowerLossUpdate: ProofFlash {

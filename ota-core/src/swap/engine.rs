@@ -12,6 +12,9 @@ use embedded_storage::nor_flash::NorFlash;
 /// Copies attempted per step before a unit that never reads back as its source is reported.
 const COPY_ATTEMPTS: usize = 3;
 
+/// Comparisons of a copied unit with its source before it is copied again.
+const COMPARE_READS: usize = 3;
+
 /// Drives an install or a revert from `step` to its end (`Installed` or `Settled`), recording
 /// every completed step. Any other step is returned unchanged.
 pub(crate) fn run<F: NorFlash>(
@@ -40,8 +43,9 @@ pub(crate) fn run<F: NorFlash>(
 
 /// Erases the destination unit and copies the source unit into it, word runs that read as
 /// erased left unprogrammed (so an ECC part can still program them later, e.g. the confirm
-/// record). Both are read back and compared: a copy spoiled by a transient read error is done
-/// again, never recorded as done.
+/// record). Both are read back and compared (up to three times, so a transient read error in
+/// the comparison does not cost another erase): a copy spoiled by a transient read error is
+/// done again, never recorded as done.
 fn move_unit<F: NorFlash>(
     flash: &mut F,
     erased: u8,
@@ -56,8 +60,12 @@ fn move_unit<F: NorFlash>(
             copy_block(flash, erased, m.from + off, m.to + off, n as usize)?;
             off += n;
         }
-        if same(flash, m, unit)? {
-            return Ok(());
+        // A mismatch is read again before the unit is copied again: most are a transient
+        // read error in the comparison, not in the copy.
+        for _ in 0..COMPARE_READS {
+            if same(flash, m, unit)? {
+                return Ok(());
+            }
         }
     }
     Err(UpdateError::Corrupted(

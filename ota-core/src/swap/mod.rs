@@ -44,6 +44,13 @@
 //! more than twice per update (MCUboot's scratch mode writes about three times the image and
 //! erases its scratch sector once per sector moved).
 //!
+//! A reverted update (install, then copy back) writes `3.0x`, and no scheme over this layout
+//! writes less: the primary slot is written in full twice (the new image for its trial, the old
+//! one back), and the old image, which before the install exists only in the primary slot (the
+//! staging area holds the download and one spare unit), must be written once more to survive the
+//! trial. Only a staging area with room for a kept copy of the running image as well as the
+//! download would let a revert (and an install) write the slot once.
+//!
 //! # On-flash progress records (format 1)
 //!
 //! The progress journal is a ring of [`RECORD_SIZE`](crate::layout::RECORD_SIZE) slots in its
@@ -51,7 +58,11 @@
 //! ([`crate::journal`]): the newest valid record wins, a torn append leaves the previous one,
 //! a record slot is programmed once between erases, the sector holding the newest record is
 //! never erased, a record that fails its CRC is read twice. One record is appended after each
-//! completed step (the unit copied and read back), and one at a confirm. Little-endian:
+//! completed step (the unit copied and read back), and one at a confirm. A record one flipped
+//! bit away from a valid one is corrected (CRC-32 over these 100 bytes has Hamming distance
+//! at least 4, so the flipped bit is located exactly and two flips are refused, never taken for
+//! one): a bit that rots in the newest record while it is stored does not roll the progress
+//! back. Little-endian:
 //!
 //! | offset | size | field |
 //! |---|---|---|
@@ -92,10 +103,10 @@
 //!
 //! - Both devices must share the erased value, and one erase size must divide the other; the
 //!   slot is a whole number of coarse units.
-//! - A stored bit flip in the newest progress record during an install rolls the progress back
-//!   one step; redoing that step is safe only while the following step has not started. The
-//!   state journal's stored-flip redundancy (confirm records) covers the verdicts, not the
-//!   install's progress.
+//! - One stored bit flip in the newest progress record is corrected. Two or more flips in it
+//!   roll the progress back one step, and redoing an install step is safe only while the
+//!   following step has not started (a double fault: two flips in one record and a power cut
+//!   inside the next step). The bootloader still boots nothing it did not verify.
 //! - The staging area keeps the previous image until the next download; the bootloader copies
 //!   it back if the primary slot fails verification (a stored fault), as long as it is there.
 
