@@ -29,6 +29,12 @@
 //! cargo run --release -p ota-core --features sim --example powercut -- --mode multi
 //! ```
 //!
+//! `-- --mode reports` runs the update report log's proof (`powercut/reports.rs`):
+//!
+//! ```sh
+//! cargo run --release -p ota-core --features sim --example powercut -- --mode reports
+//! ```
+//!
 //! `-- --mode async` (feature `async`) runs the A/B proof through the async front end
 //! (`slots::AsyncUpdater` over `sim::asynch::PendingFlash`, every operation pending once and
 //! writes split in two): every cut of the same matrix of write sizes, 4 KiB sectors, quirks and
@@ -51,6 +57,8 @@ use ota_core::state::State;
 mod asynch;
 #[path = "powercut/multi.rs"]
 mod multi;
+#[path = "powercut/reports.rs"]
+mod reports;
 
 const SCENARIOS: [Scenario; 3] = [Scenario::Confirm, Scenario::Reject, Scenario::NeverConfirm];
 
@@ -191,6 +199,7 @@ fn main() {
         "ab" => ab_main(),
         "swap" => swap_mode::main(),
         "multi" => multi::main(&quirks()),
+        "reports" => reports::main(&quirks()),
         #[cfg(feature = "async")]
         "async" => asynch::main(&quirks()),
         #[cfg(not(feature = "async"))]
@@ -199,7 +208,7 @@ fn main() {
             std::process::exit(2);
         }
         other => {
-            eprintln!("unknown --mode {other}: expected ab, swap, multi or async");
+            eprintln!("unknown --mode {other}: expected ab, swap, multi, reports or async");
             std::process::exit(2);
         }
     }

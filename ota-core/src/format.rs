@@ -80,6 +80,12 @@
 //! Delegation records (format version 2: product-scoped, gap-free) and freshness records, and
 //! the trust model next to TUF's roles, have their own page: [`trust`].
 //!
+//! # Update reports
+//!
+//! The report of one attempt is on [`report::codec`](crate::report::codec) (at most 47 bytes,
+//! typically 11 to 16); the record that keeps it on flash until acknowledged, and why a cut
+//! never loses it, on [`report::store`](crate::report::store).
+//!
 //! # Encrypted payload
 //!
 //! AES-256-GCM in segments of `segment_size` plaintext bytes (last shorter; an empty image is one

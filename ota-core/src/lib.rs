@@ -114,7 +114,10 @@
 //! Every update attempt can be told to the backend as one [`report::UpdateReport`]: the stage
 //! it reached, a reason code when it failed or reverted, the versions before and after and the
 //! boot attempts spent, in 12 to 16 bytes typically (byte layout in [`report::codec`], LwM2M
-//! object 5 mapping in [`report::lwm2m`]).
+//! object 5 mapping in [`report::lwm2m`]). The A/B updater keeps it on flash beside the
+//! journal until the application has sent it and acknowledges it ([`report::store`], proven
+//! under power cuts by `sim::report_proof`); [`report::reasons`] names the reason of every
+//! update error, the multi-component updater's included.
 //!
 //! # Example
 //!

@@ -35,6 +35,7 @@ use crate::journal::Journal;
 use crate::layout::{Layout, MAX_CHECKPOINTS, READ_BACK_BLOCK, RECORD_SIZE, Slot, TRAILER_SIZE};
 use crate::manifest::{Manifest, VerifiedManifest};
 use crate::medium::{Blocking, Medium, block_on};
+use crate::report::store::ReportLog;
 use crate::state::{Event, Pending, Phase, State};
 use crate::trailer::{self, Put, area_at};
 use crate::update_error::UpdateError;
@@ -69,6 +70,8 @@ pub(crate) struct Core {
     state: State,
     session: Option<Session>,
     running: Option<Slot>,
+    /// The update report log, when the application keeps one ([`crate::report::store`]).
+    reports: Option<ReportLog>,
 }
 
 /// The application-side update state machine over a `NorFlash` driver.
@@ -122,6 +125,16 @@ impl<F: NorFlash> Updater<F> {
     /// journal, [`crate::swap`]).
     pub(crate) fn flash_mut(&mut self) -> &mut F {
         &mut self.flash
+    }
+
+    /// The flash and the core, for the report hooks (`crate::report::store`).
+    pub(crate) fn flash_and_core(&mut self) -> (&mut F, &mut Core) {
+        (&mut self.flash, &mut self.core)
+    }
+
+    /// The core, for the report hooks (`crate::report::store`).
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
     }
 
     /// Records `next` as the new state (for a front end whose transitions differ, e.g. swap
@@ -268,7 +281,18 @@ impl Core {
             state,
             session: None,
             running: None,
+            reports: None,
         })
+    }
+
+    /// The report hooks' access (`crate::report::store`): state, layout, report log.
+    pub(crate) fn report_parts(&mut self) -> (&State, &Layout, &mut Option<ReportLog>) {
+        (&self.state, &self.layout, &mut self.reports)
+    }
+
+    /// The report log, if kept (`crate::report::store`).
+    pub(crate) fn report_log(&self) -> Option<&ReportLog> {
+        self.reports.as_ref()
     }
 
     /// The slot given to `open_running`, if any.
@@ -301,9 +325,12 @@ impl Core {
         flash: &mut M,
         next: State,
     ) -> Result<(), UpdateError<M::Error>> {
+        // Update reports: keep what the old state implies before it goes, then what the new
+        // one implies, each only when it is a new step (`crate::report::store`).
+        self.sync_report(flash).await?;
         self.journal.append_in(flash, &next).await?;
         self.state = next;
-        Ok(())
+        self.sync_report(flash).await
     }
 
     fn slot_base(&self) -> u32 {
@@ -624,6 +651,9 @@ impl Core {
         flash: &mut M,
     ) -> Result<(), UpdateError<M::Error>> {
         let next = self.state.confirm()?;
+        // The confirm record below ends the trial as much as the journal record: keep the
+        // trial's report first (`crate::report::store`).
+        self.sync_report(flash).await?;
         if let Some(p) = self.state.pending {
             let rec = footer::encode_confirm(&footer::Confirmed {
                 sequence: p.sequence,

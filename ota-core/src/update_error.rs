@@ -86,6 +86,14 @@ pub enum UpdateError<E: core::fmt::Debug> {
         "a swap is not settled ({0}); reboot so the bootloader finishes or reverts it before a new update"
     )]
     SwapUnsettled(&'static str),
+    /// An update report that cannot be written (a [`Reason::Unknown`](crate::report::Reason)
+    /// code this crate does not write, or a contradictory stage and reason).
+    #[error("update report: {0}")]
+    Report(crate::report::ReportError),
+    /// Reports are acknowledged only where they are kept: open the updater
+    /// [`with_reports`](crate::slots::Updater::with_reports).
+    #[error("this updater keeps no update reports; give it a report region first")]
+    ReportsNotKept,
 }
 
 impl<E: core::fmt::Debug> UpdateError<E> {

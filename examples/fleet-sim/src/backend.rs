@@ -343,6 +343,8 @@ pub struct Backend {
     /// The one allocator of manifest sequences: releases when published, rollback re-issues
     /// when a rollout aborts.
     pub sequences: MonotonicSequence,
+    /// The update reports devices sent, per release ([`crate::reports`]).
+    pub reports: crate::reports::ReportBook,
 }
 
 fn release_ref(catalog: &Catalog, id: ReleaseId) -> ReleaseRef {
@@ -387,6 +389,7 @@ impl Backend {
             ],
             field: vec![FieldData::default(); n],
             seed,
+            reports: crate::reports::ReportBook::default(),
         }
     }
 

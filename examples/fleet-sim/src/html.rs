@@ -42,6 +42,7 @@ pub fn page(report: &Report) -> String {
         count(report.update_sessions)
     );
     releases_table(&mut s, report);
+    update_reports_table(&mut s, report);
     for (heading, note, svg) in charts(report) {
         let _ = writeln!(s, "<h2>{heading}</h2><p>{note}</p>\n{}", svg.0);
         if heading == ALERTS {
@@ -121,6 +122,33 @@ fn releases_table(s: &mut String, r: &Report) {
             s,
             "<tr class=more><td class=l colspan=9>{}</td></tr>",
             arithmetic_cell(rel, r.devices)
+        );
+    }
+    let _ = writeln!(s, "</table></div>");
+}
+
+/// Per release: devices at each stage of their latest update report, and the top failure
+/// reasons.
+fn update_reports_table(s: &mut String, r: &Report) {
+    let _ = writeln!(
+        s,
+        "<h2>Update reports</h2><p class=note>Each device's latest report per release, as it sent it with its heartbeats (kept on its flash until acknowledged).</p>\
+<div class=scroll><table><tr><th class=l>version</th><th>devices</th><th class=l>stages</th><th class=l>top failure reasons</th></tr>"
+    );
+    let names = |list: &[crate::report::NamedCount]| {
+        list.iter()
+            .map(|n| format!("{} {}", esc(&n.name), count(u64::from(n.count))))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for rel in &r.update_reports {
+        let _ = writeln!(
+            s,
+            "<tr><td class=l>{}</td><td>{}</td><td class=l>{}</td><td class=l>{}</td></tr>",
+            esc(&rel.version),
+            count(u64::from(rel.devices)),
+            names(&rel.stages),
+            names(&rel.top_failures)
         );
     }
     let _ = writeln!(s, "</table></div>");

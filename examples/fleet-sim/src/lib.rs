@@ -16,6 +16,7 @@ pub mod numbers;
 pub mod progress;
 pub mod release;
 pub mod report;
+pub mod reports;
 pub mod rng;
 pub mod scenario;
 pub mod summary;

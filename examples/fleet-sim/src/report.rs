@@ -39,6 +39,9 @@ pub struct Report {
     pub state_bytes_per_device: u64,
     /// One entry per rollout, in order.
     pub releases: Vec<ReleaseReport>,
+    /// What the devices' update reports say, per release: devices at each stage, top failure
+    /// reasons ([`crate::reports`]).
+    pub update_reports: Vec<crate::reports::ReleaseUpdateReports>,
     /// Devices per firmware version at the end.
     pub final_versions: Vec<VersionCount>,
     /// Devices per lifecycle state at the end.
@@ -156,6 +159,10 @@ pub struct TelemetryReport {
     pub frames: u64,
     /// Bytes of encoded heartbeat frames.
     pub bytes: u64,
+    /// Update reports that rode with the heartbeats (each sent until acknowledged).
+    pub update_reports: u64,
+    /// Their bytes.
+    pub update_report_bytes: u64,
 }
 
 /// End of life.
@@ -297,6 +304,19 @@ impl Report {
             self.bricked,
             count(self.flash_bytes_written / 1024)
         );
+        let _ = writeln!(
+            s,
+            "\nUpdate reports (each device's latest per release, sent with its heartbeats)"
+        );
+        for r in &self.update_reports {
+            let _ = writeln!(
+                s,
+                "  {:<7} {} devices",
+                r.version,
+                count(u64::from(r.devices))
+            );
+            wrap(&mut s, &crate::reports::line(r), 10, 12);
+        }
         let _ = writeln!(s, "\nFinal versions");
         for v in &self.final_versions {
             let _ = writeln!(s, "  {:<7} {:>10}", v.version, count(u64::from(v.devices)));
@@ -315,9 +335,11 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "\nTelemetry: {} heartbeats, {} bytes",
+            "\nTelemetry: {} heartbeats, {} bytes; {} update reports, {} bytes",
             count(self.telemetry.frames),
-            count(self.telemetry.bytes)
+            count(self.telemetry.bytes),
+            count(self.telemetry.update_reports),
+            count(self.telemetry.update_report_bytes)
         );
         let _ = writeln!(s, "\nEnd of life");
         if let Some(n) = &self.sunset.notice {

@@ -185,12 +185,15 @@ pub fn report(mut w: World, wall: Duration) -> Report {
         wall_seconds: wall.as_secs_f64(),
         state_bytes_per_device,
         releases,
+        update_reports: w.backend.reports.summary(),
         final_versions,
         final_lifecycle,
         alerts: w.watch.alerts.clone(),
         telemetry: TelemetryReport {
             frames: w.watch.frames,
             bytes: w.watch.bytes,
+            update_reports: w.backend.reports.received,
+            update_report_bytes: w.backend.reports.bytes,
         },
         sunset: SunsetReport {
             notice: w.sunset.as_ref().map(|s| s.dates),

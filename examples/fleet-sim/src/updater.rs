@@ -20,6 +20,8 @@ use ota_core::boot::{BootReason, BootTrust, Decision, VerifyMode, decide, provis
 use ota_core::counter::NoCounter;
 use ota_core::layout::{Layout, Slot, TRAILER_SIZE};
 use ota_core::manifest::Version;
+use ota_core::report::store::ReportRegion;
+use ota_core::report::{Reason, UpdateReport};
 use ota_core::sim::{SimConfig, SimFlash, Tear};
 use ota_core::slots::Updater as SlotUpdater;
 use ota_core::state::Phase;
@@ -38,6 +40,13 @@ pub const CHUNK: usize = 64;
 
 /// The simulated flash of one device.
 pub type Flash = SimFlash<WRITE_SIZE, SECTOR>;
+
+/// Where each device keeps its update report until the backend has it: two sectors after
+/// slot B.
+pub const REPORTS: ReportRegion = ReportRegion {
+    offset: (2 + 2 * SLOT_SECTORS) * SECTOR as u32,
+    sectors: 2,
+};
 
 /// The flash map every device uses.
 pub const fn layout() -> Layout {
@@ -116,7 +125,8 @@ impl Updater {
             seed: seed | 1,
             ..SimConfig::default()
         };
-        let mut flash = Flash::for_layout(&layout, cfg);
+        let sectors = REPORTS.offset as usize / SECTOR + REPORTS.sectors as usize;
+        let mut flash = Flash::new(sectors, cfg);
         let err = |e: &dyn core::fmt::Display| format!("factory provisioning: {e}");
         flash
             .erase(layout.slot_a, layout.slot_a + layout.slot_size)
@@ -175,6 +185,7 @@ impl Updater {
         let layout = layout();
         let mut outcome = None;
         self.settled = SlotUpdater::open(&mut self.flash, layout)?
+            .with_reports(REPORTS)?
             .state()
             .pending
             .map(|p| p.version);
@@ -201,7 +212,8 @@ impl Updater {
                     self.slot = slot;
                     match reason {
                         BootReason::Trial { .. } => {
-                            let mut up = SlotUpdater::open_running(&mut self.flash, layout, slot)?;
+                            let mut up = SlotUpdater::open_running(&mut self.flash, layout, slot)?
+                                .with_reports(REPORTS)?;
                             if passes(version) {
                                 up.confirm()?;
                                 return Ok(Some(Outcome::Confirmed));
@@ -273,6 +285,24 @@ impl Updater {
         s
     }
 
+    /// The update report to send, if one is pending (kept on the device's flash until
+    /// [`Updater::ack_report`]).
+    pub fn pending_report(&mut self) -> Result<Option<UpdateReport>, String> {
+        let up = SlotUpdater::open(&mut self.flash, layout())
+            .and_then(|u| u.with_reports(REPORTS))
+            .map_err(|e| format!("update report: {e}"))?;
+        Ok(up.pending_report())
+    }
+
+    /// Records that the backend has `sent`.
+    pub fn ack_report(&mut self, sent: &UpdateReport) -> Result<(), String> {
+        SlotUpdater::open(&mut self.flash, layout())
+            .and_then(|u| u.with_reports(REPORTS))
+            .and_then(|mut u| u.ack_report(sent))
+            .map(|_| ())
+            .map_err(|e| format!("update report acknowledgement: {e}"))
+    }
+
     fn try_session(
         &mut self,
         release: &Release,
@@ -283,7 +313,9 @@ impl Updater {
         s: &mut Session,
     ) -> Res<Option<Outcome>> {
         let layout = layout();
-        let state = *SlotUpdater::open(&mut self.flash, layout)?.state();
+        let state = *SlotUpdater::open(&mut self.flash, layout)?
+            .with_reports(REPORTS)?
+            .state();
         if matches!(state.phase, Phase::Activated { .. } | Phase::Trial { .. }) {
             // Activated before an earlier cut: the reboot finishes the cycle.
             return self.boot(passes);
@@ -299,14 +331,21 @@ impl Updater {
         };
         let verified = match verify(&release.envelope, trust, &ctx) {
             Ok(v) => v,
-            Err(e) => return Ok(Some(Outcome::Refused(e.to_string()))),
+            Err(e) => {
+                SlotUpdater::open(&mut self.flash, layout)?
+                    .with_reports(REPORTS)?
+                    .record_refused(&e, &release.envelope)?;
+                return Ok(Some(Outcome::Refused(e.to_string())));
+            }
         };
-        let mut up = SlotUpdater::open_running(&mut self.flash, layout, self.slot)?;
+        let mut up =
+            SlotUpdater::open_running(&mut self.flash, layout, self.slot)?.with_reports(REPORTS)?;
         let offset = up.begin(&verified)?;
         let rest = release.image.get(offset as usize..).unwrap_or(&[]);
         for (i, chunk) in rest.chunks(CHUNK).enumerate() {
             if faults.network_drop_at_chunk.is_some_and(|k| i as u32 >= k) {
                 s.network_drop = true;
+                up.record_failure(Reason::DownloadInterrupted)?;
                 return Ok(None);
             }
             up.write(chunk)?;

@@ -380,6 +380,13 @@ impl World {
         let firmware = d.updater.running();
         let mut frame = [0u8; Heartbeat::<METRICS>::MAX_FRAME_LEN];
         let n = d.heartbeat_frame(hour, firmware, &mut frame)?;
+        // The update report rides with the heartbeat until the backend has it.
+        if let Some(r) = d.updater.pending_report()? {
+            let bytes = crate::reports::encode(&r).map_err(|e| format!("update report: {e}"))?;
+            if self.backend.reports.ingest(d.id, &bytes).is_ok() {
+                d.updater.ack_report(&r)?;
+            }
+        }
         if let Some(f) = frame
             .get(..n)
             .and_then(|bytes| self.watch.ingest(d.id, unix(hour), bytes))

@@ -7,6 +7,13 @@
 //! fits a telemetry frame or a journal-adjacent record on the smallest device, and
 //! [`lwm2m`] maps it to the LwM2M Firmware Update object for backends that speak LwM2M.
 //!
+//! The A/B [`Updater`](crate::slots::Updater) keeps the report of the current attempt on
+//! flash until the application acknowledges it ([`store`]: open it
+//! [`with_reports`](crate::slots::Updater::with_reports), send
+//! [`pending_report`](crate::slots::Updater::pending_report), then
+//! [`ack_report`](crate::slots::Updater::ack_report)); [`reasons`] maps every error of the
+//! update paths, the multi-component updater's included, to its [`Reason`].
+//!
 //! ```
 //! use ota_core::manifest::Version;
 //! use ota_core::report::{Reason, Stage, UpdateReport};
@@ -28,6 +35,8 @@
 
 pub mod codec;
 pub mod lwm2m;
+pub mod reasons;
+pub mod store;
 
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +57,8 @@ pub enum Stage {
         /// Bytes written and checkpointed.
         offset: u32,
     },
-    /// The image is written and its digest matched.
+    /// The whole image is written: without a reason its read-back digest matched, with
+    /// [`Reason::DigestMismatch`] it did not.
     Downloaded,
     /// The image is marked for trial boots.
     Activated,
@@ -76,6 +86,44 @@ impl Stage {
     }
 }
 
+impl core::fmt::Display for Stage {
+    /// The stage's name: `received`, `verified`, `downloading`, `downloaded`, `activated`,
+    /// `trial`, `confirmed` or `reverted` (without the offset).
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Stage::Received => "received",
+            Stage::Verified => "verified",
+            Stage::Downloading { .. } => "downloading",
+            Stage::Downloaded => "downloaded",
+            Stage::Activated => "activated",
+            Stage::Trial => "trial",
+            Stage::Confirmed => "confirmed",
+            Stage::Reverted => "reverted",
+        })
+    }
+}
+
+impl core::fmt::Display for Reason {
+    /// The reason in words: `check <name>` for a verification check (its
+    /// [`VerifyError::check`] name), else e.g. `trial exhausted`, `unknown reason 77`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let text = match self {
+            Reason::Verify(check) => return write!(f, "check {}", check.name()),
+            Reason::Unknown(code) => return write!(f, "unknown reason {code}"),
+            Reason::DigestMismatch => "digest mismatch",
+            Reason::DecryptFailed => "decrypt failed",
+            Reason::TrialExhausted => "trial exhausted",
+            Reason::RejectedBySelfTest => "rejected by self-test",
+            Reason::TrialImageCorrupt => "trial image corrupt",
+            Reason::DependencyUnmet => "dependency unmet",
+            Reason::FlashError => "flash error",
+            Reason::DownloadInterrupted => "download interrupted",
+            Reason::Cancelled => "cancelled",
+        };
+        f.write_str(text)
+    }
+}
+
 /// Why an attempt failed or reverted. Codes are stable; a code this version does not know
 /// decodes as [`Reason::Unknown`] so that a newer device's report still reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,7 +143,8 @@ pub enum Reason {
     TrialImageCorrupt,
     /// A component dependency was not met (multi-component manifests).
     DependencyUnmet,
-    /// The flash driver reported an error.
+    /// The flash driver (or a co-processor installer) reported an error, or stored state
+    /// failed its checks so the bootloader fell back to the other slot or rebuilt its state.
     FlashError,
     /// The download stopped (connection lost, or superseded by a newer manifest).
     DownloadInterrupted,
@@ -139,6 +188,24 @@ impl VerifyCheck {
     /// The check of a verification error.
     pub fn of(error: &VerifyError) -> Self {
         Self::from_name(error.check())
+    }
+
+    /// The check's [`VerifyError::check`] name (`other` for [`VerifyCheck::Other`]).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Size => "size",
+            Self::FormatVersion => "format-version",
+            Self::Decode => "decode",
+            Self::Signature => "signature",
+            Self::Vendor => "vendor",
+            Self::HardwareClass => "hardware-class",
+            Self::Sequence => "sequence",
+            Self::SecurityVersion => "security-version",
+            Self::Expiry => "expiry",
+            Self::SlotSize => "slot-size",
+            Self::MinInstalledVersion => "min-installed-version",
+            Self::Other => "other",
+        }
     }
 
     /// The check with this [`VerifyError::check`] name ([`VerifyCheck::Other`] when unknown).

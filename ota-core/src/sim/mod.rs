@@ -37,6 +37,7 @@ pub mod asynch;
 pub mod pair;
 pub mod proof;
 pub mod release;
+pub mod report_proof;
 pub mod swap_proof;
 
 use crate::layout::Layout;
