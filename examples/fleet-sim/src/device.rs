@@ -3,7 +3,7 @@
 use crate::backend::unix;
 use crate::release::{BAD_VERSION, Catalog, FACTORY};
 use crate::rng::{SimRng, hours_until, trait_unit};
-use crate::updater::Updater;
+use crate::updater::{Mode, Updater};
 use crate::watch::{METRICS, declared};
 use eol_core::capability::Capability;
 use eol_core::device::DeviceEol;
@@ -23,8 +23,24 @@ pub enum HwRev {
     A,
     /// 30% of the fleet; a share of it fails 1.2.0's self-test, and all of it drains faster on 1.2.0.
     B,
-    /// 20% of the fleet.
+    /// 20% of the fleet; its part executes from one fixed address, so it runs `ota-core`'s
+    /// swap mode ([`SWAP_HW`]).
     C,
+}
+
+/// The hardware revision whose devices run `ota-core`'s swap mode (one executable primary
+/// slot and a staging area, `SwapUpdater` and `swap::decide`); every other revision runs A/B.
+pub const SWAP_HW: HwRev = HwRev::C;
+
+impl HwRev {
+    /// The slot scheme devices of this revision run.
+    pub fn mode(self) -> Mode {
+        if self == SWAP_HW {
+            Mode::Swap
+        } else {
+            Mode::AB
+        }
+    }
 }
 
 /// Share of hardware revision B devices that fail 1.2.0's self-test.
@@ -129,6 +145,7 @@ impl Device {
                 factory,
                 catalog.trust()?,
                 crate::rng::mix(seed, u64::from(id), 6),
+                hw.mode(),
             )?,
         })
     }

@@ -3,6 +3,8 @@
 //! Five releases, in publishing order: the factory image 1.0.0, the good 1.1.0, the bad 1.2.0,
 //! 1.1.0 re-issued with a fresh sequence number as the rollback target of 1.2.0 (so device
 //! anti-rollback accepts it), and the fix 1.2.1, which also raises the security version.
+//! 1.2.1 is 1.1.0's image with a small fix, so it also ships as a [`Delta`] against 1.1.0:
+//! devices whose confirmed image is 1.1.0 download the patch, every other device the image.
 //!
 //! The backend signs every manifest with `ota-core`'s release side (Ed25519 envelope over the
 //! postcard manifest); devices hold the root public key in an `ota-core` trust store and verify
@@ -11,8 +13,11 @@
 
 use crate::rng::mix;
 use ed25519_dalek::SigningKey;
+use ota_core::delta::{DiffOptions, diff};
 use ota_core::digest::ImageDigest;
-use ota_core::manifest::{MANIFEST_FORMAT_VERSION, Manifest, ProductId, Version};
+use ota_core::manifest::{
+    DELTA_MANIFEST_FORMAT_VERSION, DeltaInfo, MANIFEST_FORMAT_VERSION, Manifest, ProductId, Version,
+};
 use ota_core::sign::sign_manifest;
 use ota_core::trust::TrustStore;
 use serde::Serialize;
@@ -81,6 +86,24 @@ pub struct Release {
     pub image: Vec<u8>,
     /// The signed manifest envelope devices receive.
     pub envelope: Vec<u8>,
+    /// The same release as a patch, for devices whose confirmed image is its base.
+    pub delta: Option<Delta>,
+}
+
+/// A release shipped as a patch against the image it replaces (`ota-core`'s delta format,
+/// made by `ota_core::delta::diff`, signed as a manifest of format version 2).
+#[derive(Clone, Debug)]
+pub struct Delta {
+    /// Display version of the base image (the patch applies to that image only).
+    pub base: Version,
+    /// Bytes of the base image.
+    pub base_size: u32,
+    /// SHA-256 of the base image.
+    pub base_digest: [u8; 32],
+    /// The patch bytes devices download.
+    pub patch: Vec<u8>,
+    /// The signed delta manifest envelope, under the release's sequence.
+    pub envelope: Vec<u8>,
 }
 
 /// Size of each simulated firmware image, in bytes. Tiny on purpose: every device keeps two
@@ -114,8 +137,25 @@ impl Catalog {
                 security_version,
                 image: image_for(version),
                 envelope: Vec::new(),
+                delta: None,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut releases = releases;
+        let base = releases
+            .get(usize::from(GOOD))
+            .map(|r| (r.version, r.image.clone()));
+        if let (Some(fix), Some((base, old))) = (releases.get_mut(usize::from(FIX)), base) {
+            fix.image = fixed_image(fix.version, &old);
+            let patch = diff(&old, &fix.image, &DiffOptions { block_log2: 12 })
+                .map_err(|e| format!("patch for {}: {e}", fix.version))?;
+            fix.delta = Some(Delta {
+                base,
+                base_size: old.len() as u32,
+                base_digest: ImageDigest::of(&old),
+                patch,
+                envelope: Vec::new(),
+            });
+        }
         let mut secret = [0u8; 32];
         for (i, chunk) in secret.chunks_mut(8).enumerate() {
             chunk.copy_from_slice(&mix(seed, 0x7275_7374, i as u64).to_le_bytes());
@@ -174,6 +214,19 @@ impl Catalog {
         };
         r.envelope = sign_manifest(&manifest, &[&self.root])
             .map_err(|e| format!("signing {}: {e}", r.version))?;
+        if let Some(d) = &mut r.delta {
+            let delta = Manifest {
+                format_version: DELTA_MANIFEST_FORMAT_VERSION,
+                delta: Some(DeltaInfo {
+                    base_size: d.base_size,
+                    base_digest: d.base_digest,
+                    patch_size: d.patch.len() as u32,
+                }),
+                ..manifest
+            };
+            d.envelope = sign_manifest(&delta, &[&self.root])
+                .map_err(|e| format!("signing {}'s delta: {e}", r.version))?;
+        }
         Ok(())
     }
 
@@ -210,6 +263,20 @@ fn image_for(version: Version) -> Vec<u8> {
     image
 }
 
+/// The fix's image: `base` with the header naming `version` and one 16-byte run changed (the
+/// fix), so the patch against `base` is a fraction of the image.
+fn fixed_image(version: Version, base: &[u8]) -> Vec<u8> {
+    let header = format!("fleet-sim firmware {version}\n").into_bytes();
+    let mut image = base.to_vec();
+    for (b, h) in image.iter_mut().zip(&header) {
+        *b = *h;
+    }
+    for b in image.iter_mut().skip(160).take(16) {
+        *b ^= 0x5A;
+    }
+    image
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +294,17 @@ mod tests {
         assert!(rb.security_version >= bad.security_version);
         assert_eq!(rb.image, c.get(GOOD).unwrap().image);
         assert_ne!(c.get(FIX).unwrap().image, rb.image);
+        let fix = c.get(FIX).unwrap();
+        let d = fix.delta.as_ref().expect("the fix ships as a delta");
+        assert_eq!(d.base, rb.version);
+        assert_eq!(
+            ota_core::delta::apply_to_vec(&rb.image, &d.patch).unwrap(),
+            fix.image
+        );
+        assert!(
+            d.patch.len() < fix.image.len() / 2,
+            "{} bytes",
+            d.patch.len()
+        );
     }
 }

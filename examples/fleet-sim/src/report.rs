@@ -30,6 +30,8 @@ pub struct Report {
     /// Flash bytes written across the fleet (simulator wear counters, factory provisioning
     /// included).
     pub flash_bytes_written: u64,
+    /// Swap-mode devices and delta installs.
+    pub engines: EngineReport,
     /// Simulated time covered, in days.
     pub simulated_days: f64,
     /// Wall-clock time of the simulation, in seconds.
@@ -185,6 +187,29 @@ pub struct SunsetReport {
     pub export_error: Option<String>,
 }
 
+/// How the fleet's updates installed: swap-mode devices and patches.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EngineReport {
+    /// The hardware revision that runs swap mode.
+    pub swap_hardware: String,
+    /// Devices running `ota-core`'s swap mode.
+    pub swap_devices: u32,
+    /// Updates confirmed on them (each swapped into the primary slot by the bootloader).
+    pub swap_installs: u32,
+    /// Update sessions that downloaded a patch instead of the full image.
+    pub delta_sessions: u64,
+    /// Updates confirmed from a patch.
+    pub delta_installs: u32,
+    /// Of them, on swap-mode devices.
+    pub delta_installs_swap: u32,
+    /// Download bytes the patches saved against the full image.
+    pub delta_bytes_saved: u64,
+    /// Size of the fix's patch, in bytes.
+    pub patch_bytes: u64,
+    /// Size of the full image the patch replaces, in bytes.
+    pub image_bytes: u64,
+}
+
 /// Version mix sampled over time.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Timeline {
@@ -303,6 +328,19 @@ impl Report {
             count(self.network_drops),
             self.bricked,
             count(self.flash_bytes_written / 1024)
+        );
+        let e = &self.engines;
+        let _ = writeln!(
+            s,
+            "  swap mode (rev {}): {} devices, {} updates swapped in; delta: {} installs ({} on swap devices) from a {}-byte patch instead of {} bytes, {} download bytes saved",
+            e.swap_hardware,
+            count(u64::from(e.swap_devices)),
+            count(u64::from(e.swap_installs)),
+            count(u64::from(e.delta_installs)),
+            count(u64::from(e.delta_installs_swap)),
+            e.patch_bytes,
+            e.image_bytes,
+            count(e.delta_bytes_saved)
         );
         let _ = writeln!(
             s,

@@ -1,13 +1,15 @@
 //! The end of the run: the world as a [`Report`].
 
-use crate::device::Device;
+use crate::device::{Device, SWAP_HW};
 use crate::release::FIX;
 use crate::release::ReleaseId;
+use crate::report::EngineReport;
 use crate::report::{
     BatteryReport, BatterySeries, NamedCount, ReleaseReport, Report, StagePlan, SunsetReport,
     TelemetryReport, VersionCount,
 };
 use crate::sunset::ExportRow;
+use crate::updater::Mode;
 use crate::watch::DRAIN_BIN;
 use crate::world::World;
 use core::time::Duration;
@@ -171,7 +173,9 @@ pub fn report(mut w: World, wall: Duration) -> Report {
         (core::mem::size_of::<Device>() + flash_heap + core::mem::size_of::<u32>()) as u64
             + w.backend.bytes_per_device().ceil() as u64
             + w.watch.bytes_per_device().ceil() as u64;
+    let engines = engines(&w);
     Report {
+        engines,
         devices: w.config.devices,
         seed: w.config.seed,
         power_cut_rate: w.config.power_cut_rate,
@@ -215,6 +219,29 @@ pub fn report(mut w: World, wall: Duration) -> Report {
         timeline: w.timeline,
         battery,
         events: w.events,
+    }
+}
+
+/// Swap-mode devices and delta installs across the fleet.
+fn engines(w: &World) -> EngineReport {
+    let swap: Vec<&Device> = w
+        .devices
+        .iter()
+        .filter(|d| d.updater.mode() == Mode::Swap)
+        .collect();
+    let fix = w.catalog.get(FIX);
+    EngineReport {
+        swap_hardware: format!("{SWAP_HW:?}"),
+        swap_devices: swap.len() as u32,
+        swap_installs: swap.iter().map(|d| d.updater.installs).sum(),
+        delta_sessions: w.counters.delta_sessions,
+        delta_installs: w.devices.iter().map(|d| d.updater.delta_installs).sum(),
+        delta_installs_swap: swap.iter().map(|d| d.updater.delta_installs).sum(),
+        delta_bytes_saved: w.devices.iter().map(|d| d.updater.delta_bytes_saved).sum(),
+        patch_bytes: fix
+            .and_then(|r| r.delta.as_ref())
+            .map_or(0, |d| d.patch.len() as u64),
+        image_bytes: fix.map_or(0, |r| r.image.len() as u64),
     }
 }
 

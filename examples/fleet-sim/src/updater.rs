@@ -1,23 +1,31 @@
-//! The device's update engine: `ota-core`'s A/B slot state machine and bootloader `decide` on
-//! `ota-core`'s fault-injecting simulated NOR flash, one update session at a time.
+//! The device's update engine: `ota-core`'s slot state machine and bootloader `decide` on
+//! `ota-core`'s fault-injecting simulated NOR flash, one update session at a time, in one of two
+//! modes ([`Mode`]): A/B (two slots, boot either) or swap (one executable primary slot and a
+//! staging area; `ota-core`'s `swap::decide` moves the staged image in and boots it as a trial,
+//! `SwapUpdater` confirms or rejects it).
 //!
 //! Each device owns a tiny flash (16-byte write words, 128-byte erase sectors): a two-sector
-//! state journal and two slots, each enough for the 256-byte images of the scenario plus the
-//! slot trailer (the signed envelope the image was installed from, footer, confirm record).
+//! state journal and two slots (A/B), or a primary slot, a staging area one sector larger and a
+//! four-sector swap progress journal (swap); each slot holds the 256-byte images of the
+//! scenario, one sector for a delta install's resume log, and the slot trailer (the signed
+//! envelope the image was installed from, footer, confirm record).
 //! The bootloader's `decide` verifies the kept envelope against the firmware's root key and the
 //! image digest before every boot. A session verifies the signed manifest against the device's
 //! own journal state (last accepted sequence, security floor, installed version), then
 //! `begin` (resuming a checkpointed download), `write`, `finish` (read-back digest),
 //! `activate`, reboot through `decide` into the trial image, and `confirm` or `reject` after the
-//! firmware's self-test. A power cut is injected by arming the simulator to fail the k-th
-//! flash operation (torn as skip, partial or noise); the device then reboots through `decide`
-//! exactly as a bootloader would. Nothing here knows which slot "should" boot: whatever the
-//! flash says is what runs.
+//! firmware's self-test. A release with a delta ([`crate::release::Delta`]) is installed as a
+//! patch (`ota-core`'s `DeltaInstall`, into the update slot, in either mode) when the device's
+//! confirmed image is the patch's base, and as the full image otherwise. A power cut is
+//! injected by arming the simulator to fail the k-th flash operation (torn as skip, partial or
+//! noise); the device then reboots through `decide` exactly as a bootloader would. Nothing here
+//! knows which slot "should" boot: whatever the flash says is what runs.
 
 use crate::release::{FirmwareTrust, Release, class_id, vendor_id};
 use embedded_storage::nor_flash::NorFlash as _;
 use ota_core::boot::{BootReason, BootTrust, Decision, VerifyMode, decide, provision};
 use ota_core::counter::NoCounter;
+use ota_core::delta::{DeltaInstall, PatchHeader};
 use ota_core::layout::{Layout, Slot, TRAILER_SIZE};
 use ota_core::manifest::Version;
 use ota_core::report::store::ReportRegion;
@@ -25,6 +33,7 @@ use ota_core::report::{Reason, UpdateReport};
 use ota_core::sim::{SimConfig, SimFlash, Tear};
 use ota_core::slots::Updater as SlotUpdater;
 use ota_core::state::Phase;
+use ota_core::swap::{self, SwapLayout, SwapStep, SwapUpdater};
 use ota_core::update_error::UpdateError;
 use ota_core::verify::{DeviceContext, verify};
 
@@ -32,23 +41,60 @@ use ota_core::verify::{DeviceContext, verify};
 pub const WRITE_SIZE: usize = 16;
 /// Erase sector of the simulated flash, bytes (the smallest `ota-core` supports).
 pub const SECTOR: usize = 128;
-/// Sectors per slot: the image plus the slot trailer.
+/// Sectors per slot: the image, a delta install's resume log sector, the slot trailer.
 pub const SLOT_SECTORS: u32 =
-    ((crate::release::IMAGE_SIZE + TRAILER_SIZE) as u32).div_ceil(SECTOR as u32);
+    (crate::release::IMAGE_SIZE.div_ceil(SECTOR) + 1 + TRAILER_SIZE.div_ceil(SECTOR)) as u32;
+/// Sectors of the swap progress journal (swap mode).
+pub const PROGRESS_SECTORS: u32 = 4;
 /// Bytes sent per download chunk.
 pub const CHUNK: usize = 64;
 
 /// The simulated flash of one device.
 pub type Flash = SimFlash<WRITE_SIZE, SECTOR>;
 
-/// Where each device keeps its update report until the backend has it: two sectors after
-/// slot B.
-pub const REPORTS: ReportRegion = ReportRegion {
-    offset: (2 + 2 * SLOT_SECTORS) * SECTOR as u32,
-    sectors: 2,
-};
+/// Which of `ota-core`'s two slot schemes a device runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Two bootable slots: the update goes to the inactive one ([`layout`]).
+    AB,
+    /// One executable primary slot and a staging area; the bootloader swaps the update in
+    /// ([`swap_layout`]).
+    Swap,
+}
 
-/// The flash map every device uses.
+impl Mode {
+    /// Where a device of this mode keeps its update report until the backend has it: two
+    /// sectors after everything else.
+    pub const fn reports(self) -> ReportRegion {
+        let offset = match self {
+            Mode::AB => (2 + 2 * SLOT_SECTORS) * SECTOR as u32,
+            Mode::Swap => (2 + PROGRESS_SECTORS + 2 * SLOT_SECTORS + 1) * SECTOR as u32,
+        };
+        ReportRegion { offset, sectors: 2 }
+    }
+
+    /// The A/B view of the flash map: the slots the download, the delta install and the
+    /// report log use (in swap mode slot A is the primary slot, slot B the download slot).
+    pub const fn slots(self) -> Layout {
+        match self {
+            Mode::AB => layout(),
+            Mode::Swap => swap_layout().slots(SECTOR as u32),
+        }
+    }
+
+    /// Sectors of the whole flash.
+    pub const fn sectors(self) -> usize {
+        let r = self.reports();
+        r.offset as usize / SECTOR + r.sectors as usize
+    }
+}
+
+/// Where each A/B device keeps its update report until the backend has it: two sectors after
+/// slot B.
+pub const REPORTS: ReportRegion = Mode::AB.reports();
+
+/// The flash map every A/B device uses.
 pub const fn layout() -> Layout {
     let sector = SECTOR as u32;
     Layout {
@@ -56,6 +102,23 @@ pub const fn layout() -> Layout {
         journal_sectors: 2,
         slot_a: 2 * sector,
         slot_b: (2 + SLOT_SECTORS) * sector,
+        slot_size: SLOT_SECTORS * sector,
+        trial_attempts: 2,
+        erased: 0xFF,
+    }
+}
+
+/// The flash map every swap device uses: journal, progress journal, primary slot, staging
+/// area (one sector larger than a slot).
+pub const fn swap_layout() -> SwapLayout {
+    let sector = SECTOR as u32;
+    SwapLayout {
+        journal_offset: 0,
+        journal_sectors: 2,
+        progress_offset: 2 * sector,
+        progress_sectors: PROGRESS_SECTORS,
+        primary: (2 + PROGRESS_SECTORS) * sector,
+        staging: (2 + PROGRESS_SECTORS + SLOT_SECTORS) * sector,
         slot_size: SLOT_SECTORS * sector,
         trial_attempts: 2,
         erased: 0xFF,
@@ -99,12 +162,15 @@ pub struct Session {
     /// release since superseded) ends in this one and is that release's outcome, not the
     /// offered one's.
     pub outcome_for: Option<Version>,
+    /// The session downloaded a patch (the release's delta) rather than the full image.
+    pub delta: bool,
 }
 
 /// The update engine of one device.
 #[derive(Clone, Debug)]
 pub struct Updater {
     flash: Flash,
+    mode: Mode,
     running: Version,
     slot: Slot,
     bricked: bool,
@@ -112,36 +178,58 @@ pub struct Updater {
     settled: Option<Version>,
     /// The bootloader's own anchors (the same root the firmware trusts).
     anchors: FirmwareTrust,
+    /// Download bytes a staged delta saved against its full image, until its trial ends.
+    staged_delta: Option<u64>,
+    /// Updates confirmed (installed for good) on this device.
+    pub installs: u32,
+    /// Of them, installed from a patch.
+    pub delta_installs: u32,
+    /// Download bytes the patches saved against their full images.
+    pub delta_bytes_saved: u64,
 }
 
 type Res<T> = Result<T, UpdateError<ota_core::sim::SimError>>;
 
 impl Updater {
-    /// A device fresh from the factory: `factory` programmed into slot A and provisioned with
-    /// its signed envelope; `anchors` is what the bootloader verifies against.
-    pub fn factory(factory: &Release, anchors: FirmwareTrust, seed: u64) -> Result<Self, String> {
-        let layout = layout();
+    /// A device fresh from the factory: `factory` programmed into slot A (the primary slot in
+    /// swap mode) and provisioned with its signed envelope; `anchors` is what the bootloader
+    /// verifies against.
+    pub fn factory(
+        factory: &Release,
+        anchors: FirmwareTrust,
+        seed: u64,
+        mode: Mode,
+    ) -> Result<Self, String> {
+        let slots = mode.slots();
         let cfg = SimConfig {
             seed: seed | 1,
             ..SimConfig::default()
         };
-        let sectors = REPORTS.offset as usize / SECTOR + REPORTS.sectors as usize;
-        let mut flash = Flash::new(sectors, cfg);
+        let mut flash = Flash::new(mode.sectors(), cfg);
         let err = |e: &dyn core::fmt::Display| format!("factory provisioning: {e}");
         flash
-            .erase(layout.slot_a, layout.slot_a + layout.slot_size)
+            .erase(slots.slot_a, slots.slot_a + slots.slot_size)
             .map_err(|e| err(&e))?;
         flash
-            .program(layout.slot_a, &factory.image)
+            .program(slots.slot_a, &factory.image)
             .map_err(|e| err(&e))?;
-        provision(&mut flash, &layout, Slot::A, &factory.envelope, &[]).map_err(|e| err(&e))?;
+        match mode {
+            Mode::AB => provision(&mut flash, &slots, Slot::A, &factory.envelope, &[]),
+            Mode::Swap => swap::provision(&mut flash, &swap_layout(), &factory.envelope, &[]),
+        }
+        .map_err(|e| err(&e))?;
         let mut u = Self {
             flash,
+            mode,
             running: factory.version,
             slot: Slot::A,
             bricked: false,
             settled: None,
             anchors,
+            staged_delta: None,
+            installs: 0,
+            delta_installs: 0,
+            delta_bytes_saved: 0,
         };
         u.boot(&|_| true).map_err(|e| err(&e))?;
         Ok(u)
@@ -150,6 +238,11 @@ impl Updater {
     /// The version the device boots.
     pub fn running(&self) -> Version {
         self.running
+    }
+
+    /// The slot scheme this device runs.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// Resets the device and asks the bootloader once more: `true` when no slot holds a
@@ -178,17 +271,17 @@ impl Updater {
         data + data / WRITE_SIZE + self.flash.sector_erases().len() * 4
     }
 
-    /// Runs the bootloader and, on a trial boot, the firmware's self-test (`passes` says
-    /// whether it passes for the trial version), as after a reset. Returns how a pending
-    /// update ended, if it ended during this boot.
-    fn boot(&mut self, passes: &dyn Fn(Version) -> bool) -> Res<Option<Outcome>> {
-        let layout = layout();
-        let mut outcome = None;
-        self.settled = SlotUpdater::open(&mut self.flash, layout)?
-            .with_reports(REPORTS)?
-            .state()
-            .pending
-            .map(|p| p.version);
+    /// The A/B view's slot updater with the report log (in swap mode it runs the primary slot).
+    fn slot_updater(&mut self) -> Res<SlotUpdater<&mut Flash>> {
+        let up = match self.mode {
+            Mode::AB => SlotUpdater::open_running(&mut self.flash, layout(), self.slot)?,
+            Mode::Swap => SlotUpdater::open_running(&mut self.flash, self.mode.slots(), Slot::A)?,
+        };
+        up.with_reports(self.mode.reports())
+    }
+
+    /// One bootloader decision, by the device's mode.
+    fn decide_once(&mut self) -> Res<Decision> {
         let trust = BootTrust {
             store: &self.anchors,
             vendor_id: vendor_id(),
@@ -196,8 +289,35 @@ impl Updater {
             now: 0,
             mode: VerifyMode::EveryBoot,
         };
+        match self.mode {
+            Mode::AB => decide(&mut self.flash, &layout(), &trust, &mut NoCounter),
+            Mode::Swap => swap::decide(&mut self.flash, &swap_layout(), &trust, &mut NoCounter),
+        }
+    }
+
+    /// The firmware's verdict on the trial running from `slot`: confirm or reject.
+    fn settle_trial(&mut self, slot: Slot, pass: bool) -> Res<()> {
+        match self.mode {
+            Mode::AB => {
+                let mut up = SlotUpdater::open_running(&mut self.flash, layout(), slot)?
+                    .with_reports(REPORTS)?;
+                if pass { up.confirm() } else { up.reject() }
+            }
+            Mode::Swap => {
+                let mut up = SwapUpdater::open(&mut self.flash, swap_layout())?;
+                if pass { up.confirm() } else { up.reject() }
+            }
+        }
+    }
+
+    /// Runs the bootloader and, on a trial boot, the firmware's self-test (`passes` says
+    /// whether it passes for the trial version), as after a reset. Returns how a pending
+    /// update ended, if it ended during this boot.
+    fn boot(&mut self, passes: &dyn Fn(Version) -> bool) -> Res<Option<Outcome>> {
+        let mut outcome = None;
+        self.settled = self.slot_updater()?.state().pending.map(|p| p.version);
         for _ in 0..4 {
-            match decide(&mut self.flash, &layout, &trust, &mut NoCounter)? {
+            match self.decide_once()? {
                 Decision::NoBootableImage { .. } => {
                     self.bricked = true;
                     return Ok(outcome);
@@ -212,16 +332,17 @@ impl Updater {
                     self.slot = slot;
                     match reason {
                         BootReason::Trial { .. } => {
-                            let mut up = SlotUpdater::open_running(&mut self.flash, layout, slot)?
-                                .with_reports(REPORTS)?;
-                            if passes(version) {
-                                up.confirm()?;
+                            let pass = passes(version);
+                            self.settle_trial(slot, pass)?;
+                            if pass {
+                                self.installed();
                                 return Ok(Some(Outcome::Confirmed));
                             }
-                            up.reject()?;
+                            self.staged_delta = None;
                             outcome = Some(Outcome::RevertedSelfTest);
                         }
                         BootReason::Reverted(_) => {
+                            self.staged_delta = None;
                             return Ok(outcome.or(Some(Outcome::RevertedByBootloader)));
                         }
                         _ => return Ok(outcome),
@@ -230,6 +351,15 @@ impl Updater {
             }
         }
         Ok(outcome)
+    }
+
+    /// Counts a confirmed update (and the patch it came from, if it did).
+    fn installed(&mut self) {
+        self.installs += 1;
+        if let Some(saved) = self.staged_delta.take() {
+            self.delta_installs += 1;
+            self.delta_bytes_saved += saved;
+        }
     }
 
     /// Runs (or resumes) an update to `release` until it finishes or a fault stops it. The
@@ -262,7 +392,7 @@ impl Updater {
             self.flash.power_on();
             match result {
                 Ok(o) => s.outcome = o,
-                Err(e) => s.outcome = Some(Outcome::InstallFailed(e.to_string())),
+                Err(e) => s.outcome = Some(Outcome::InstallFailed(e)),
             }
         }
         // A cut right after the confirm record reached flash: the reboot finishes the confirm
@@ -273,6 +403,7 @@ impl Updater {
             && before != release.version
             && self.running == release.version
         {
+            self.installed();
             s.outcome = Some(Outcome::Confirmed);
         }
         s.outcome_for = match s.outcome {
@@ -288,16 +419,15 @@ impl Updater {
     /// The update report to send, if one is pending (kept on the device's flash until
     /// [`Updater::ack_report`]).
     pub fn pending_report(&mut self) -> Result<Option<UpdateReport>, String> {
-        let up = SlotUpdater::open(&mut self.flash, layout())
-            .and_then(|u| u.with_reports(REPORTS))
+        let up = self
+            .slot_updater()
             .map_err(|e| format!("update report: {e}"))?;
         Ok(up.pending_report())
     }
 
     /// Records that the backend has `sent`.
     pub fn ack_report(&mut self, sent: &UpdateReport) -> Result<(), String> {
-        SlotUpdater::open(&mut self.flash, layout())
-            .and_then(|u| u.with_reports(REPORTS))
+        self.slot_updater()
             .and_then(|mut u| u.ack_report(sent))
             .map(|_| ())
             .map_err(|e| format!("update report acknowledgement: {e}"))
@@ -311,47 +441,114 @@ impl Updater {
         faults: Faults,
         passes: &dyn Fn(Version) -> bool,
         s: &mut Session,
-    ) -> Res<Option<Outcome>> {
-        let layout = layout();
-        let state = *SlotUpdater::open(&mut self.flash, layout)?
-            .with_reports(REPORTS)?
-            .state();
+    ) -> Result<Option<Outcome>, String> {
+        let err = |e: &dyn core::fmt::Display| e.to_string();
+        let state = *self.slot_updater().map_err(|e| err(&e))?.state();
         if matches!(state.phase, Phase::Activated { .. } | Phase::Trial { .. }) {
             // Activated before an earlier cut: the reboot finishes the cycle.
-            return self.boot(passes);
+            return self.boot(passes).map_err(|e| err(&e));
         }
+        // The patch when the confirmed image is its base (and the device runs it), else the
+        // full image; the same choice every session, so an interrupted download resumes.
+        let delta = release
+            .delta
+            .as_ref()
+            .filter(|d| state.confirmed_version == d.base && self.running == d.base);
+        let envelope = delta.map_or(&release.envelope, |d| &d.envelope);
         let ctx = DeviceContext {
             vendor_id: vendor_id(),
             class_id: class_id(),
             last_sequence: state.accepted_sequence,
             security_floor: state.security_floor,
             now,
-            slot_capacity: layout.max_image_size(),
+            slot_capacity: self.mode.slots().max_image_size(),
             installed_version: state.confirmed_version,
         };
-        let verified = match verify(&release.envelope, trust, &ctx) {
+        let verified = match verify(envelope, trust, &ctx) {
             Ok(v) => v,
             Err(e) => {
-                SlotUpdater::open(&mut self.flash, layout)?
-                    .with_reports(REPORTS)?
-                    .record_refused(&e, &release.envelope)?;
+                self.slot_updater()
+                    .and_then(|mut u| u.record_refused(&e, envelope))
+                    .map_err(|e| err(&e))?;
                 return Ok(Some(Outcome::Refused(e.to_string())));
             }
         };
-        let mut up =
-            SlotUpdater::open_running(&mut self.flash, layout, self.slot)?.with_reports(REPORTS)?;
-        let offset = up.begin(&verified)?;
-        let rest = release.image.get(offset as usize..).unwrap_or(&[]);
-        for (i, chunk) in rest.chunks(CHUNK).enumerate() {
-            if faults.network_drop_at_chunk.is_some_and(|k| i as u32 >= k) {
-                s.network_drop = true;
-                up.record_failure(Reason::DownloadInterrupted)?;
-                return Ok(None);
+        if self.mode == Mode::Swap {
+            let step = SwapUpdater::open(&mut self.flash, swap_layout())
+                .map_err(|e| err(&e))?
+                .swap_step();
+            if !matches!(step, SwapStep::Settled { .. }) {
+                // The bootloader finishes the swap or the revert first.
+                return self.boot(passes).map_err(|e| err(&e));
             }
-            up.write(chunk)?;
         }
-        up.finish(&release.envelope, &[])?;
-        up.activate()?;
-        self.boot(passes)
+        let dropped = |i: usize| faults.network_drop_at_chunk.is_some_and(|k| i as u32 >= k);
+        self.staged_delta = delta.map(|d| release.image.len().saturating_sub(d.patch.len()) as u64);
+        if let Some(d) = delta {
+            s.delta = true;
+            let header = PatchHeader::parse(&d.patch).map_err(|e| err(&e))?;
+            let mut up = self.slot_updater().map_err(|e| err(&e))?;
+            let mut install =
+                DeltaInstall::begin(&mut up, &verified, &header).map_err(|e| err(&e))?;
+            let from = install.next_patch_offset() as usize;
+            for (i, chunk) in d.patch.get(from..).unwrap_or(&[]).chunks(CHUNK).enumerate() {
+                if dropped(i) {
+                    s.network_drop = true;
+                    up.record_failure(Reason::DownloadInterrupted)
+                        .map_err(|e| err(&e))?;
+                    return Ok(None);
+                }
+                install.feed(&mut up, chunk).map_err(|e| err(&e))?;
+            }
+            install
+                .finish(&mut up, &d.envelope, &[])
+                .map_err(|e| err(&e))?;
+            up.activate().map_err(|e| err(&e))?;
+            drop(up);
+            return self.boot(passes).map_err(|e| err(&e));
+        }
+        match self.mode {
+            Mode::AB => {
+                let mut up = self.slot_updater().map_err(|e| err(&e))?;
+                let offset = up.begin(&verified).map_err(|e| err(&e))?;
+                let rest = release.image.get(offset as usize..).unwrap_or(&[]);
+                for (i, chunk) in rest.chunks(CHUNK).enumerate() {
+                    if dropped(i) {
+                        s.network_drop = true;
+                        up.record_failure(Reason::DownloadInterrupted)
+                            .map_err(|e| err(&e))?;
+                        return Ok(None);
+                    }
+                    up.write(chunk).map_err(|e| err(&e))?;
+                }
+                up.finish(&release.envelope, &[]).map_err(|e| err(&e))?;
+                up.activate().map_err(|e| err(&e))?;
+            }
+            Mode::Swap => {
+                let mut up =
+                    SwapUpdater::open(&mut self.flash, swap_layout()).map_err(|e| err(&e))?;
+                let offset = up.begin(&verified).map_err(|e| err(&e))?;
+                let rest = release.image.get(offset as usize..).unwrap_or(&[]);
+                let mut interrupted = false;
+                for (i, chunk) in rest.chunks(CHUNK).enumerate() {
+                    if dropped(i) {
+                        interrupted = true;
+                        break;
+                    }
+                    up.write(chunk).map_err(|e| err(&e))?;
+                }
+                if interrupted {
+                    drop(up);
+                    s.network_drop = true;
+                    self.slot_updater()
+                        .and_then(|mut u| u.record_failure(Reason::DownloadInterrupted))
+                        .map_err(|e| err(&e))?;
+                    return Ok(None);
+                }
+                up.finish(&release.envelope, &[]).map_err(|e| err(&e))?;
+                up.activate().map_err(|e| err(&e))?;
+            }
+        }
+        self.boot(passes).map_err(|e| err(&e))
     }
 }

@@ -39,6 +39,8 @@ pub struct Counters {
     pub network_drops: u64,
     /// Update sessions run.
     pub sessions: u64,
+    /// Of them, sessions that downloaded a patch.
+    pub delta_sessions: u64,
 }
 
 /// Release ids, their display versions, and the timeline series each belongs to.
@@ -338,6 +340,7 @@ impl World {
             .updater
             .session(release, &self.trust, unix(hour), faults, &probe);
         self.counters.sessions += 1;
+        self.counters.delta_sessions += u64::from(s.delta);
         if s.power_cut {
             self.counters.power_cuts += 1;
             d.reboot(hour, RebootReason::PowerOn);
