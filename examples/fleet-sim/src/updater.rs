@@ -507,48 +507,24 @@ impl Updater {
             drop(up);
             return self.boot(passes).map_err(|e| err(&e));
         }
-        match self.mode {
-            Mode::AB => {
-                let mut up = self.slot_updater().map_err(|e| err(&e))?;
-                let offset = up.begin(&verified).map_err(|e| err(&e))?;
-                let rest = release.image.get(offset as usize..).unwrap_or(&[]);
-                for (i, chunk) in rest.chunks(CHUNK).enumerate() {
-                    if dropped(i) {
-                        s.network_drop = true;
-                        up.record_failure(Reason::DownloadInterrupted)
-                            .map_err(|e| err(&e))?;
-                        return Ok(None);
-                    }
-                    up.write(chunk).map_err(|e| err(&e))?;
-                }
-                up.finish(&release.envelope, &[]).map_err(|e| err(&e))?;
-                up.activate().map_err(|e| err(&e))?;
+        // Swap mode downloads through the same A/B view `SwapUpdater::begin` uses (its
+        // settled check is above), so the update report log sees every state record:
+        // `SwapUpdater` keeps no report log of its own.
+        let mut up = self.slot_updater().map_err(|e| err(&e))?;
+        let offset = up.begin(&verified).map_err(|e| err(&e))?;
+        let rest = release.image.get(offset as usize..).unwrap_or(&[]);
+        for (i, chunk) in rest.chunks(CHUNK).enumerate() {
+            if dropped(i) {
+                s.network_drop = true;
+                up.record_failure(Reason::DownloadInterrupted)
+                    .map_err(|e| err(&e))?;
+                return Ok(None);
             }
-            Mode::Swap => {
-                let mut up =
-                    SwapUpdater::open(&mut self.flash, swap_layout()).map_err(|e| err(&e))?;
-                let offset = up.begin(&verified).map_err(|e| err(&e))?;
-                let rest = release.image.get(offset as usize..).unwrap_or(&[]);
-                let mut interrupted = false;
-                for (i, chunk) in rest.chunks(CHUNK).enumerate() {
-                    if dropped(i) {
-                        interrupted = true;
-                        break;
-                    }
-                    up.write(chunk).map_err(|e| err(&e))?;
-                }
-                if interrupted {
-                    drop(up);
-                    s.network_drop = true;
-                    self.slot_updater()
-                        .and_then(|mut u| u.record_failure(Reason::DownloadInterrupted))
-                        .map_err(|e| err(&e))?;
-                    return Ok(None);
-                }
-                up.finish(&release.envelope, &[]).map_err(|e| err(&e))?;
-                up.activate().map_err(|e| err(&e))?;
-            }
+            up.write(chunk).map_err(|e| err(&e))?;
         }
+        up.finish(&release.envelope, &[]).map_err(|e| err(&e))?;
+        up.activate().map_err(|e| err(&e))?;
+        drop(up);
         self.boot(passes).map_err(|e| err(&e))
     }
 }
