@@ -4,7 +4,10 @@
 //! 2. 1.2.0 (bad) fails the self-test on a share of hardware revision B and drains revision B
 //!    batteries; the first stage's evidence aborts it and the rollback directive sends the
 //!    devices that took it back to 1.1.0 (re-issued with a fresh sequence number).
-//! 3. 1.2.1 (the fix) rolls out fully.
+//! 3. 1.2.1 (the fix) rolls out fully: devices confirmed on 1.1.0 install it as a patch
+//!    against 1.1.0 ([`crate::release::Delta`]), the others as the full image; revision C
+//!    devices (swap mode, [`crate::device::SWAP_HW`]) have every update swapped in by their
+//!    bootloader.
 //! 4. Throughout: power cuts during updates and network drops.
 //! 5. A sunset notice: devices move to security-only and then local-only mode, customers are
 //!    notified on schedule, and an export bundle is written.

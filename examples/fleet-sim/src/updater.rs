@@ -528,3 +528,72 @@ impl Updater {
         self.boot(passes).map_err(|e| err(&e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::{Catalog, FACTORY, FIX, GOOD};
+
+    /// A device of `mode` confirmed on 1.1.0, and the catalog with 1.1.0 and 1.2.1 published.
+    fn on_good(mode: Mode) -> (Updater, Catalog, FirmwareTrust) {
+        let mut c = Catalog::scenario(3).unwrap();
+        c.reissue(GOOD, 2).unwrap();
+        c.reissue(FIX, 3).unwrap();
+        let trust = c.trust().unwrap();
+        let mut u = Updater::factory(c.get(FACTORY).unwrap(), trust.clone(), 9, mode).unwrap();
+        let none = Faults {
+            power_cut: None,
+            network_drop_at_chunk: None,
+        };
+        let s = u.session(c.get(GOOD).unwrap(), &trust, 0, none, &|_| true);
+        assert_eq!(s.outcome, Some(Outcome::Confirmed));
+        assert!(!s.delta, "1.1.0 has no patch");
+        assert_eq!(u.running(), Version::new(1, 1, 0));
+        (u, c, trust)
+    }
+
+    /// 1.2.1 as a patch, with the power cut at every flash operation of the session (each
+    /// tear): the device never bricks, and the next sessions finish the same delta install.
+    #[test]
+    fn the_delta_survives_a_power_cut_at_every_flash_operation_in_both_modes() {
+        for mode in [Mode::AB, Mode::Swap] {
+            let (golden, c, trust) = on_good(mode);
+            let fix = c.get(FIX).unwrap();
+            let none = Faults {
+                power_cut: None,
+                network_drop_at_chunk: None,
+            };
+            let mut clean = golden.clone();
+            let before = clean.flash.ops();
+            let s = clean.session(fix, &trust, 0, none, &|_| true);
+            assert_eq!(s.outcome, Some(Outcome::Confirmed), "{mode:?}");
+            assert!(s.delta, "{mode:?}");
+            assert_eq!((clean.delta_installs, clean.installs), (1, 2), "{mode:?}");
+            let ops = clean.flash.ops() - before;
+            assert!(ops > 20, "{mode:?}: {ops} flash operations");
+            for k in 0..ops {
+                for tear in Tear::ALL {
+                    let mut u = golden.clone();
+                    let cut = Faults {
+                        power_cut: Some((k, tear)),
+                        network_drop_at_chunk: None,
+                    };
+                    let mut s = u.session(fix, &trust, 0, cut, &|_| true);
+                    assert!(
+                        s.power_cut && !u.bricked(),
+                        "{mode:?} cut at {k} ({tear:?})"
+                    );
+                    for _ in 0..3 {
+                        if s.outcome == Some(Outcome::Confirmed) {
+                            break;
+                        }
+                        s = u.session(fix, &trust, 0, none, &|_| true);
+                    }
+                    assert_eq!(s.outcome, Some(Outcome::Confirmed), "{mode:?} cut at {k}");
+                    assert_eq!(u.running(), fix.version, "{mode:?} cut at {k} ({tear:?})");
+                    assert_eq!(u.delta_installs, 1, "{mode:?} cut at {k} ({tear:?})");
+                }
+            }
+        }
+    }
+}

@@ -62,7 +62,7 @@ fn seeded_run_reports_stages_and_failure_reasons_per_release() {
     // average.
     assert_eq!(
         (r.telemetry.update_reports, r.telemetry.update_report_bytes),
-        (767, 8_539)
+        (749, 8_299)
     );
     // The text report and the page show the same figures.
     let text = r.terminal();

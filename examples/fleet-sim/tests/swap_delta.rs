@@ -13,7 +13,22 @@ fn swap_devices_update_and_the_fix_ships_as_a_delta() {
         Some(std::env::temp_dir().join(format!("fleet-sim-test-swapdelta-{}", std::process::id())));
     let r = run(&cfg, &Progress::hidden()).unwrap();
     let e = &r.engines;
-    println!("{e:?}");
+    // The seeded run's figures: every device confirmed on 1.1.0 when 1.2.1 came, so every one
+    // took the patch (some over more than one session: power cuts and network drops).
+    assert_eq!(
+        *e,
+        fleet_sim::report::EngineReport {
+            swap_hardware: "C".into(),
+            swap_devices: 202,
+            swap_installs: 412,
+            delta_sessions: 1_068,
+            delta_installs: 1_000,
+            delta_installs_swap: 202,
+            delta_bytes_saved: 137_000,
+            patch_bytes: 119,
+            image_bytes: 256,
+        }
+    );
     assert_eq!(e.swap_hardware, "C");
     // Revision C is a fixed share of the fleet, drawn from the seed.
     assert!(e.swap_devices > 0 && e.swap_devices < r.devices, "{e:?}");
