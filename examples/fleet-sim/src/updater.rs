@@ -504,7 +504,6 @@ impl Updater {
                 .finish(&mut up, &d.envelope, &[])
                 .map_err(|e| err(&e))?;
             up.activate().map_err(|e| err(&e))?;
-            drop(up);
             return self.boot(passes).map_err(|e| err(&e));
         }
         // Swap mode downloads through the same A/B view `SwapUpdater::begin` uses (its
@@ -524,7 +523,6 @@ impl Updater {
         }
         up.finish(&release.envelope, &[]).map_err(|e| err(&e))?;
         up.activate().map_err(|e| err(&e))?;
-        drop(up);
         self.boot(passes).map_err(|e| err(&e))
     }
 }
