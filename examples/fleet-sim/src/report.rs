@@ -330,9 +330,8 @@ impl Report {
             count(self.flash_bytes_written / 1024)
         );
         let e = &self.engines;
-        let _ = writeln!(
-            s,
-            "  swap mode (rev {}): {} devices, {} updates swapped in; delta: {} installs ({} on swap devices) from a {}-byte patch instead of {} bytes, {} download bytes saved",
+        let line = format!(
+            "swap mode (rev {}): {} devices, {} updates swapped in; delta: {} installs ({} on swap devices) from a {}-byte patch instead of {} bytes, {} download bytes saved",
             e.swap_hardware,
             count(u64::from(e.swap_devices)),
             count(u64::from(e.swap_installs)),
@@ -342,6 +341,7 @@ impl Report {
             e.image_bytes,
             count(e.delta_bytes_saved)
         );
+        wrap(&mut s, &line, 2, 4);
         let _ = writeln!(
             s,
             "\nUpdate reports (each device's latest per release, sent with its heartbeats)"

@@ -594,4 +594,25 @@ mod tests {
             }
         }
     }
+
+    /// A device not running the patch's base (here still on the factory image) gets the full
+    /// image, in both modes.
+    #[test]
+    fn a_device_off_the_base_gets_the_full_image() {
+        for mode in [Mode::AB, Mode::Swap] {
+            let mut c = Catalog::scenario(3).unwrap();
+            c.reissue(FIX, 3).unwrap();
+            let trust = c.trust().unwrap();
+            let mut u = Updater::factory(c.get(FACTORY).unwrap(), trust.clone(), 9, mode).unwrap();
+            let none = Faults {
+                power_cut: None,
+                network_drop_at_chunk: None,
+            };
+            let s = u.session(c.get(FIX).unwrap(), &trust, 0, none, &|_| true);
+            assert_eq!(s.outcome, Some(Outcome::Confirmed), "{mode:?}");
+            assert!(!s.delta, "{mode:?}");
+            assert_eq!((u.installs, u.delta_installs), (1, 0), "{mode:?}");
+            assert_eq!(u.running(), Version::new(1, 2, 1));
+        }
+    }
 }
