@@ -26,7 +26,12 @@ const BUILD_TIME: u64 = 1_796_000_000;
 /// Decides which slot to boot, recording any change of state (an attempt spent, a revert) in
 /// the journal first, and in swap mode doing the swap or the revert it calls for.
 pub fn decide(flash: &mut FedFlash<Flash>) -> Result<Decision, UpdateError<FlashError>> {
-    let Ok(store) = TrustStore::<1, 1>::new(&[ROOT_PUBLIC], 1) else {
+    // One root, no room for delegated signers: a store without a product scope refuses
+    // delegation records anyway (releases here are signed by the root), and a capacity of 0
+    // lets the compiler drop the delegate bookkeeping (264 bytes on thumbv7em). A product whose
+    // releases are signed by delegates scopes the store (`TrustStore::for_product`) and gives
+    // it room for them.
+    let Ok(store) = TrustStore::<1, 0>::new(&[ROOT_PUBLIC], 1) else {
         // Anchors that do not decode trust nothing.
         return Ok(Decision::NoBootableImage {
             a: SlotStatus::NotAuthorized,

@@ -312,6 +312,29 @@ mod tests {
     }
 
     #[test]
+    fn swap_mode_checks_the_slot_as_the_bootloader_left_it() {
+        // Swap mode: slot B's place held something else at power-on; the bootloader swapped
+        // the release in before it booted it, so the flash at power-off is what ran.
+        let releases = [release(2, true, 0x22)];
+        let mut r = run(0x11, BOOT_V2, Stop::Exited(0));
+        assert!(matches!(
+            check(&r, &releases, &AN386, false),
+            Err(End::Violation(_))
+        ));
+        assert!(matches!(
+            check(&r, &releases, &AN386, true),
+            Err(End::Violation(_))
+        ));
+        let b = AN386.slot_b as usize;
+        r.flash_after[b..b + 64].fill(0x22);
+        assert_eq!(check(&r, &releases, &AN386, true), Ok(()));
+        assert!(matches!(
+            check(&r, &releases, &AN386, false),
+            Err(End::Violation(_))
+        ));
+    }
+
+    #[test]
     fn a_different_application_than_the_one_booted_is_a_violation() {
         let releases = [release(2, true, 0x22)];
         let r = run(

@@ -219,6 +219,22 @@ app: activated v3.0.0 in slot A; resetting ops=62";
     }
 
     #[test]
+    fn a_swap_power_on_labels_the_moves_and_the_trial_record() {
+        let text = "boot: slot=A version=2.0.0 reason=trial ops=1749\napp: v2 slot=A vtor=0x30000\nphase: self-test ops=1749";
+        let boot = Transcript::read(&lines(text), "boot").boot;
+        assert_eq!(Transcript::boot_phase(boot.as_ref()), "swap");
+        let t = Transcript::read(&lines(text), "swap");
+        assert_eq!(t.phase_of_op(1), "swap");
+        assert_eq!(t.phase_of_op(1748), "swap");
+        assert_eq!(t.phase_of_op(1749), "trial boot");
+        assert_eq!(t.phase_of_op(1750), "self-test");
+        // A cut before the decision line: every operation is the swap's.
+        let t = Transcript::read(&lines("cut: flash op=9 erase"), "swap");
+        assert_eq!(t.phase_of_op(9), "swap");
+        assert!(t.flash_cut);
+    }
+
+    #[test]
     fn idle_failures_and_cuts_are_recognised() {
         let t = Transcript::read(
             &lines(
