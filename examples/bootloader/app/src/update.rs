@@ -35,7 +35,11 @@ pub type Up = ota_core::swap::SwapUpdater<Flash>;
 
 /// Where an activated image was written, for the console.
 #[cfg(not(feature = "swap"))]
-pub const WRITTEN_TO: &str = if super::SLOT_B { " in slot A" } else { " in slot B" };
+pub const WRITTEN_TO: &str = if super::SLOT_B {
+    " in slot A"
+} else {
+    " in slot B"
+};
 /// Where an activated image was written, for the console.
 #[cfg(feature = "swap")]
 pub const WRITTEN_TO: &str = " in the staging area";

@@ -52,7 +52,12 @@ pub fn decide(flash: &mut FedFlash<Flash>) -> Result<Decision, UpdateError<Flash
     }
     #[cfg(feature = "swap")]
     {
-        ota_core::swap::decide(&mut flash, &board::slots::SWAP_LAYOUT, &trust, &mut NoCounter)
+        ota_core::swap::decide(
+            &mut flash,
+            &board::slots::SWAP_LAYOUT,
+            &trust,
+            &mut NoCounter,
+        )
     }
 }
 

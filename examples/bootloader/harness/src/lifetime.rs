@@ -224,7 +224,12 @@ mod tests {
     fn a_genuine_boot_passes() {
         let releases = [release(2, true, 0x22)];
         assert_eq!(
-            check(&run(0x22, BOOT_V2, Stop::Exited(0)), &releases, &AN386, false),
+            check(
+                &run(0x22, BOOT_V2, Stop::Exited(0)),
+                &releases,
+                &AN386,
+                false
+            ),
             Ok(())
         );
     }
@@ -240,7 +245,12 @@ mod tests {
         // The right bytes, but built for the other slot.
         let releases = [release(2, false, 0x22)];
         assert!(matches!(
-            check(&run(0x22, BOOT_V2, Stop::Exited(0)), &releases, &AN386, false),
+            check(
+                &run(0x22, BOOT_V2, Stop::Exited(0)),
+                &releases,
+                &AN386,
+                false
+            ),
             Err(End::Violation(_))
         ));
     }
@@ -285,14 +295,22 @@ mod tests {
             "boot: no bootable image a=no-footer b=no-footer",
             Stop::Exited(1),
         );
-        assert!(matches!(check(&r, &releases, &AN386, false), Err(End::Bricked(_))));
+        assert!(matches!(
+            check(&r, &releases, &AN386, false),
+            Err(End::Bricked(_))
+        ));
         let r = run(0x22, "", Stop::Timeout);
         assert_eq!(
             check(&r, &releases, &AN386, false),
             Err(End::Bricked("the bootloader hung".into()))
         );
         assert_eq!(
-            check(&run(0x22, "", Stop::InstructionCut), &releases, &AN386, false),
+            check(
+                &run(0x22, "", Stop::InstructionCut),
+                &releases,
+                &AN386,
+                false
+            ),
             Ok(())
         );
         // A boot line, then the cut before the application printed anything: still fine.
@@ -308,7 +326,10 @@ mod tests {
             "boot: slot=B version=2.0.0 reason=confirmed ops=0",
             Stop::Exited(0),
         );
-        assert!(matches!(check(&r, &releases, &AN386, false), Err(End::Bricked(_))));
+        assert!(matches!(
+            check(&r, &releases, &AN386, false),
+            Err(End::Bricked(_))
+        ));
     }
 
     #[test]

@@ -215,12 +215,8 @@ fn prepare(
         .collect::<Result<_, _>>()?;
     release::publish(&dir.join("server"), &releases)?;
     let v1 = find(&releases, 1, false)?;
-    let factory = release::factory_flash(
-        m,
-        &bins.boot.image(m.flash_base)?,
-        v1,
-        mode == Mode::Swap,
-    )?;
+    let factory =
+        release::factory_flash(m, &bins.boot.image(m.flash_base)?, v1, mode == Mode::Swap)?;
     println!(
         "size: bootloader mode={} flash_bytes={} ram_bytes={}; apps {} bytes (v1 {} KiB, v2 {} KiB, v3 {} KiB images)",
         mode.name(),
