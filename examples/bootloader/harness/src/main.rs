@@ -240,7 +240,7 @@ fn find(releases: &[Release], version: u16, slot_b: bool) -> Result<&Release, St
         ))
 }
 
-/// Lives the uncut lifetime from `flash` in `dir` and checks it ends as [`EXPECTED`].
+/// Lives the uncut lifetime from `flash` in `dir` and checks it ends as `expected`.
 fn uncut(
     machine: &Machine<'_>,
     releases: &[Release],
