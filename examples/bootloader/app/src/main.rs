@@ -15,11 +15,9 @@ mod update;
 
 use board::flash::Flash;
 use board::host::{self, Line};
-use board::slots::{LAYOUT, slot_name};
+use board::slots::slot_name;
 use board::{reset, watchdog};
 use cortex_m_rt::entry;
-use ota_core::layout::Slot;
-use ota_core::slots::Updater;
 use ota_core::state::Phase;
 
 include!(concat!(env!("OUT_DIR"), "/app_consts.rs"));
@@ -35,8 +33,7 @@ fn main() -> ! {
         .str(" vtor=")
         .hex(vtor)
         .send();
-    let running = if SLOT_B { Slot::B } else { Slot::A };
-    let mut up = match Updater::open_running(Flash::new(), LAYOUT, running) {
+    let mut up = match update::open(Flash::new()) {
         Ok(up) => up,
         Err(e) => fail("open the journal", update::describe(&e)),
     };
@@ -59,8 +56,7 @@ fn main() -> ! {
         Ok(update::Outcome::Activated { version }) => {
             Line::new("app: activated v")
                 .version(&version)
-                .str(" in slot ")
-                .str(slot_name(up.update_slot()))
+                .str(update::WRITTEN_TO)
                 .str("; resetting ops=")
                 .dec(u64::from(board::mailbox::ops()))
                 .send();
