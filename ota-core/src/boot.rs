@@ -462,16 +462,18 @@ pub fn decide<F: NorFlash, C: MonotonicCounter, const R: usize, const D: usize>(
     trust: &BootTrust<'_, R, D>,
     counter: &mut C,
 ) -> Result<Decision, UpdateError<F::Error>> {
-    let (mut journal, state, rebuilt) = match recovered(flash, layout, trust, counter)? {
-        Ok(r) => r,
-        Err(none) => return Ok(none),
+    // Borrowed in place, not moved out of the result: the state is on the stack once.
+    let mut recovered = recovered(flash, layout, trust, counter)?;
+    let (journal, state, rebuilt) = match &mut recovered {
+        Ok((journal, state, rebuilt)) => (journal, &*state, *rebuilt),
+        Err(none) => return Ok(*none),
     };
     let mut b = Boot {
         layout,
         trust,
-        journal: &mut journal,
+        journal,
     };
-    let d = b.boot_state(flash, &state)?;
+    let d = b.boot_state(flash, state)?;
     Ok(match d {
         Decision::Boot {
             slot,
@@ -552,11 +554,15 @@ impl<const R: usize, const D: usize> Boot<'_, '_, R, D> {
         if !matches!(state.phase, Phase::Activated { .. } | Phase::Trial { .. }) {
             return self.boot_confirmed(flash, state, BootReason::Confirmed);
         }
-        let Some(pending) = state.pending.filter(|_| state.boot_trial().is_some()) else {
+        let Some(pending) = state
+            .pending
+            .as_ref()
+            .filter(|_| state.boot_trial().is_some())
+        else {
             return self.revert_and_boot(flash, state, Event::AttemptsExhausted);
         };
         let trial = state.update_slot();
-        if self.check(flash, trial, Some(&pending))?.is_err() {
+        if self.check(flash, trial, Some(pending))?.is_err() {
             return self.revert_and_boot(flash, state, Event::TrialDigestMismatch);
         }
         self.boot_trial(flash, state, trial, pending.version)
