@@ -313,11 +313,11 @@ fn device(state: &State) -> DeviceContext {
     DeviceContext {
         vendor_id: ProductId::from_text("fleet-ops"),
         class_id: ProductId::from_text("qemu-mps2-an386"),
-        last_sequence: state.accepted_sequence,
-        security_floor: state.security_floor,
+        last_sequence: state.accepted_sequence(),
+        security_floor: state.security_floor(),
         now: 1_795_000_000,
         slot_capacity: LAYOUT.max_image_size(),
-        installed_version: state.confirmed_version,
+        installed_version: state.confirmed_version(),
     }
 }
 

@@ -176,7 +176,7 @@ impl Updater {
         let mut outcome = None;
         self.settled = SlotUpdater::open(&mut self.flash, layout)?
             .state()
-            .pending
+            .pending()
             .map(|p| p.version);
         let trust = BootTrust {
             store: &self.anchors,
@@ -284,18 +284,18 @@ impl Updater {
     ) -> Res<Option<Outcome>> {
         let layout = layout();
         let state = *SlotUpdater::open(&mut self.flash, layout)?.state();
-        if matches!(state.phase, Phase::Activated { .. } | Phase::Trial { .. }) {
+        if matches!(state.phase(), Phase::Activated { .. } | Phase::Trial { .. }) {
             // Activated before an earlier cut: the reboot finishes the cycle.
             return self.boot(passes);
         }
         let ctx = DeviceContext {
             vendor_id: vendor_id(),
             class_id: class_id(),
-            last_sequence: state.accepted_sequence,
-            security_floor: state.security_floor,
+            last_sequence: state.accepted_sequence(),
+            security_floor: state.security_floor(),
             now,
             slot_capacity: layout.max_image_size(),
-            installed_version: state.confirmed_version,
+            installed_version: state.confirmed_version(),
         };
         let verified = match verify(&release.envelope, trust, &ctx) {
             Ok(v) => v,
