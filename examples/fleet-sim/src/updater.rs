@@ -187,7 +187,7 @@ impl Updater {
         self.settled = SlotUpdater::open(&mut self.flash, layout)?
             .with_reports(REPORTS)?
             .state()
-            .pending
+            .pending()
             .map(|p| p.version);
         let trust = BootTrust {
             store: &self.anchors,
@@ -316,18 +316,18 @@ impl Updater {
         let state = *SlotUpdater::open(&mut self.flash, layout)?
             .with_reports(REPORTS)?
             .state();
-        if matches!(state.phase, Phase::Activated { .. } | Phase::Trial { .. }) {
+        if matches!(state.phase(), Phase::Activated { .. } | Phase::Trial { .. }) {
             // Activated before an earlier cut: the reboot finishes the cycle.
             return self.boot(passes);
         }
         let ctx = DeviceContext {
             vendor_id: vendor_id(),
             class_id: class_id(),
-            last_sequence: state.accepted_sequence,
-            security_floor: state.security_floor,
+            last_sequence: state.accepted_sequence(),
+            security_floor: state.security_floor(),
             now,
             slot_capacity: layout.max_image_size(),
-            installed_version: state.confirmed_version,
+            installed_version: state.confirmed_version(),
         };
         let verified = match verify(&release.envelope, trust, &ctx) {
             Ok(v) => v,

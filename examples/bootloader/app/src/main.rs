@@ -37,7 +37,7 @@ fn main() -> ! {
         Ok(up) => up,
         Err(e) => fail("open the journal", update::describe(&e)),
     };
-    if let Phase::Trial { attempts_left } = up.state().phase {
+    if let Phase::Trial { attempts_left } = up.state().phase() {
         board::host::phase("self-test");
         if let Err(why) = selftest::run(attempts_left, vtor) {
             fail("self-test", why);
@@ -49,7 +49,7 @@ fn main() -> ! {
         Line::new("app: confirmed v")
             .dec(u64::from(VERSION))
             .str(" in slot ")
-            .str(slot_name(up.state().confirmed))
+            .str(slot_name(up.state().confirmed()))
             .send();
     }
     match update::check(&mut up) {
@@ -66,11 +66,11 @@ fn main() -> ! {
             Line::new("app: idle v")
                 .dec(u64::from(VERSION))
                 .str(" confirmed=")
-                .str(slot_name(up.state().confirmed))
+                .str(slot_name(up.state().confirmed()))
                 .str(" accepted=")
-                .dec(up.state().accepted_sequence)
+                .dec(up.state().accepted_sequence())
                 .str(" floor=")
-                .dec(u64::from(up.state().security_floor))
+                .dec(u64::from(up.state().security_floor()))
                 .str(" no release ")
                 .dec(asked)
                 .str(" ops=")

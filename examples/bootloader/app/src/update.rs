@@ -150,7 +150,7 @@ fn read_small(file: &mut File, buf: &mut [u8]) -> Option<usize> {
 
 /// Checks the server for the next release and installs it.
 pub fn check(up: &mut Up) -> Result<Outcome, Failed> {
-    let sequence = up.state().accepted_sequence + 1;
+    let sequence = up.state().accepted_sequence() + 1;
     let slot = build_slot(up);
     let Some(mut env_file) = host::open(FileName::new(sequence, slot, "env").as_cstr(), Mode::Read)
     else {
@@ -171,11 +171,11 @@ pub fn check(up: &mut Up) -> Result<Outcome, Failed> {
     let device = DeviceContext {
         vendor_id: ProductId::from_text(VENDOR),
         class_id: ProductId::from_text(super::CLASS),
-        last_sequence: state.accepted_sequence,
-        security_floor: state.security_floor,
+        last_sequence: state.accepted_sequence(),
+        security_floor: state.security_floor(),
         now: NOW,
         slot_capacity: board::slots::LAYOUT.max_image_size(),
-        installed_version: state.confirmed_version,
+        installed_version: state.confirmed_version(),
     };
     let verified =
         verify(envelope.get(..n).unwrap_or_default(), &trust, &device).map_err(|e| Failed {
