@@ -38,6 +38,7 @@ async fn a_flooding_client_is_held_to_its_budget_and_devices_keep_reporting() {
             max_connections: 64,
             bytes_per_s: RATE,
             burst_bytes: BURST,
+            ..Limits::default()
         };
     })
     .await;
