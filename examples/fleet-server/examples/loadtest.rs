@@ -88,6 +88,43 @@ fn cpu_seconds() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU seconds per thread name of this process (user + system), largest first.
+fn thread_cpu() -> Vec<(String, f64)> {
+    let mut by_name: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for t in dir.flatten() {
+            let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+                continue;
+            };
+            let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            let Some(rest) = stat.rfind(')').and_then(|i| stat.get(i + 2..)) else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+                + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            *by_name.entry(name.trim().to_string()).or_default() += ticks / 100.0;
+        }
+    }
+    let mut v: Vec<(String, f64)> = by_name.into_iter().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v
+}
+
+/// `thread_cpu` now minus `before`, as one line.
+fn thread_cpu_line(before: &[(String, f64)]) -> String {
+    thread_cpu()
+        .iter()
+        .map(|(n, s)| {
+            let b = before.iter().find(|(m, _)| m == n).map_or(0.0, |x| x.1);
+            (n.clone(), s - b)
+        })
+        .filter(|(_, s)| *s >= 0.05)
+        .map(|(n, s)| format!("{n} {s:.1}s"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
@@ -173,6 +210,7 @@ async fn run(args: Args) -> Result<String, String> {
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let cpu0 = cpu_seconds();
+    let threads0 = thread_cpu();
     let child = tokio::process::Command::new(exe)
         .args([
             "--devices-against".to_string(),
@@ -198,6 +236,10 @@ async fn run(args: Args) -> Result<String, String> {
         .await
         .map_err(|e| format!("cannot start the device process: {e}"))?;
     let service_cpu = cpu_seconds() - cpu0;
+    eprintln!(
+        "loadtest: service threads' CPU over the device run: {}",
+        thread_cpu_line(&threads0)
+    );
     eprint!("{}", String::from_utf8_lossy(&child.stderr));
     let out = String::from_utf8_lossy(&child.stdout).to_string();
     let line = out.lines().last().unwrap_or("").to_string();
@@ -473,23 +515,40 @@ async fn devices(args: Args) -> Result<String, String> {
         );
     }
     let t0 = Instant::now();
+    let mut shown = 0;
     while stats.connected.load(Relaxed) < args.devices {
         if t0.elapsed() > Duration::from_secs(180) {
+            eprintln!(
+                "loadtest: connected={} of devices={}",
+                stats.connected.load(Relaxed),
+                args.devices
+            );
             return Err(format!(
                 "only {} of {} devices connected in 180 s",
                 stats.connected.load(Relaxed),
                 args.devices
             ));
         }
+        if t0.elapsed().as_secs() >= shown + 10 {
+            shown = t0.elapsed().as_secs();
+            eprintln!(
+                "loadtest: {shown} s: connected={} of devices={}",
+                stats.connected.load(Relaxed),
+                args.devices
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!(
-        "loadtest: {} devices connected in {:.1} s; warming up 10 s",
+        "loadtest: connected={} of devices={} in {:.1} s; warming up 10 s",
+        stats.connected.load(Relaxed),
         args.devices,
         t0.elapsed().as_secs_f64()
     );
     tokio::time::sleep(Duration::from_secs(10)).await;
     stats.measuring.store(true, Relaxed);
+    let threads0 = thread_cpu();
+    let cpu0 = cpu_seconds();
     let start = Instant::now();
     for s in 1..=args.seconds {
         tokio::time::sleep_until(tokio::time::Instant::from_std(
@@ -509,6 +568,11 @@ async fn devices(args: Args) -> Result<String, String> {
     let elapsed = start.elapsed().as_secs_f64();
     stats.measuring.store(false, Relaxed);
     let committed = stats.committed.load(Relaxed);
+    eprintln!(
+        "loadtest: devices' CPU in the measured {elapsed:.0} s: {:.1} us per committed frame; threads: {}",
+        (cpu_seconds() - cpu0) * 1e6 / (committed.max(1) as f64),
+        thread_cpu_line(&threads0)
+    );
     let p99 = stats.p99();
     stats.sending.store(false, Relaxed);
     let drain = Instant::now();

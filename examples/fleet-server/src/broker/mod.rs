@@ -61,6 +61,9 @@ use router::{Key, Router};
 /// Subscriptions one connection may hold (a gateway of 1,000 devices needs 1,000).
 pub const MAX_FILTERS: usize = 4_096;
 
+/// Connections of the service past [`Limits::max_connections`].
+const SERVICE_CONNECTIONS: usize = 2;
+
 /// How long a client has to send its CONNECT.
 const CONNECT_WITHIN: Duration = Duration::from_secs(10);
 
@@ -70,8 +73,9 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// What the embedded broker allows each client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Clients connected at once (the service's two connections included); more are closed
-    /// as they are accepted.
+    /// Clients connected at once, the service's own connections not counted: sockets past
+    /// this (and two for the service) are closed as they are accepted, and a client past it
+    /// that is not the service is refused at CONNECT.
     pub max_connections: usize,
     /// Sustained bytes per second one client may send (0: no rate limit).
     pub bytes_per_s: u64,
@@ -118,6 +122,8 @@ impl core::fmt::Debug for Login {
 pub struct Stats {
     /// Connections open now.
     pub connections: AtomicU64,
+    /// Connections past CONNECT now that are not the service's.
+    pub clients: AtomicU64,
     /// Connections closed at accept (over [`Limits::max_connections`]).
     pub refused: AtomicU64,
     /// Connections closed for a protocol error or an idle keep-alive.
@@ -177,6 +183,31 @@ impl Outbox {
             Err(_) => return false,
         }
         self.tx.send(Out::Packet(p, cost)).is_ok()
+    }
+}
+
+/// A client's place among [`Limits::max_connections`] (the service's connections take none).
+struct ClientSlot<'a>(Option<&'a Broker>);
+
+impl<'a> ClientSlot<'a> {
+    fn take(broker: &'a Broker, service: bool) -> Option<Self> {
+        if service {
+            return Some(Self(None));
+        }
+        let n = broker.stats.clients.fetch_add(1, Relaxed);
+        if n >= broker.limits.max_connections as u64 {
+            broker.stats.clients.fetch_sub(1, Relaxed);
+            return None;
+        }
+        Some(Self(Some(broker)))
+    }
+}
+
+impl Drop for ClientSlot<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.0 {
+            b.stats.clients.fetch_sub(1, Relaxed);
+        }
     }
 }
 
@@ -309,7 +340,9 @@ fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener, String> {
 }
 
 async fn accept(listener: tokio::net::TcpListener, broker: Arc<Broker>) {
-    let slots = Arc::new(Semaphore::new(broker.limits.max_connections));
+    let slots = Arc::new(Semaphore::new(
+        broker.limits.max_connections + SERVICE_CONNECTIONS,
+    ));
     let mut key: Key = 0;
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -346,14 +379,20 @@ enum End {
 }
 
 /// Reads the next packet into `buf` from `rd`, waiting at most `idle` (if any) for bytes and
-/// taking what it reads from `bucket` (if any), sleeping when that is empty.
+/// taking what it reads from `bucket` (if any), sleeping when that is empty; `before_connect`:
+/// the packet must be a CONNECT.
 async fn next_packet(
     rd: &mut tokio::net::tcp::OwnedReadHalf,
     buf: &mut BytesMut,
     idle: Option<Duration>,
     mut bucket: Option<&mut Bucket>,
+    before_connect: bool,
 ) -> Result<Packet, End> {
     loop {
+        if before_connect && buf.first().is_some_and(|b| *b != 0x10) {
+            // The first packet must be CONNECT: anything else ends the connection at once.
+            return Err(End::Error);
+        }
         match packet::decode(buf, crate::mqtt::MAX_PACKET) {
             Ok(Some(p)) => return Ok(p),
             Ok(None) => {}
@@ -389,7 +428,7 @@ async fn serve(broker: &Broker, stream: TcpStream, key: Key) -> bool {
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = BytesMut::with_capacity(1_024);
     let Ok(Ok(Packet::Connect(connect))) =
-        tokio::time::timeout(CONNECT_WITHIN, next_packet(&mut rd, &mut buf, None, None)).await
+        tokio::time::timeout(CONNECT_WITHIN, next_packet(&mut rd, &mut buf, None, None, true)).await
     else {
         return false;
     };
@@ -403,6 +442,11 @@ async fn serve(broker: &Broker, stream: TcpStream, key: Key) -> bool {
         }
         _ => false,
     };
+    let clients = ClientSlot::take(broker, service);
+    if clients.is_none() {
+        // Server unavailable: the service's slots are not for devices.
+        return refuse(&mut wr, 3).await;
+    }
     if connect.client_id.is_empty() && !connect.clean_session {
         // Identifier rejected: an empty id needs a clean session.
         return refuse(&mut wr, 2).await;
@@ -500,7 +544,7 @@ async fn read_loop(
     let limited = !outbox.service && l.bytes_per_s > 0;
     let mut bucket = Bucket::new(l.bytes_per_s, l.burst_bytes, Instant::now());
     loop {
-        let p = match next_packet(rd, &mut buf, idle, limited.then_some(&mut bucket)).await {
+        let p = match next_packet(rd, &mut buf, idle, limited.then_some(&mut bucket), false).await {
             Ok(p) => p,
             Err(e) => return e,
         };
