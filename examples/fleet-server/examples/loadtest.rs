@@ -56,7 +56,7 @@ struct Args {
     /// Embedded broker port.
     #[arg(long, default_value_t = 18_831)]
     mqtt_port: u16,
-    /// Bytes per second each client of the embedded broker may send (0: no guard).
+    /// Bytes per second each client of the embedded broker may send (0: no limit).
     #[arg(long, default_value_t = 64 * 1024)]
     client_rate: u64,
     /// Clients the embedded broker takes at once.

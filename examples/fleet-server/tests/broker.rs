@@ -1,4 +1,4 @@
-//! The embedded broker's guard: one client flooding it cannot starve the devices, and it takes
+//! The embedded broker's per-client limits: one client flooding it cannot starve the devices, and it takes
 //! no more clients than its limit.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,7 +21,7 @@ const BURST: u64 = 32 * 1024;
 fn external() -> bool {
     if std::env::var("FLEET_TEST_MQTT").is_ok() {
         eprintln!(
-            "SKIP: the guard belongs to the embedded broker; FLEET_TEST_MQTT names an external one"
+            "SKIP: these limits belong to the embedded broker; FLEET_TEST_MQTT names an external one"
         );
         return true;
     }
