@@ -8,7 +8,9 @@ use core::sync::atomic::Ordering::Relaxed;
 use core::time::Duration;
 
 use fleet_server::broker::{self, Limits, Started};
-use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -62,8 +64,13 @@ async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<rumqttc::Publish>) -
 async fn rumqttc_publishes_and_subscribes_with_wildcards_at_qos_0_and_1() {
     let b = start();
     let (sub, mut sub_ev) = client(&b, "sub");
-    until(&mut sub_ev, |e| matches!(e, Event::Incoming(Packet::ConnAck(_))).then_some(())).await;
-    sub.subscribe("fleet/v1/devices/+/up/+", QoS::AtLeastOnce).await.unwrap();
+    until(&mut sub_ev, |e| {
+        matches!(e, Event::Incoming(Packet::ConnAck(_))).then_some(())
+    })
+    .await;
+    sub.subscribe("fleet/v1/devices/+/up/+", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     sub.subscribe("other/#", QoS::AtMostOnce).await.unwrap();
     sub.subscribe("qos2/x", QoS::ExactlyOnce).await.unwrap();
     let codes = until(&mut sub_ev, |e| match e {
@@ -72,18 +79,34 @@ async fn rumqttc_publishes_and_subscribes_with_wildcards_at_qos_0_and_1() {
     })
     .await;
     // QoS 2 is granted as QoS 1.
-    assert_eq!(codes, vec![rumqttc::SubscribeReasonCode::Success(QoS::AtLeastOnce)]);
+    assert_eq!(
+        codes,
+        vec![rumqttc::SubscribeReasonCode::Success(QoS::AtLeastOnce)]
+    );
     let mut got = drive(sub_ev);
 
     let (publ, mut pub_ev) = client(&b, "pub");
-    publ.publish("fleet/v1/devices/7/up/frames", QoS::AtLeastOnce, false, vec![1u8; 300])
-        .await
-        .unwrap();
+    publ.publish(
+        "fleet/v1/devices/7/up/frames",
+        QoS::AtLeastOnce,
+        false,
+        vec![1u8; 300],
+    )
+    .await
+    .unwrap();
     // The broker acknowledges a QoS 1 publish.
-    until(&mut pub_ev, |e| matches!(e, Event::Incoming(Packet::PubAck(_))).then_some(())).await;
-    publ.publish("fleet/v1/devices/7/down/ack", QoS::AtLeastOnce, false, vec![9u8])
-        .await
-        .unwrap();
+    until(&mut pub_ev, |e| {
+        matches!(e, Event::Incoming(Packet::PubAck(_))).then_some(())
+    })
+    .await;
+    publ.publish(
+        "fleet/v1/devices/7/down/ack",
+        QoS::AtLeastOnce,
+        false,
+        vec![9u8],
+    )
+    .await
+    .unwrap();
     publ.publish("other/a/b", QoS::AtLeastOnce, false, b"zero".to_vec())
         .await
         .unwrap();
@@ -122,9 +145,15 @@ async fn rumqttc_publishes_and_subscribes_with_wildcards_at_qos_0_and_1() {
 async fn a_second_connection_with_the_same_id_takes_over_but_not_the_services() {
     let b = start();
     let (_c1, mut ev1) = client(&b, "same");
-    until(&mut ev1, |e| matches!(e, Event::Incoming(Packet::ConnAck(_))).then_some(())).await;
+    until(&mut ev1, |e| {
+        matches!(e, Event::Incoming(Packet::ConnAck(_))).then_some(())
+    })
+    .await;
     let (_c2, mut ev2) = client(&b, "same");
-    until(&mut ev2, |e| matches!(e, Event::Incoming(Packet::ConnAck(_))).then_some(())).await;
+    until(&mut ev2, |e| {
+        matches!(e, Event::Incoming(Packet::ConnAck(_))).then_some(())
+    })
+    .await;
     // The first connection is closed by the broker.
     let first = tokio::time::timeout(WAIT, async {
         loop {
@@ -136,7 +165,10 @@ async fn a_second_connection_with_the_same_id_takes_over_but_not_the_services() 
     .await
     .unwrap();
     assert!(
-        matches!(first, ConnectionError::Io(_) | ConnectionError::MqttState(_)),
+        matches!(
+            first,
+            ConnectionError::Io(_) | ConnectionError::MqttState(_)
+        ),
         "{first:?}"
     );
 
@@ -156,7 +188,10 @@ async fn a_second_connection_with_the_same_id_takes_over_but_not_the_services() 
     let mut o = MqttOptions::new("svc", "127.0.0.1", b.addr.port());
     o.set_credentials(b.login.username.clone(), b.login.password.clone());
     let (_svc, mut svc_ev) = AsyncClient::new(o, 10);
-    until(&mut svc_ev, |e| matches!(e, Event::Incoming(Packet::ConnAck(_))).then_some(())).await;
+    until(&mut svc_ev, |e| {
+        matches!(e, Event::Incoming(Packet::ConnAck(_))).then_some(())
+    })
+    .await;
     let _svc_rx = drive(svc_ev);
     let (_c, mut ev) = client(&b, "svc");
     let refused = ev.poll().await.unwrap_err();
@@ -174,21 +209,31 @@ async fn garbage_closes_only_its_own_connection() {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let b = start();
     let (sub, mut sub_ev) = client(&b, "listener");
-    until(&mut sub_ev, |e| matches!(e, Event::Incoming(Packet::ConnAck(_))).then_some(())).await;
+    until(&mut sub_ev, |e| {
+        matches!(e, Event::Incoming(Packet::ConnAck(_))).then_some(())
+    })
+    .await;
     sub.subscribe("t", QoS::AtLeastOnce).await.unwrap();
-    until(&mut sub_ev, |e| matches!(e, Event::Incoming(Packet::SubAck(_))).then_some(())).await;
+    until(&mut sub_ev, |e| {
+        matches!(e, Event::Incoming(Packet::SubAck(_))).then_some(())
+    })
+    .await;
     let mut got = drive(sub_ev);
     for garbage in [
         &b"GET / HTTP/1.1\r\n\r\n"[..],
         &[0x10, 0xff, 0xff, 0xff, 0xff, 0x7f],
         // A valid CONNECT, then a QoS 2 publish.
-        &[0x10, 12, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 30, 0, 0, 0x34, 5, 0, 1, b't', 0, 1],
+        &[
+            0x10, 12, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 30, 0, 0, 0x34, 5, 0, 1, b't', 0, 1,
+        ],
     ] {
         let mut s = tokio::net::TcpStream::connect(b.addr).await.unwrap();
         s.write_all(garbage).await.unwrap();
         let mut buf = Vec::new();
         // Closed by the broker (after a CONNACK for the valid CONNECT).
-        let read = tokio::time::timeout(WAIT, s.read_to_end(&mut buf)).await.unwrap();
+        let read = tokio::time::timeout(WAIT, s.read_to_end(&mut buf))
+            .await
+            .unwrap();
         assert!(read.is_ok() || buf.len() <= 4, "{read:?}");
         assert!(buf.is_empty() || buf == [0x20, 2, 0, 0], "{buf:?}");
     }
@@ -228,7 +273,19 @@ async fn mosquitto_clients_talk_to_it() {
     let b = start();
     let port = b.addr.port().to_string();
     let sub = tokio::process::Command::new("mosquitto_sub")
-        .args(["-h", "127.0.0.1", "-p", &port, "-V", "mqttv311", "-q", "1", "-v", "-C", "2"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-V",
+            "mqttv311",
+            "-q",
+            "1",
+            "-v",
+            "-C",
+            "2",
+        ])
         .args(["-W", "60", "-t", "fleet/+/x", "-t", "deep/#"])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -242,7 +299,11 @@ async fn mosquitto_clients_talk_to_it() {
     })
     .await
     .expect("mosquitto_sub did not subscribe");
-    for (topic, msg, qos) in [("fleet/a/x", "one", "1"), ("fleet/a/y", "none", "0"), ("deep/1/2/3", "two", "0")] {
+    for (topic, msg, qos) in [
+        ("fleet/a/x", "one", "1"),
+        ("fleet/a/y", "none", "0"),
+        ("deep/1/2/3", "two", "0"),
+    ] {
         let st = tokio::process::Command::new("mosquitto_pub")
             .args(["-h", "127.0.0.1", "-p", &port, "-V", "mqttv311", "-q", qos])
             .args(["-t", topic, "-m", msg])
@@ -256,5 +317,8 @@ async fn mosquitto_clients_talk_to_it() {
         .unwrap()
         .unwrap();
     assert!(out.status.success(), "mosquitto_sub: {}", out.status);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "fleet/a/x one\ndeep/1/2/3 two\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "fleet/a/x one\ndeep/1/2/3 two\n"
+    );
 }

@@ -401,7 +401,9 @@ async fn next_packet(
         buf.reserve(4_096);
         let read = rd.read_buf(buf);
         let n = match idle {
-            Some(d) => tokio::time::timeout(d, read).await.map_err(|_| End::Error)?,
+            Some(d) => tokio::time::timeout(d, read)
+                .await
+                .map_err(|_| End::Error)?,
             None => read.await,
         };
         let n = match n {
@@ -427,8 +429,11 @@ async fn serve(broker: &Broker, stream: TcpStream, key: Key) -> bool {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = BytesMut::with_capacity(1_024);
-    let Ok(Ok(Packet::Connect(connect))) =
-        tokio::time::timeout(CONNECT_WITHIN, next_packet(&mut rd, &mut buf, None, None, true)).await
+    let Ok(Ok(Packet::Connect(connect))) = tokio::time::timeout(
+        CONNECT_WITHIN,
+        next_packet(&mut rd, &mut buf, None, None, true),
+    )
+    .await
     else {
         return false;
     };

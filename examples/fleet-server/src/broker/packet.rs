@@ -182,7 +182,9 @@ pub fn decode(buf: &mut BytesMut, max: usize) -> Result<Option<Packet>, PacketEr
             while !packet.is_empty() {
                 let f = string(&mut packet, "topic filter")?;
                 check_filter(&f)?;
-                let qos = *packet.first().ok_or(PacketError::Truncated("requested QoS"))?;
+                let qos = *packet
+                    .first()
+                    .ok_or(PacketError::Truncated("requested QoS"))?;
                 packet.advance(1);
                 if qos > 2 {
                     return Err(PacketError::QoS(qos));
@@ -404,7 +406,12 @@ mod tests {
         let mut c = v4::Connect::new("dev-1");
         c.keep_alive = 30;
         c.login = Some(v4::Login::new("u", "p"));
-        c.last_will = Some(v4::LastWill::new("w", vec![1u8; 3], rumqttc::QoS::AtMostOnce, false));
+        c.last_will = Some(v4::LastWill::new(
+            "w",
+            vec![1u8; 3],
+            rumqttc::QoS::AtMostOnce,
+            false,
+        ));
         c.write(&mut buf).unwrap();
         let mut p = v4::Publish::new("a/b", rumqttc::QoS::AtLeastOnce, vec![7u8; 5]);
         p.pkid = 9;
@@ -457,13 +464,13 @@ mod tests {
                 limit: 1_024
             })
         );
-        assert_eq!(one(&[0x50, 0x02, 0, 1]), Err(PacketError::UnexpectedType(5)));
+        assert_eq!(
+            one(&[0x50, 0x02, 0, 1]),
+            Err(PacketError::UnexpectedType(5))
+        );
         assert_eq!(
             one(&[0xc1, 0x00]),
-            Err(PacketError::Flags {
-                kind: 12,
-                flags: 1
-            })
+            Err(PacketError::Flags { kind: 12, flags: 1 })
         );
         assert_eq!(one(&[0x34, 0x03, 0, 1, b'a']), Err(PacketError::QoS(2)));
         assert_eq!(
@@ -529,8 +536,12 @@ mod tests {
         while !b.is_empty() {
             got.push(P::read(&mut b, 1 << 20).unwrap());
         }
-        assert!(matches!(&got[0], P::Publish(p) if p.topic == "x/y" && p.pkid == 77 && p.payload.len() == 200));
-        assert!(matches!(&got[1], P::Publish(p) if p.topic == "x/z" && p.qos == rumqttc::QoS::AtMostOnce && &p.payload[..] == b"q0"));
+        assert!(
+            matches!(&got[0], P::Publish(p) if p.topic == "x/y" && p.pkid == 77 && p.payload.len() == 200)
+        );
+        assert!(
+            matches!(&got[1], P::Publish(p) if p.topic == "x/z" && p.qos == rumqttc::QoS::AtMostOnce && &p.payload[..] == b"q0")
+        );
         assert!(matches!(&got[2], P::ConnAck(_)));
         assert!(matches!(&got[3], P::PubAck(a) if a.pkid == 3));
         assert!(matches!(&got[4], P::SubAck(s) if s.pkid == 4 && s.return_codes.len() == 3));

@@ -18,7 +18,10 @@ struct Node {
 
 impl Node {
     fn is_empty(&self) -> bool {
-        self.children.is_empty() && self.plus.is_none() && self.hash.is_empty() && self.here.is_empty()
+        self.children.is_empty()
+            && self.plus.is_none()
+            && self.hash.is_empty()
+            && self.here.is_empty()
     }
 }
 
@@ -154,12 +157,18 @@ mod tests {
         r.subscribe(3, "fleet/#", 0);
         r.subscribe(4, "fleet/v1/devices/7/down/ack", 0);
         r.subscribe(5, "#", 0);
-        assert_eq!(r.matches("fleet/v1/devices/7/up/frames"), vec![(1, 1), (3, 0), (5, 0)]);
+        assert_eq!(
+            r.matches("fleet/v1/devices/7/up/frames"),
+            vec![(1, 1), (3, 0), (5, 0)]
+        );
         assert_eq!(
             r.matches("fleet/v1/devices/7/down/ack"),
             vec![(2, 1), (3, 0), (4, 0), (5, 0)]
         );
-        assert_eq!(r.matches("fleet/v1/devices/8/down/ack"), vec![(3, 0), (5, 0)]);
+        assert_eq!(
+            r.matches("fleet/v1/devices/8/down/ack"),
+            vec![(3, 0), (5, 0)]
+        );
         // `#` matches its parent level; wildcards never match `$` topics at the first level.
         assert_eq!(r.matches("fleet"), vec![(3, 0), (5, 0)]);
         assert_eq!(r.matches("$SYS/x"), vec![]);
