@@ -284,9 +284,9 @@ pub fn start(listen: SocketAddr, limits: Limits) -> Result<Started, String> {
     std::thread::Builder::new()
         .name("mqtt-broker".into())
         .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_name("mqtt-broker")
+            // One thread: a delivery wakes the receiving connection's task on the same
+            // thread, with no cross-thread wake-up.
+            let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
             let runtime = match runtime {
