@@ -21,6 +21,9 @@
 //! # Design
 //! - One task per connection reads, decodes ([`packet`]) and routes; the same task writes,
 //!   batching whatever is queued for the client into one `write`. One descriptor per client.
+//!   All tasks run on one thread (`mqtt-broker`): a delivery wakes the receiving task with no
+//!   cross-thread wake-up, which measured 18 instead of 26 µs of CPU per message at 10,000
+//!   clients on two worker threads.
 //! - Routing ([`router`]) walks a tree of topic levels: its cost is the topic's depth.
 //! - Every client has a byte budget for what is queued to it ([`Limits::queue_bytes`]; the
 //!   service's connections [`Limits::service_queue_bytes`]). A delivery to an ordinary client
