@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Builds the bootloader example for every target, runs its device lifetime under QEMU with the
-# flash persisted in a host file, cuts the power at N points (split between the machines) and
-# checks every restart. The last line is
+# Builds the bootloader example for every target and slot mode (A/B and swap), runs its device
+# lifetime under QEMU with the flash persisted in a host file, cuts the power at N points (split
+# between the machines and modes) and checks every restart. The last line is
 #   boot: ok modes=M cuts=N bricked=B boot_instr=I bare_instr=J flash_bytes=F ram_bytes=R
 # Exits non-zero if anything was bricked or any check failed.
 #
-#   examples/bootloader/run.sh --cuts 50            # what CI runs
+#   examples/bootloader/run.sh --cuts 50 --faults   # what CI runs
 #   examples/bootloader/run.sh --cuts 1000          # the full sweep (BENCHMARKS.md)
-#   examples/bootloader/run.sh --cuts 20 --machines mps2-an505 --jobs 1
+#   examples/bootloader/run.sh --cuts 20 --machines mps2-an505 --modes swap --jobs 1
 #
 # Needs: cargo, the targets thumbv6m-none-eabi, thumbv7em-none-eabihf and
 # thumbv8m.main-none-eabihf, qemu-system-arm (7.2 or later, built with TCG plugin support, as

@@ -47,9 +47,9 @@ fuzz_target!(|data: &[u8]| {
                 );
                 // The application opens the state the bootloader left and acts on it.
                 if let Ok(mut up) = Updater::open_running(&mut flash, LAYOUT, slot) {
-                    let before = up.state().security_floor;
+                    let before = up.state().security_floor();
                     let _ = if round == 0 { up.confirm() } else { up.reject() };
-                    assert!(up.state().security_floor >= before);
+                    assert!(up.state().security_floor() >= before);
                 }
             }
             Ok(Decision::NoBootableImage { .. }) => {}

@@ -265,7 +265,7 @@ impl<const W: usize> Device<W> {
             }
         }
         if let Ok(up) = Updater::open(&mut self.f, self.l) {
-            let floor = up.state().security_floor;
+            let floor = up.state().security_floor();
             if floor < self.floor_seen {
                 v.push(format!("floor fell from {} to {floor}", self.floor_seen));
             }
@@ -312,24 +312,24 @@ impl<const W: usize> Device<W> {
             return Ok(());
         }
         let state = *up.state();
-        if matches!(state.phase, Phase::Activated { .. } | Phase::Trial { .. }) {
+        if matches!(state.phase(), Phase::Activated { .. } | Phase::Trial { .. }) {
             return Ok(());
         }
         let device = DeviceContext {
             vendor_id: vendor(),
             class_id: class(),
-            last_sequence: state.accepted_sequence,
-            security_floor: state.security_floor,
+            last_sequence: state.accepted_sequence(),
+            security_floor: state.security_floor(),
             now: self.tw.now,
             slot_capacity: self.l.max_image_size(),
-            installed_version: state.confirmed_version,
+            installed_version: state.confirmed_version(),
         };
         match rng.below(10) {
             // A replayed old manifest: verify must refuse it.
             0 => {
                 let i = rng.below(self.released.len() as u64) as usize;
                 let (sequence, envelope) = &self.released[i];
-                if *sequence <= state.accepted_sequence
+                if *sequence <= state.accepted_sequence()
                     && verify(envelope, &self.tw.store, &device).is_ok()
                 {
                     return Err(UpdateError::Corrupted("a replayed manifest verified"));

@@ -49,13 +49,13 @@ use crate::digest::ImageDigest;
 use crate::footer::{self, Aligned, ENVELOPE_AREA, FOOTER_AT, KEPT_DELEGATIONS, Record};
 use crate::journal::Journal;
 use crate::layout::{Layout, RECORD_SIZE, Slot};
-use crate::manifest::{Manifest, ProductId, Version};
+use crate::manifest::{ProductId, Version};
 use crate::slots::read_digest;
 use crate::state::{Event, Pending, Phase, State};
 use crate::trailer::{self, area_at, confirms};
 use crate::trust::TrustStore;
 use crate::update_error::UpdateError;
-use crate::verify::{DeviceContext, VerifyError, verify_manifest};
+use crate::verify::{DeviceContext, VerifyError, verify_installed};
 use embedded_storage::nor_flash::NorFlash;
 use serde::{Deserialize, Serialize};
 
@@ -191,6 +191,7 @@ type Seen = [u8; 32];
 type Checked = Result<Pending, (SlotStatus, Seen)>;
 
 /// The bytes a failed check depended on: two failures over the same bytes are a stored fault.
+#[inline(never)]
 fn fingerprint<F: NorFlash>(
     flash: &mut F,
     layout: &Layout,
@@ -205,6 +206,9 @@ fn fingerprint<F: NorFlash>(
     Ok(d.finalize())
 }
 
+/// One check of `slot`. Each part (footer and marker, signatures, image digest, marker write)
+/// runs in a frame of its own, so the signature check has only this small frame above it.
+#[inline(never)]
 fn check_once<F: NorFlash, const R: usize, const D: usize>(
     flash: &mut F,
     layout: &Layout,
@@ -212,20 +216,11 @@ fn check_once<F: NorFlash, const R: usize, const D: usize>(
     slot: Slot,
     expected: Option<&Pending>,
 ) -> Result<Checked, UpdateError<F::Error>> {
-    let (footer, footer_bytes) = trailer::read_footer(flash, layout, slot)?;
-    let Some(f) = footer else {
-        return Ok(Err((SlotStatus::NoFooter, [0; 32])));
+    let f = match read_checked_footer(flash, layout, trust, slot, expected)? {
+        Footer::Marked(f) => return Ok(Ok(f)),
+        Footer::Unmarked(f) => f,
+        Footer::Refused(s) => return Ok(Err((s, [0; 32]))),
     };
-    if expected.is_some_and(|e| *e != f) {
-        return Ok(Err((SlotStatus::WrongImage, [0; 32])));
-    }
-    if let VerifyMode::VerifyOnce { key } = trust.mode {
-        let marker: Record = trailer::read(flash, trailer::at(layout, slot, footer::MARKER_AT))?;
-        let tag = marker_tag(flash, layout, slot, &footer_bytes, key.as_ref())?;
-        if footer::decode_marker(&marker.0, key.is_some()) == Some(tag) {
-            return Ok(Ok(f));
-        }
-    }
     if let Err(s) = check_signed(flash, layout, trust, slot, &f)? {
         return Ok(Err((s, [0; 32])));
     }
@@ -234,21 +229,107 @@ fn check_once<F: NorFlash, const R: usize, const D: usize>(
         return Ok(Err((SlotStatus::DigestMismatch, digest)));
     }
     if let VerifyMode::VerifyOnce { key } = trust.mode {
-        let tag = marker_tag(flash, layout, slot, &footer_bytes, key.as_ref())?;
-        let rec = footer::encode_marker(&tag, key.is_some());
-        // A marker that cannot be written (area not blank) only costs a full check next boot.
-        let _ = trailer::put(
-            flash,
-            layout,
-            trailer::at(layout, slot, footer::MARKER_AT),
-            &rec,
-        )?;
+        write_marker(flash, layout, slot, key.as_ref())?;
     }
     Ok(Ok(f))
 }
 
+/// What the footer (and, in verify-once mode, the validated marker) of a slot says.
+enum Footer {
+    /// A footer with a valid marker: nothing more to check.
+    Marked(Pending),
+    /// A footer to check in full.
+    Unmarked(Pending),
+    /// No footer, or not the expected image.
+    Refused(SlotStatus),
+}
+
+/// Reads `slot`'s footer, compares it with `expected`, and checks the marker (verify-once).
+#[inline(never)]
+fn read_checked_footer<F: NorFlash, const R: usize, const D: usize>(
+    flash: &mut F,
+    layout: &Layout,
+    trust: &BootTrust<'_, R, D>,
+    slot: Slot,
+    expected: Option<&Pending>,
+) -> Result<Footer, UpdateError<F::Error>> {
+    let (footer, footer_bytes) = trailer::read_footer(flash, layout, slot)?;
+    let Some(f) = footer else {
+        return Ok(Footer::Refused(SlotStatus::NoFooter));
+    };
+    if expected.is_some_and(|e| *e != f) {
+        return Ok(Footer::Refused(SlotStatus::WrongImage));
+    }
+    if let VerifyMode::VerifyOnce { key } = trust.mode {
+        let marker: Record = trailer::read(flash, trailer::at(layout, slot, footer::MARKER_AT))?;
+        let tag = marker_tag(flash, layout, slot, &footer_bytes, key.as_ref())?;
+        if footer::decode_marker(&marker.0, key.is_some()) == Some(tag) {
+            return Ok(Footer::Marked(f));
+        }
+    }
+    Ok(Footer::Unmarked(f))
+}
+
+/// Writes the validated marker of `slot` over its trailer as it reads now. A marker that
+/// cannot be written (area not blank) only costs a full check at the next boot.
+#[inline(never)]
+fn write_marker<F: NorFlash>(
+    flash: &mut F,
+    layout: &Layout,
+    slot: Slot,
+    key: Option<&[u8; 32]>,
+) -> Result<(), UpdateError<F::Error>> {
+    let (_, footer_bytes) = trailer::read_footer(flash, layout, slot)?;
+    let tag = marker_tag(flash, layout, slot, &footer_bytes, key)?;
+    let rec = footer::encode_marker(&tag, key.is_some());
+    let _ = trailer::put(
+        flash,
+        layout,
+        trailer::at(layout, slot, footer::MARKER_AT),
+        &rec,
+    )?;
+    Ok(())
+}
+
 /// The kept envelope verifies against the anchors and signs exactly the footer's image.
+///
+/// The anchors are used as they are unless the slot keeps delegation records; only then is a
+/// copy of the store made (to apply them to), in a frame of its own. No area buffer is live
+/// while another is read, and only the manifest's is live while its signature is checked.
 fn check_signed<F: NorFlash, const R: usize, const D: usize>(
+    flash: &mut F,
+    layout: &Layout,
+    trust: &BootTrust<'_, R, D>,
+    slot: Slot,
+    f: &Pending,
+) -> Result<Result<(), SlotStatus>, UpdateError<F::Error>> {
+    if keeps_delegations(flash, layout, slot)? {
+        check_delegated(flash, layout, trust, slot, f)
+    } else {
+        check_kept(flash, layout, trust, trust.store, slot, f)
+    }
+}
+
+/// Whether `slot` keeps any delegation envelope.
+#[inline(never)]
+fn keeps_delegations<F: NorFlash>(
+    flash: &mut F,
+    layout: &Layout,
+    slot: Slot,
+) -> Result<bool, UpdateError<F::Error>> {
+    for i in 1..=KEPT_DELEGATIONS {
+        let area: Aligned<ENVELOPE_AREA> =
+            trailer::read(flash, trailer::at(layout, slot, area_at(i)))?;
+        if footer::area_envelope(&area.0).is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// [`check_kept`] against a copy of the anchors with the slot's kept delegations applied.
+#[inline(never)]
+fn check_delegated<F: NorFlash, const R: usize, const D: usize>(
     flash: &mut F,
     layout: &Layout,
     trust: &BootTrust<'_, R, D>,
@@ -257,19 +338,44 @@ fn check_signed<F: NorFlash, const R: usize, const D: usize>(
 ) -> Result<Result<(), SlotStatus>, UpdateError<F::Error>> {
     let mut store = trust.store.clone();
     for i in 1..=KEPT_DELEGATIONS {
-        let area: Aligned<ENVELOPE_AREA> =
-            trailer::read(flash, trailer::at(layout, slot, area_at(i)))?;
-        if let Some(env) = footer::area_envelope(&area.0) {
-            // A record the anchors already hold (or a stale one) changes nothing.
-            let _ = store.apply_delegation(env);
-        }
+        apply_kept(flash, layout, slot, i, &mut store)?;
     }
+    check_kept(flash, layout, trust, &store, slot, f)
+}
+
+/// Applies kept delegation area `i` of `slot` to `store`, if it holds a record.
+#[inline(never)]
+fn apply_kept<F: NorFlash, const R: usize, const D: usize>(
+    flash: &mut F,
+    layout: &Layout,
+    slot: Slot,
+    i: usize,
+    store: &mut TrustStore<R, D>,
+) -> Result<(), UpdateError<F::Error>> {
+    let area: Aligned<ENVELOPE_AREA> = trailer::read(flash, trailer::at(layout, slot, area_at(i)))?;
+    if let Some(env) = footer::area_envelope(&area.0) {
+        // A record the anchors already hold (or a stale one) changes nothing.
+        let _ = store.apply_delegation(env);
+    }
+    Ok(())
+}
+
+/// The kept manifest envelope of `slot` verifies against `store` and signs the footer's image.
+#[inline(never)]
+fn check_kept<F: NorFlash, const R: usize, const D: usize>(
+    flash: &mut F,
+    layout: &Layout,
+    trust: &BootTrust<'_, R, D>,
+    store: &TrustStore<R, D>,
+    slot: Slot,
+    f: &Pending,
+) -> Result<Result<(), SlotStatus>, UpdateError<F::Error>> {
     let area: Aligned<ENVELOPE_AREA> = trailer::read(flash, trailer::at(layout, slot, area_at(0)))?;
     let Some(env) = footer::area_envelope(&area.0) else {
         return Ok(Err(SlotStatus::Unsigned));
     };
-    // Only the signature chain and the product binding decide here: the replay, floor, expiry
-    // and size rules were applied at install and do not stop an installed image from booting.
+    // Only the signature chain, the product binding, the slot size and the encryption
+    // parameters decide here (see `verify_installed`).
     let device = DeviceContext {
         vendor_id: trust.vendor_id,
         class_id: trust.class_id,
@@ -277,34 +383,14 @@ fn check_signed<F: NorFlash, const R: usize, const D: usize>(
         security_floor: 0,
         now: trust.now,
         slot_capacity: layout.max_image_size(),
-        installed_version: Version {
-            major: u16::MAX,
-            minor: u16::MAX,
-            patch: u16::MAX,
-            build: Some(u32::MAX),
-        },
+        installed_version: Version::new(0, 0, 0),
     };
-    match verify_manifest(env, &store, &device) {
-        Ok(_)
-        | Err(VerifyError::Replay { .. })
-        | Err(VerifyError::Expired { .. })
-        | Err(VerifyError::InstalledTooOld { .. }) => {}
+    let signed = match verify_installed(env, store, &device) {
+        Ok(signed) => signed,
         Err(VerifyError::Envelope(_) | VerifyError::Manifest(_)) => {
             return Ok(Err(SlotStatus::Unsigned));
         }
         Err(_) => return Ok(Err(SlotStatus::NotAuthorized)),
-    }
-    let Ok(m) = crate::envelope::Envelope::decode(env).and_then(|e| {
-        Manifest::decode(e.payload).map_err(|_| crate::envelope::EnvelopeError::Malformed)
-    }) else {
-        return Ok(Err(SlotStatus::Unsigned));
-    };
-    let signed = Pending {
-        sequence: m.sequence,
-        version: m.version,
-        security_version: m.security_version,
-        image_size: m.image_size,
-        image_digest: m.image_digest,
     };
     if signed != *f {
         return Ok(Err(SlotStatus::WrongImage));
@@ -367,37 +453,26 @@ fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
 /// otherwise). It is read, and raised only to finish a confirm that a power cut interrupted
 /// before its counter step. Never panics on any flash contents; returns `Err` only for
 /// flash I/O errors or an unusable layout.
+///
+/// Recovery and the decision run in frames of their own, and every step below passes the state
+/// by reference, so only a few hundred bytes sit above the signature check (the deepest point).
 pub fn decide<F: NorFlash, C: MonotonicCounter, const R: usize, const D: usize>(
     flash: &mut F,
     layout: &Layout,
     trust: &BootTrust<'_, R, D>,
     counter: &mut C,
 ) -> Result<Decision, UpdateError<F::Error>> {
-    let hw_floor = counter.read().unwrap_or(0);
-    let (mut journal, state, changed) = trailer::recover(flash, layout)?;
+    // Borrowed in place, not moved out of the result: the state is on the stack once.
+    let mut recovered = recovered(flash, layout, trust, counter)?;
+    let (journal, state, rebuilt) = match &mut recovered {
+        Ok((journal, state, rebuilt)) => (journal, &*state, *rebuilt),
+        Err(none) => return Ok(*none),
+    };
     let mut b = Boot {
         layout,
         trust,
-        journal: &mut journal,
+        journal,
     };
-    let (mut state, rebuilt) = match state {
-        Some(s) => (s, false),
-        None => match b.rebuild(flash, hw_floor)? {
-            Ok(s) => (s, true),
-            Err(none) => return Ok(none),
-        },
-    };
-    if state.security_floor < hw_floor {
-        state.security_floor = hw_floor;
-    }
-    // A confirm interrupted before its counter step (or completed from its confirm record just
-    // now) is finished here: the counter only ever moves to a floor an image was confirmed at.
-    if state.last_event == Event::Confirmed && hw_floor < state.security_floor {
-        let _ = counter.advance_to(state.security_floor);
-    }
-    if changed || rebuilt {
-        b.journal.append(flash, &state)?;
-    }
     let d = b.boot_state(flash, state)?;
     Ok(match d {
         Decision::Boot {
@@ -411,6 +486,47 @@ pub fn decide<F: NorFlash, C: MonotonicCounter, const R: usize, const D: usize>(
         },
         d => d,
     })
+}
+
+/// The journal and the state to decide from (rebuilt from the slots if the journal holds no
+/// valid record, `true` then), the floor raised to the hardware counter's, any change recorded.
+/// `Err` carries the decision when nothing can be rebuilt.
+type Recovered = Result<(Journal, State, bool), Decision>;
+
+/// Recovers (or rebuilds) the state for [`decide`].
+#[inline(never)]
+fn recovered<F: NorFlash, C: MonotonicCounter, const R: usize, const D: usize>(
+    flash: &mut F,
+    layout: &Layout,
+    trust: &BootTrust<'_, R, D>,
+    counter: &mut C,
+) -> Result<Recovered, UpdateError<F::Error>> {
+    let hw_floor = counter.read().unwrap_or(0);
+    let (mut journal, state, changed) = trailer::recover(flash, layout)?;
+    let mut b = Boot {
+        layout,
+        trust,
+        journal: &mut journal,
+    };
+    let (mut state, rebuilt) = match state {
+        Some(s) => (s, false),
+        None => match b.rebuild(flash, hw_floor)? {
+            Ok(s) => (s, true),
+            Err(none) => return Ok(Err(none)),
+        },
+    };
+    if state.security_floor < hw_floor {
+        state.security_floor = hw_floor;
+    }
+    // A confirm interrupted before its counter step (or completed from its confirm record just
+    // now) is finished here: the counter only ever moves to a floor an image was confirmed at.
+    if state.last_event == Event::Confirmed && hw_floor < state.security_floor {
+        let _ = counter.advance_to(state.security_floor);
+    }
+    if changed || rebuilt {
+        b.journal.append(flash, &state)?;
+    }
+    Ok(Ok((journal, state, rebuilt)))
 }
 
 struct Boot<'a, 't, const R: usize, const D: usize> {
@@ -429,60 +545,94 @@ impl<const R: usize, const D: usize> Boot<'_, '_, R, D> {
         check_slot(flash, self.layout, self.trust, slot, expected)
     }
 
+    #[inline(never)]
     fn boot_state<F: NorFlash>(
         &mut self,
         flash: &mut F,
-        state: State,
+        state: &State,
     ) -> Result<Decision, UpdateError<F::Error>> {
         if !matches!(state.phase, Phase::Activated { .. } | Phase::Trial { .. }) {
             return self.boot_confirmed(flash, state, BootReason::Confirmed);
         }
-        let (Some(pending), Some(next)) = (state.pending, state.boot_trial()) else {
-            let reverted = state.revert(Event::AttemptsExhausted);
-            self.journal.append(flash, &reverted)?;
-            let why = BootReason::Reverted(Event::AttemptsExhausted);
-            return self.boot_confirmed(flash, reverted, why);
+        let Some(pending) = state
+            .pending
+            .as_ref()
+            .filter(|_| state.boot_trial().is_some())
+        else {
+            return self.revert_and_boot(flash, state, Event::AttemptsExhausted);
         };
         let trial = state.update_slot();
-        match self.check(flash, trial, Some(&pending))? {
-            Ok(_) => {
-                self.journal.append(flash, &next)?;
-                let attempts_left = match next.phase {
-                    Phase::Trial { attempts_left } => attempts_left,
-                    _ => 0,
-                };
-                Ok(Decision::Boot {
-                    slot: trial,
-                    version: pending.version,
-                    reason: BootReason::Trial { attempts_left },
-                })
-            }
-            Err(_) => {
-                let reverted = state.revert(Event::TrialDigestMismatch);
-                self.journal.append(flash, &reverted)?;
-                let why = BootReason::Reverted(Event::TrialDigestMismatch);
-                self.boot_confirmed(flash, reverted, why)
-            }
+        if self.check(flash, trial, Some(pending))?.is_err() {
+            return self.revert_and_boot(flash, state, Event::TrialDigestMismatch);
         }
+        self.boot_trial(flash, state, trial, pending.version)
     }
 
+    /// Spends one trial attempt and boots the verified trial image.
+    #[inline(never)]
+    fn boot_trial<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        state: &State,
+        trial: Slot,
+        version: Version,
+    ) -> Result<Decision, UpdateError<F::Error>> {
+        let Some(next) = state.boot_trial() else {
+            return self.revert_and_boot(flash, state, Event::AttemptsExhausted);
+        };
+        self.journal.append(flash, &next)?;
+        let attempts_left = match next.phase {
+            Phase::Trial { attempts_left } => attempts_left,
+            _ => 0,
+        };
+        Ok(Decision::Boot {
+            slot: trial,
+            version,
+            reason: BootReason::Trial { attempts_left },
+        })
+    }
+
+    /// Abandons the trial (recording why) and boots the confirmed image.
+    #[inline(never)]
+    fn revert_and_boot<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        state: &State,
+        why: Event,
+    ) -> Result<Decision, UpdateError<F::Error>> {
+        let reverted = state.revert(why);
+        self.journal.append(flash, &reverted)?;
+        self.boot_confirmed(flash, &reverted, BootReason::Reverted(why))
+    }
+
+    #[inline(never)]
     fn boot_confirmed<F: NorFlash>(
         &mut self,
         flash: &mut F,
-        state: State,
+        state: &State,
         reason: BootReason,
     ) -> Result<Decision, UpdateError<F::Error>> {
         let slot = state.confirmed;
-        let mine = match self.check(flash, slot, None)? {
-            Ok(f) => {
-                return Ok(Decision::Boot {
-                    slot,
-                    version: f.version,
-                    reason,
-                });
-            }
-            Err(status) => status,
-        };
+        match self.check(flash, slot, None)? {
+            Ok(f) => Ok(Decision::Boot {
+                slot,
+                version: f.version,
+                reason,
+            }),
+            Err(mine) => self.boot_other(flash, state, mine),
+        }
+    }
+
+    /// The confirmed slot failed (`mine`): the other slot boots if it verifies, as the
+    /// confirmed image if it was confirmed once, else as a trial only.
+    #[inline(never)]
+    fn boot_other<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        state: &State,
+        mine: SlotStatus,
+    ) -> Result<Decision, UpdateError<F::Error>> {
+        let slot = state.confirmed;
         let other = slot.other();
         let f = match self.check(flash, other, None)? {
             Ok(f) => f,
@@ -516,7 +666,7 @@ impl<const R: usize, const D: usize> Boot<'_, '_, R, D> {
             pending: Some(f),
             last_event: Event::ConfirmedSlotCorrupt,
             accepted_sequence: state.accepted_sequence,
-            ..state
+            ..*state
         };
         self.journal.append(flash, &next)?;
         Ok(Decision::Boot {
@@ -529,6 +679,7 @@ impl<const R: usize, const D: usize> Boot<'_, '_, R, D> {
     /// No valid journal record: the newest verified slot with a confirm record becomes the
     /// confirmed image; without one, a verified image becomes a trial. The floor is the highest
     /// of every confirm record and the hardware counter, never an image's security version.
+    #[inline(never)]
     fn rebuild<F: NorFlash>(
         &mut self,
         flash: &mut F,

@@ -33,9 +33,6 @@ pub const DELEGATION_DOMAIN: &[u8] = b"fleet-ops/ota/delegation/v1\0";
 /// Domain separation prefix of the message a freshness record signature covers.
 pub const FRESHNESS_DOMAIN: &[u8] = b"fleet-ops/ota/freshness/v1\0";
 
-/// Longest domain prefix.
-const MAX_DOMAIN_LEN: usize = 32;
-
 /// An Ed25519 signature as its two 32-byte halves (`R`, then `s`), as RFC 8032 lays it out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SignatureBytes {
@@ -161,24 +158,70 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// The exact message a signature covers: `domain || payload`, built on the stack.
-pub(crate) struct SignedMessage {
-    buf: [u8; MAX_DOMAIN_LEN + MAX_PAYLOAD_LEN],
-    len: usize,
+/// Bytes of one encoded [`SignatureEntry`]: key id (8), `R` (32), `s` (32). postcard writes the
+/// fixed-size arrays without length prefixes, so every entry has exactly this length.
+pub(crate) const ENTRY_LEN: usize = 8 + 64;
+
+/// A canonically decoded envelope as two borrowed byte ranges: the payload and the encoded
+/// signature entries. Verification walks it instead of an [`Envelope`], so no copy of the
+/// entries (or of the signed message) is on the stack while a signature is checked.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EnvelopeView<'a> {
+    /// The signed bytes.
+    pub(crate) payload: &'a [u8],
+    /// The signature entries, [`ENTRY_LEN`] bytes each, in envelope order.
+    entries: &'a [u8],
 }
 
-impl SignedMessage {
-    /// `None` if the payload or domain is over its bound (the decoder already enforces both).
-    pub(crate) fn new(domain: &[u8], payload: &[u8]) -> Option<Self> {
-        let len = domain.len().checked_add(payload.len())?;
-        let mut buf = [0u8; MAX_DOMAIN_LEN + MAX_PAYLOAD_LEN];
-        buf.get_mut(..domain.len())?.copy_from_slice(domain);
-        buf.get_mut(domain.len()..len)?.copy_from_slice(payload);
-        Some(Self { buf, len })
+impl<'a> EnvelopeView<'a> {
+    /// Decodes with [`Envelope::decode`] (the one set of decoding rules), then keeps only the
+    /// two ranges. In a canonical envelope the entries are its last `count * ENTRY_LEN` bytes.
+    /// Not inlined: the decoded [`Envelope`] lives in this frame only.
+    #[inline(never)]
+    pub(crate) fn decode(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
+        let env = Envelope::decode(bytes)?;
+        let start = env
+            .signatures
+            .len()
+            .checked_mul(ENTRY_LEN)
+            .and_then(|n| bytes.len().checked_sub(n))
+            .ok_or(EnvelopeError::Malformed)?;
+        let entries = bytes.get(start..).ok_or(EnvelopeError::Malformed)?;
+        Ok(Self {
+            payload: env.payload,
+            entries,
+        })
     }
 
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
+    /// The signature entries, in envelope order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = EntryRef<'a>> + 'a {
+        self.entries
+            .chunks_exact(ENTRY_LEN)
+            .filter_map(EntryRef::new)
+    }
+}
+
+/// One encoded signature entry, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EntryRef<'a> {
+    /// [`KeyId`] of the signing key.
+    pub(crate) key_id: KeyId,
+    /// The encoded point `R`.
+    pub(crate) r: &'a [u8; 32],
+    /// The scalar `s`.
+    pub(crate) s: &'a [u8; 32],
+}
+
+impl<'a> EntryRef<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Option<Self> {
+        let (id, rest) = bytes.split_first_chunk::<8>()?;
+        let (r, rest) = rest.split_first_chunk::<32>()?;
+        let (s, _) = rest.split_first_chunk::<32>()?;
+        Some(Self {
+            key_id: KeyId(*id),
+            r,
+            s,
+        })
     }
 }
 
@@ -236,14 +279,31 @@ mod tests {
     }
 
     #[test]
-    fn signed_message_is_domain_then_payload() {
-        let m = SignedMessage::new(MANIFEST_DOMAIN, b"abc").unwrap();
-        assert_eq!(&m.as_bytes()[..MANIFEST_DOMAIN.len()], MANIFEST_DOMAIN);
-        assert_eq!(&m.as_bytes()[MANIFEST_DOMAIN.len()..], b"abc");
-        assert!(
-            DELEGATION_DOMAIN.len() <= MAX_DOMAIN_LEN
-                && MANIFEST_DOMAIN.len() <= MAX_DOMAIN_LEN
-                && FRESHNESS_DOMAIN.len() <= MAX_DOMAIN_LEN
+    fn view_entries_are_the_decoded_entries() {
+        let bytes = sample();
+        let env = Envelope::decode(&bytes).unwrap();
+        let view = EnvelopeView::decode(&bytes).unwrap();
+        assert_eq!(view.payload, env.payload);
+        let seen: std::vec::Vec<SignatureEntry> = view
+            .entries()
+            .map(|e| SignatureEntry {
+                key_id: e.key_id,
+                signature: SignatureBytes { r: *e.r, s: *e.s },
+            })
+            .collect();
+        assert_eq!(seen.as_slice(), env.signatures.as_slice());
+        // The view refuses exactly what the decoder refuses.
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(
+            EnvelopeView::decode(&longer).map(|v| v.payload),
+            Err(EnvelopeError::TrailingBytes(1))
+        );
+        let none = [1u8, 3, 1, 2, 3, 0];
+        let view = EnvelopeView::decode(&none).unwrap();
+        assert_eq!(
+            (view.payload, view.entries().count()),
+            (&[1u8, 2, 3][..], 0)
         );
     }
 }

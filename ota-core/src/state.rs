@@ -131,25 +131,29 @@ impl Event {
 }
 
 /// The whole persistent state of the update state machine (one journal record's content).
+///
+/// Read-only outside the crate: the fields are read through accessors, and a new state comes
+/// only from [`State::initial`] and the transitions below (the rules of the state machine), so
+/// no caller can lower the floor or the accepted sequence by assignment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     /// Where the update cycle stands.
-    pub phase: Phase,
+    pub(crate) phase: Phase,
     /// The slot holding the last confirmed (known-good) image.
-    pub confirmed: Slot,
+    pub(crate) confirmed: Slot,
     /// Display version of the confirmed image.
-    pub confirmed_version: Version,
+    pub(crate) confirmed_version: Version,
     /// The image being installed into the other slot, if any.
-    pub pending: Option<Pending>,
+    pub(crate) pending: Option<Pending>,
     /// The highest manifest sequence of a finished update cycle (confirmed, rejected, reverted
     /// or failed): replay protection, never decreases. A pending update's sequence is above it
     /// and joins it when the cycle ends, so the verifier can check a resumed download's manifest
     /// against this value again. Give it to the verifier as the last accepted sequence.
-    pub accepted_sequence: u64,
+    pub(crate) accepted_sequence: u64,
     /// Anti-rollback floor: the lowest security version the device accepts. Never decreases.
-    pub security_floor: u32,
+    pub(crate) security_floor: u32,
     /// The last notable event.
-    pub last_event: Event,
+    pub(crate) last_event: Event,
 }
 
 /// A transition that the current phase does not allow, or a manifest `begin` refuses.
@@ -186,6 +190,43 @@ pub enum TransitionError {
 }
 
 impl State {
+    /// Where the update cycle stands.
+    pub const fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The slot holding the last confirmed (known-good) image.
+    pub const fn confirmed(&self) -> Slot {
+        self.confirmed
+    }
+
+    /// Display version of the confirmed image.
+    pub const fn confirmed_version(&self) -> Version {
+        self.confirmed_version
+    }
+
+    /// The image being installed into the other slot, if any.
+    pub const fn pending(&self) -> Option<Pending> {
+        self.pending
+    }
+
+    /// The highest manifest sequence of a finished update cycle (confirmed, rejected, reverted
+    /// or failed): replay protection, never decreases. Give it to the verifier as the last
+    /// accepted sequence ([`DeviceContext::last_sequence`](crate::verify::DeviceContext::last_sequence)).
+    pub const fn accepted_sequence(&self) -> u64 {
+        self.accepted_sequence
+    }
+
+    /// Anti-rollback floor: the lowest security version the device accepts. Never decreases.
+    pub const fn security_floor(&self) -> u32 {
+        self.security_floor
+    }
+
+    /// The last notable event.
+    pub const fn last_event(&self) -> Event {
+        self.last_event
+    }
+
     /// The state of a device whose confirmed image is `info`, in `slot`.
     pub const fn initial(
         slot: Slot,

@@ -52,11 +52,11 @@
 //! operation), so after a reboot a replayed original grant is still a stale record.
 
 use crate::envelope::{
-    DELEGATION_DOMAIN, Envelope, EnvelopeError, FRESHNESS_DOMAIN, MAX_SIGNATURES, SignedMessage,
+    DELEGATION_DOMAIN, EnvelopeError, EnvelopeView, FRESHNESS_DOMAIN, MAX_SIGNATURES,
 };
-use crate::manifest::{Manifest, ProductId};
-use crate::verify::SignatureError;
-use ed25519_dalek::{Signature, VerifyingKey};
+use crate::manifest::ProductId;
+use crate::verify::{SignatureError, SignerScope, strict_verify};
+use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -490,15 +490,10 @@ impl<const R: usize, const D: usize> TrustStore<R, D> {
 
     /// Counts distinct valid root signatures over `domain || payload`; an entry is counted
     /// only after it verified, so a bad entry never hides a good one from the same root.
-    fn check_roots(&self, domain: &[u8], env: &Envelope<'_>) -> Result<(), TrustError> {
-        let msg = SignedMessage::new(domain, env.payload).ok_or(TrustError::Envelope(
-            EnvelopeError::PayloadTooLarge {
-                len: env.payload.len(),
-            },
-        ))?;
+    fn check_roots(&self, domain: &[u8], env: &EnvelopeView<'_>) -> Result<(), TrustError> {
         let mut counted = [KeyId([0; 8]); MAX_SIGNATURES];
         let mut valid: u8 = 0;
-        for entry in &env.signatures {
+        for entry in env.entries() {
             if counted
                 .get(..usize::from(valid))
                 .is_some_and(|c| c.contains(&entry.key_id))
@@ -508,8 +503,7 @@ impl<const R: usize, const D: usize> TrustStore<R, D> {
             let Some(root) = self.roots.iter().find(|k| k.id == entry.key_id) else {
                 continue;
             };
-            let sig = Signature::from_bytes(&entry.signature.to_array());
-            if root.key.verify_strict(msg.as_bytes(), &sig).is_ok() {
+            if strict_verify(&root.key, domain, env.payload, &entry) {
                 if let Some(slot) = counted.get_mut(usize::from(valid)) {
                     *slot = entry.key_id;
                 }
@@ -528,7 +522,7 @@ impl<const R: usize, const D: usize> TrustStore<R, D> {
     /// Checks a root-signed delegation envelope, in this order: decoding, product, chain
     /// position (stale, then gap), root threshold; then applies it. Returns the record.
     pub fn apply_delegation(&mut self, envelope: &[u8]) -> Result<DelegationRecord, TrustError> {
-        let env = Envelope::decode(envelope).map_err(TrustError::Envelope)?;
+        let env = EnvelopeView::decode(envelope).map_err(TrustError::Envelope)?;
         let record = DelegationRecord::decode(env.payload)?;
         self.check_product(record.vendor_id, record.class_id)?;
         let last = self.dynamic.last_record_sequence;
@@ -576,7 +570,7 @@ impl<const R: usize, const D: usize> TrustStore<R, D> {
     /// Checks a root-signed freshness envelope (decoding, product, newer than the one held,
     /// root threshold) and keeps it. An expired record is accepted but vouches for nothing.
     pub fn apply_freshness(&mut self, envelope: &[u8]) -> Result<FreshnessRecord, TrustError> {
-        let env = Envelope::decode(envelope).map_err(TrustError::Envelope)?;
+        let env = EnvelopeView::decode(envelope).map_err(TrustError::Envelope)?;
         let record = FreshnessRecord::decode(env.payload)?;
         self.check_product(record.vendor_id, record.class_id)?;
         if let Some(held) = self.dynamic.freshness
@@ -596,8 +590,8 @@ impl<const R: usize, const D: usize> TrustStore<R, D> {
         Ok(record)
     }
 
-    /// What `key_id` may contribute to manifest `m`, at device time `now`.
-    pub(crate) fn authority(&self, key_id: &KeyId, m: &Manifest, now: u64) -> Authority<'_> {
+    /// What `key_id` may contribute to a manifest of scope `m`, at device time `now`.
+    pub(crate) fn authority(&self, key_id: &KeyId, m: &SignerScope, now: u64) -> Authority<'_> {
         if let Some(root) = self.roots.iter().find(|k| k.id == *key_id) {
             return Authority::Signer(&root.key, 1);
         }
@@ -611,7 +605,7 @@ impl<const R: usize, const D: usize> TrustStore<R, D> {
     }
 
     /// Why delegate `d` cannot sign `m` at `now`, if it cannot.
-    fn delegate_refusal(&self, d: &Delegate, m: &Manifest, now: u64) -> Option<SignatureError> {
+    fn delegate_refusal(&self, d: &Delegate, m: &SignerScope, now: u64) -> Option<SignatureError> {
         let key = d.key.id;
         if let Some(product) = self.product
             && product != (m.vendor_id, m.class_id)

@@ -24,16 +24,21 @@
 //! manifest names, is [`SegmentDecryptor::for_manifest`](crate::segment::SegmentDecryptor::for_manifest):
 //! build the decryptor before `begin`, and a wrong key is refused before anything is erased.
 //!
-//! Nothing here allocates; the signed message is assembled in a stack buffer of
-//! `32 + MAX_MANIFEST_LEN` bytes.
+//! Nothing here allocates, and nothing is copied: the signature check hashes the domain and
+//! the received manifest bytes in place (no assembled message buffer), and the decoded
+//! manifest is not held while a signature is checked, so `verify` adds little to the stack of
+//! the bare `verify_strict` it runs (figures in `BENCHMARKS.md`).
 
 use crate::digest::{ImageDigest, Sha256Digest};
-use crate::envelope::Envelope;
-use crate::envelope::{EnvelopeError, MANIFEST_DOMAIN, MAX_SIGNATURES, SignedMessage};
+use crate::envelope::{EntryRef, EnvelopeError, EnvelopeView, MANIFEST_DOMAIN, MAX_SIGNATURES};
 use crate::manifest::{Manifest, ManifestDecodeError, ProductId, VerifiedManifest, Version};
 use crate::segment::{SegmentError, check_encryption};
+use crate::state::Pending;
 use crate::trust::{Authority, KeyId, TrustStore};
-use ed25519_dalek::Signature;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use ed25519_dalek::VerifyingKey;
+use sha2::{Digest as _, Sha512};
 
 /// What the device knows about itself when an update arrives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -247,7 +252,9 @@ pub fn verify<const R: usize, const D: usize>(
     trust: &TrustStore<R, D>,
     device: &DeviceContext,
 ) -> Result<VerifiedManifest, VerifyError> {
-    verify_manifest(envelope, trust, device).map(|(v, _)| v)
+    verify_with(envelope, trust, device, |payload| {
+        check_policy(payload, device, Rules::Install)
+    })
 }
 
 /// Like [`verify`], also returning the decoded manifest (release notes, expiry, product ids).
@@ -256,12 +263,95 @@ pub fn verify_manifest<const R: usize, const D: usize>(
     trust: &TrustStore<R, D>,
     device: &DeviceContext,
 ) -> Result<(VerifiedManifest, Manifest), VerifyError> {
+    let verified = verify(envelope, trust, device)?;
+    // Decoded again rather than kept: `verify` never holds a whole `Manifest` while a
+    // signature is checked (the stack figure of `verify`).
+    let m = Manifest::decode(EnvelopeView::decode(envelope)?.payload)?;
+    Ok((verified, m))
+}
+
+/// The bootloader's check of an installed image's kept envelope: decoding, signatures and
+/// threshold, product binding, slot size, encryption parameters; returns the signed image
+/// facts. The replay, floor, expiry and minimum-version rules were applied at install and do
+/// not stop an installed image from booting.
+pub(crate) fn verify_installed<const R: usize, const D: usize>(
+    envelope: &[u8],
+    trust: &TrustStore<R, D>,
+    device: &DeviceContext,
+) -> Result<Pending, VerifyError> {
+    verify_with(envelope, trust, device, |payload| {
+        installed_facts(payload, device)
+    })
+}
+
+/// The boot-time policy checks, reduced to the image facts the footer must match. Not
+/// inlined: the [`VerifiedManifest`] lives in this frame only.
+#[inline(never)]
+fn installed_facts(payload: &[u8], device: &DeviceContext) -> Result<Pending, VerifyError> {
+    check_policy(payload, device, Rules::Boot).map(|v| Pending::from_info(v.image()))
+}
+
+/// Which rules apply after the signatures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    /// All of them (an update arriving).
+    Install,
+    /// Product, slot size and encryption only (an image already installed).
+    Boot,
+}
+
+/// The manifest facts a signer's authority depends on (see [`TrustStore`]'s delegation
+/// rules): small, so the whole [`Manifest`] is not live while a signature is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SignerScope {
+    /// The manifest's vendor.
+    pub(crate) vendor_id: ProductId,
+    /// The manifest's hardware class.
+    pub(crate) class_id: ProductId,
+    /// The manifest's sequence.
+    pub(crate) sequence: u64,
+}
+
+impl SignerScope {
+    /// The scope of the manifest `payload`, or why it does not decode. Not inlined: the decoded
+    /// manifest lives in this frame only.
+    #[inline(never)]
+    fn of_manifest(payload: &[u8]) -> Result<Self, ManifestDecodeError> {
+        let m = Manifest::decode(payload)?;
+        Ok(Self {
+            vendor_id: m.vendor_id,
+            class_id: m.class_id,
+            sequence: m.sequence,
+        })
+    }
+}
+
+/// Checks 1-3 of the module docs, then `policy` over the signed manifest bytes. Decoding, the
+/// signature check and the policy are separate frames, so the deepest point (inside the
+/// signature check) has only a few words of this function above it.
+fn verify_with<T, const R: usize, const D: usize>(
+    envelope: &[u8],
+    trust: &TrustStore<R, D>,
+    device: &DeviceContext,
+    policy: impl FnOnce(&[u8]) -> Result<T, VerifyError>,
+) -> Result<T, VerifyError> {
     // 1-2: size, versions, structure.
-    let env = Envelope::decode(envelope)?;
-    let m = Manifest::decode(env.payload)?;
+    let env = EnvelopeView::decode(envelope)?;
+    let scope = SignerScope::of_manifest(env.payload)?;
     // 3: signatures and threshold.
-    check_signatures(&env, &m, trust, device.now)?;
-    // 4-9: policy.
+    check_signatures_under(MANIFEST_DOMAIN, &env, &scope, trust, device.now)?;
+    // 4-10: policy.
+    policy(env.payload)
+}
+
+/// Checks 4-10 over the (already signature-checked) manifest bytes.
+#[inline(never)]
+fn check_policy(
+    payload: &[u8],
+    device: &DeviceContext,
+    rules: Rules,
+) -> Result<VerifiedManifest, VerifyError> {
+    let m = Manifest::decode(payload)?;
     if m.vendor_id != device.vendor_id {
         return Err(VerifyError::WrongVendor {
             found: m.vendor_id,
@@ -274,19 +364,21 @@ pub fn verify_manifest<const R: usize, const D: usize>(
             expected: device.class_id,
         });
     }
-    if m.sequence <= device.last_sequence {
+    let install = rules == Rules::Install;
+    if install && m.sequence <= device.last_sequence {
         return Err(VerifyError::Replay {
             sequence: m.sequence,
             last: device.last_sequence,
         });
     }
-    if m.security_version < device.security_floor {
+    if install && m.security_version < device.security_floor {
         return Err(VerifyError::Rollback {
             security_version: m.security_version,
             floor: device.security_floor,
         });
     }
     if let Some(expires_at) = m.expires_at
+        && install
         && device.now >= expires_at
     {
         return Err(VerifyError::Expired {
@@ -301,6 +393,7 @@ pub fn verify_manifest<const R: usize, const D: usize>(
         });
     }
     if let Some(required) = m.min_installed_version
+        && install
         && device.installed_version < required
     {
         return Err(VerifyError::InstalledTooOld {
@@ -311,35 +404,21 @@ pub fn verify_manifest<const R: usize, const D: usize>(
     if let Some(enc) = &m.encryption {
         check_encryption(enc, m.payload_size()).map_err(VerifyError::Encryption)?;
     }
-    let info = m.image_info(ImageDigest::of(env.payload));
-    Ok((
-        VerifiedManifest::from_checked(info, m.encryption, m.delta),
-        m,
-    ))
+    let info = m.image_info(ImageDigest::of(payload));
+    Ok(VerifiedManifest::from_checked(info, m.encryption, m.delta))
 }
 
-fn check_signatures<const R: usize, const D: usize>(
-    env: &Envelope<'_>,
-    m: &Manifest,
-    trust: &TrustStore<R, D>,
-    now: u64,
-) -> Result<(), SignatureError> {
-    check_signatures_under(MANIFEST_DOMAIN, env, m, trust, now)
-}
-
-/// The signature and threshold rule for a payload signed under `domain`; `m` carries the scope
-/// a delegated key is checked against (vendor, class, sequence).
+/// The signature and threshold rule for a payload signed under `domain`; `scope` is what a
+/// delegated key is checked against (vendor, class, sequence). Not inlined, and it holds only
+/// the ids already counted: the signature check below it is the deepest point of `verify`.
+#[inline(never)]
 pub(crate) fn check_signatures_under<const R: usize, const D: usize>(
     domain: &[u8],
-    env: &Envelope<'_>,
-    m: &Manifest,
+    env: &EnvelopeView<'_>,
+    scope: &SignerScope,
     trust: &TrustStore<R, D>,
     now: u64,
 ) -> Result<(), SignatureError> {
-    let msg = SignedMessage::new(domain, env.payload).ok_or(SignatureError::ThresholdNotMet {
-        weight: 0,
-        threshold: trust.threshold(),
-    })?;
     let threshold = trust.threshold();
     // Ids whose signature already counted. An id is recorded only after its signature
     // verified, so a bad entry (forged, or junk injected in transit) in front of a good one
@@ -349,15 +428,14 @@ pub(crate) fn check_signatures_under<const R: usize, const D: usize>(
     let mut n_counted = 0usize;
     let mut weight: u8 = 0;
     let mut problem: Option<SignatureError> = None;
-    for entry in &env.signatures {
+    for entry in env.entries() {
         let id = entry.key_id;
         if counted.get(..n_counted).is_some_and(|s| s.contains(&id)) {
             continue;
         }
-        match trust.authority(&id, m, now) {
+        match trust.authority(&id, scope, now) {
             Authority::Signer(key, w) => {
-                let sig = Signature::from_bytes(&entry.signature.to_array());
-                if key.verify_strict(msg.as_bytes(), &sig).is_ok() {
+                if strict_verify(key, domain, env.payload, &entry) {
                     if let Some(slot) = counted.get_mut(n_counted) {
                         *slot = id;
                         n_counted += 1;
@@ -376,6 +454,58 @@ pub(crate) fn check_signatures_under<const R: usize, const D: usize>(
         }
     }
     Err(problem.unwrap_or(SignatureError::ThresholdNotMet { weight, threshold }))
+}
+
+/// `key.verify_strict(domain || payload, signature)`, computed without assembling the message
+/// and in small frames: the same checks in the same order as ed25519-dalek's `verify_strict`
+/// (canonical `s`; `R` a curve point not of small order; the key not of small order; then
+/// `[k](-A) + [s]B == R` with `k = SHA-512(R || A || domain || payload) mod l`, compared in
+/// compressed form). A test checks it agrees with `verify_strict` on valid, altered,
+/// malleated, small-order and weak-key inputs.
+///
+/// Each intermediate (the decompressed `R`, the SHA-512 state) lives in a frame that returns
+/// before the double-base scalar multiplication runs, so the deepest point is that
+/// multiplication with a few hundred bytes above it.
+#[inline(never)]
+pub(crate) fn strict_verify(
+    key: &VerifyingKey,
+    domain: &[u8],
+    payload: &[u8],
+    entry: &EntryRef<'_>,
+) -> bool {
+    let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(*entry.s)) else {
+        return false;
+    };
+    if !r_is_strict(entry.r) || key.is_weak() {
+        return false;
+    }
+    let k = challenge(entry.r, key, domain, payload);
+    let minus_a = -key.to_edwards();
+    EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &minus_a, &s).compress()
+        == CompressedEdwardsY(*entry.r)
+}
+
+/// `R` decompresses to a curve point that is not of small order (as `verify_strict` demands).
+/// Not inlined: the decompressed point lives in this frame only.
+#[inline(never)]
+fn r_is_strict(r: &[u8; 32]) -> bool {
+    CompressedEdwardsY(*r)
+        .decompress()
+        .is_some_and(|point| !point.is_small_order())
+}
+
+/// The Ed25519 challenge `k = SHA-512(R || A || domain || payload) mod l` (RFC 8032 5.1.7).
+/// Not inlined: the SHA-512 state lives in this frame only.
+#[inline(never)]
+fn challenge(r: &[u8; 32], key: &VerifyingKey, domain: &[u8], payload: &[u8]) -> Scalar {
+    let mut h = Sha512::new();
+    h.update(r);
+    h.update(key.as_bytes());
+    h.update(domain);
+    h.update(payload);
+    let mut wide = [0u8; 64];
+    wide.copy_from_slice(&h.finalize());
+    Scalar::from_bytes_mod_order_wide(&wide)
 }
 
 /// The streamed image did not match its verified manifest.
@@ -451,5 +581,107 @@ impl ImageVerifier {
             return Err(ImageError::DigestMismatch);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::ENTRY_LEN;
+    use ed25519_dalek::{Signer as _, SigningKey, Verifier as _};
+
+    /// The group order l, little-endian.
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+
+    /// The encoding of the identity point (small order).
+    const IDENTITY: [u8; 32] = {
+        let mut b = [0u8; 32];
+        b[0] = 1;
+        b
+    };
+
+    fn entry_bytes(sig: &[u8; 64]) -> [u8; ENTRY_LEN] {
+        let mut b = [0u8; ENTRY_LEN];
+        b[8..].copy_from_slice(sig);
+        b
+    }
+
+    /// Ours and `verify_strict` over the concatenated message agree; returns the verdict.
+    fn agree(key: &VerifyingKey, domain: &[u8], payload: &[u8], sig: &[u8; 64]) -> bool {
+        let bytes = entry_bytes(sig);
+        let entry = EntryRef::new(&bytes).unwrap();
+        let ours = strict_verify(key, domain, payload, &entry);
+        let msg = [domain, payload].concat();
+        let theirs = key
+            .verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(sig))
+            .is_ok();
+        assert_eq!(ours, theirs, "strict_verify disagrees with verify_strict");
+        ours
+    }
+
+    #[test]
+    fn strict_verify_agrees_with_verify_strict() {
+        for seed in 0u8..16 {
+            let sk = SigningKey::from_bytes(&[seed.wrapping_mul(37).wrapping_add(1); 32]);
+            let key = sk.verifying_key();
+            let payload: std::vec::Vec<u8> = (0..usize::from(seed) * 19).map(|i| i as u8).collect();
+            let msg = [MANIFEST_DOMAIN, &payload].concat();
+            let sig = sk.sign(&msg).to_bytes();
+            assert!(agree(&key, MANIFEST_DOMAIN, &payload, &sig));
+            // The same bytes split elsewhere are the same message.
+            let (a, b) = msg.split_at(msg.len() / 2);
+            assert!(agree(&key, a, b, &sig));
+            // Another domain over the same payload is another message.
+            assert!(!agree(
+                &key,
+                crate::envelope::DELEGATION_DOMAIN,
+                &payload,
+                &sig
+            ));
+            // One flipped bit anywhere in the message, R or s.
+            let mut altered = payload.clone();
+            altered.push(0);
+            assert!(!agree(&key, MANIFEST_DOMAIN, &altered, &sig));
+            for byte in [0usize, 17, 31, 32, 40, 63] {
+                let mut bad = sig;
+                bad[byte] ^= 0x04;
+                assert!(!agree(&key, MANIFEST_DOMAIN, &payload, &bad));
+            }
+            // s + l: the classic malleation, refused for a non-canonical s.
+            let mut malleated = sig;
+            let mut carry = 0u16;
+            for i in 0..32 {
+                let v = u16::from(malleated[32 + i]) + u16::from(L[i]) + carry;
+                malleated[32 + i] = v as u8;
+                carry = v >> 8;
+            }
+            assert!(!agree(&key, MANIFEST_DOMAIN, &payload, &malleated));
+            // A small-order R.
+            let mut small_r = sig;
+            small_r[..32].copy_from_slice(&IDENTITY);
+            assert!(!agree(&key, MANIFEST_DOMAIN, &payload, &small_r));
+        }
+    }
+
+    #[test]
+    fn strict_verify_refuses_a_weak_key_that_plain_verify_accepts() {
+        // A = identity: -[k]A vanishes, so R = [s]B "signs" every message.
+        let weak = VerifyingKey::from_bytes(&IDENTITY).unwrap();
+        let mut s = [0u8; 32];
+        s[0] = 9;
+        let r = EdwardsPoint::mul_base(&Scalar::from_canonical_bytes(s).unwrap()).compress();
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(r.as_bytes());
+        sig[32..].copy_from_slice(&s);
+        let msg = [MANIFEST_DOMAIN, b"anything"].concat();
+        assert!(
+            weak.verify(&msg, &ed25519_dalek::Signature::from_bytes(&sig))
+                .is_ok(),
+            "the forgery must be one that only the strict checks stop"
+        );
+        assert!(!agree(&weak, MANIFEST_DOMAIN, b"anything", &sig));
     }
 }

@@ -143,7 +143,7 @@ fn a_delta_installs_reads_back_and_boots_as_a_verified_trial() {
         "the base is never written"
     );
     let mut up = Updater::open_running(&mut f, layout(), Slot::A).unwrap();
-    assert_eq!(up.state().phase, Phase::Downloaded);
+    assert_eq!(up.state().phase(), Phase::Downloaded);
     up.activate().unwrap();
     assert_eq!(
         decide(&mut f),
@@ -155,7 +155,7 @@ fn a_delta_installs_reads_back_and_boots_as_a_verified_trial() {
     );
     let mut up = Updater::open_running(&mut f, layout(), Slot::B).unwrap();
     up.confirm().unwrap();
-    assert_eq!(up.state().confirmed, Slot::B);
+    assert_eq!(up.state().confirmed(), Slot::B);
 }
 
 /// Nothing changed on flash: same bytes, no erase, no write.
@@ -328,7 +328,7 @@ fn an_encrypted_patch_resumes_at_the_segment_holding_its_checkpoint() {
     let from = session(&mut f, usize::MAX).unwrap();
     assert!(from > 100, "resumed at patch offset {from}");
     let up = Updater::open_running(&mut f, layout(), Slot::A).unwrap();
-    assert_eq!(up.state().phase, Phase::Downloaded);
+    assert_eq!(up.state().phase(), Phase::Downloaded);
     assert_eq!(slot(&f, Slot::B, new.len()), new);
 }
 
@@ -385,7 +385,7 @@ fn an_encrypted_patch_installs() {
     }
     dec.finish().unwrap();
     d.finish(&mut up, &envelope, &[]).unwrap();
-    assert_eq!(up.state().phase, Phase::Downloaded);
+    assert_eq!(up.state().phase(), Phase::Downloaded);
     assert_eq!(slot(&f, Slot::B, new.len()), new);
 }
 
@@ -460,13 +460,13 @@ fn different_bytes_after_a_resume_never_install_a_mixed_result() {
         ),
         "{finished:?}"
     );
-    assert!(matches!(up.state().phase, Phase::Downloading { .. }));
+    assert!(matches!(up.state().phase(), Phase::Downloading { .. }));
     // The same update restarts from the first block and installs the signed result.
     let mut d = DeltaInstall::begin(&mut up, &m, &PatchHeader::parse(&p).unwrap()).unwrap();
     assert_eq!(d.next_patch_offset(), 80);
     d.feed(&mut up, &p[80..]).unwrap();
     d.finish(&mut up, &rel.envelope, &[]).unwrap();
-    assert_eq!(up.state().phase, Phase::Downloaded);
+    assert_eq!(up.state().phase(), Phase::Downloaded);
     assert_eq!(slot(&f, Slot::B, new.len()), new);
 }
 

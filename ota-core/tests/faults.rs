@@ -91,11 +91,11 @@ impl Dev {
         let device = DeviceContext {
             vendor_id: ota_core::sim::release::vendor(),
             class_id: ota_core::sim::release::class(),
-            last_sequence: st.accepted_sequence,
-            security_floor: st.security_floor,
+            last_sequence: st.accepted_sequence(),
+            security_floor: st.security_floor(),
             now: 1_800_000_000,
             slot_capacity: self.l.max_image_size(),
-            installed_version: st.confirmed_version,
+            installed_version: st.confirmed_version(),
         };
         let m = verify(&rel.envelope, &self.store, &device).unwrap();
         let mut up = Updater::open_running(&mut self.f, self.l, running).unwrap();
@@ -123,7 +123,7 @@ impl Dev {
             .unwrap()
             .confirm()
             .unwrap();
-        assert_eq!(d.state().security_floor, 2);
+        assert_eq!(d.state().security_floor(), 2);
         d
     }
 
@@ -255,12 +255,16 @@ fn a_record_sequence_near_u32_max_does_not_block_writes() {
     let (mut j, s) = Journal::open(&mut d.f, &d.l).unwrap();
     assert_eq!(s, Some(state));
     for i in 0..5u32 {
-        let mut next = state;
-        next.accepted_sequence = 10 + u64::from(i);
+        let next = State::initial(
+            state.confirmed(),
+            state.confirmed_version(),
+            10 + u64::from(i),
+            state.security_floor(),
+        );
         j.append(&mut d.f, &next).unwrap();
         let (_, s) = Journal::open(&mut d.f, &d.l).unwrap();
         assert_eq!(
-            s.unwrap().accepted_sequence,
+            s.unwrap().accepted_sequence(),
             10 + u64::from(i),
             "append {i}"
         );
@@ -290,13 +294,13 @@ fn one_transient_read_flip_anywhere_in_decide_never_switches_images_or_records_c
             "flip at read {n}"
         );
         let s = d.state();
-        assert_eq!(s.confirmed, before.confirmed, "flip at read {n}");
+        assert_eq!(s.confirmed(), before.confirmed(), "flip at read {n}");
         assert_ne!(
-            s.last_event,
+            s.last_event(),
             Event::ConfirmedSlotCorrupt,
             "flip at read {n}"
         );
-        assert_eq!(s.security_floor, 2, "flip at read {n}");
+        assert_eq!(s.security_floor(), 2, "flip at read {n}");
     }
 }
 
@@ -323,8 +327,8 @@ fn a_stored_flip_in_the_confirmed_image_falls_back_to_the_older_confirmed_image(
     d.f.flip_stored(d.l.slot_b as usize + 100, 3);
     assert_eq!(d.boot(), (Slot::A, BootReason::ConfirmedSlotCorrupt));
     let s = d.state();
-    assert_eq!(s.confirmed, Slot::A);
-    assert_eq!(s.security_floor, 2, "the floor stays where it was");
+    assert_eq!(s.confirmed(), Slot::A);
+    assert_eq!(s.security_floor(), 2, "the floor stays where it was");
 }
 
 // ---- 3. The floor never goes down ----
@@ -336,14 +340,14 @@ fn one_stored_flip_in_the_newest_journal_record_does_not_lower_the_floor() {
         let at = d.newest_record_at();
         d.f.flip_stored(at + 24, bit); // inside the floor field
         let s = d.state();
-        assert_eq!(s.security_floor, 2);
+        assert_eq!(s.security_floor(), 2);
         assert_eq!(
-            s.confirmed,
+            s.confirmed(),
             Slot::B,
             "the confirm is kept in B's confirm record"
         );
         assert_eq!(d.boot(), (Slot::B, BootReason::Confirmed));
-        assert_eq!(d.state().security_floor, 2);
+        assert_eq!(d.state().security_floor(), 2);
     }
 }
 
@@ -355,9 +359,9 @@ fn rebuild_keeps_the_recorded_floor_even_when_it_boots_an_older_image() {
     d.wipe_journal(0x00);
     assert_eq!(d.boot(), (Slot::A, BootReason::StateRebuilt));
     let s = d.state();
-    assert_eq!(s.confirmed, Slot::A);
-    assert_eq!(s.security_floor, 2, "not A's security version 1");
-    assert!(s.accepted_sequence >= 2);
+    assert_eq!(s.confirmed(), Slot::A);
+    assert_eq!(s.security_floor(), 2, "not A's security version 1");
+    assert!(s.accepted_sequence() >= 2);
 }
 
 #[test]
@@ -391,7 +395,7 @@ fn a_hardware_counter_is_bumped_only_when_the_security_version_rises() {
     let mut f = d.f.clone();
     decide(&mut f, &d.l, &trust, &mut c5).unwrap();
     assert_eq!(
-        Updater::open(&mut f, d.l).unwrap().state().security_floor,
+        Updater::open(&mut f, d.l).unwrap().state().security_floor(),
         5
     );
 }
@@ -409,7 +413,7 @@ fn a_rejected_image_never_becomes_confirmed_after_journal_loss() {
             "wipe {wipe:#x}"
         );
         let s = d.state();
-        assert_eq!((s.confirmed, s.phase), (Slot::A, Phase::Idle));
+        assert_eq!((s.confirmed(), s.phase()), (Slot::A, Phase::Idle));
     }
 }
 
@@ -433,13 +437,13 @@ fn a_rejected_image_boots_only_as_a_trial_when_the_good_slot_reads_corrupt() {
     for _ in 0..3 {
         assert_eq!(d.boot(), (Slot::B, BootReason::Trial { attempts_left: 0 }));
         let s = d.state();
-        assert_eq!(s.confirmed, Slot::A, "B is not confirmed by the fallback");
-        assert!(matches!(s.phase, Phase::Trial { .. }));
+        assert_eq!(s.confirmed(), Slot::A, "B is not confirmed by the fallback");
+        assert!(matches!(s.phase(), Phase::Trial { .. }));
     }
     // And after journal loss too: a never-confirmed image boots only as a trial.
     d.wipe_journal(0x00);
     assert_eq!(d.boot(), (Slot::B, BootReason::Trial { attempts_left: 1 }));
-    assert_eq!(d.state().confirmed, Slot::A);
+    assert_eq!(d.state().confirmed(), Slot::A);
     // The application can still confirm it after its own self-test.
     Updater::open_running(&mut d.f, d.l, Slot::B)
         .unwrap()

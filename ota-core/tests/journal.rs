@@ -29,13 +29,13 @@ fn layout_erased(sectors: u32, erased: u8) -> Layout {
 }
 
 fn state(i: u32) -> State {
-    let mut s = State::initial(Slot::A, Version::new(1, 0, 0), u64::from(i), i);
-    s.last_event = if i.is_multiple_of(2) {
-        Event::None
+    let s = State::initial(Slot::A, Version::new(1, 0, 0), u64::from(i), i);
+    // From the idle initial state, `revert` changes only the recorded event.
+    if i.is_multiple_of(2) {
+        s
     } else {
-        Event::Rejected
-    };
-    s
+        s.revert(Event::Rejected)
+    }
 }
 
 /// Appends states 1..=n, cutting power at operation `cut`; returns how many appends succeeded.

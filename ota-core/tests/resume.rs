@@ -79,8 +79,8 @@ fn other_bytes_after_a_resume_point_are_caught_by_the_read_back_and_never_instal
         up.finish(&rel.envelope, &[]),
         Err(UpdateError::DigestMismatch(Slot::B))
     );
-    assert_eq!(up.state().phase, Phase::Idle);
-    assert_eq!(up.state().last_event, Event::DownloadDigestMismatch);
+    assert_eq!(up.state().phase(), Phase::Idle);
+    assert_eq!(up.state().last_event(), Event::DownloadDigestMismatch);
     assert!(matches!(up.activate(), Err(UpdateError::Transition(_))));
     // With the right bytes from the resume point, the same download completes.
     let mut f = device();

@@ -144,8 +144,8 @@ fn a_confirmed_swap_runs_the_new_image_from_the_primary_slot() {
     assert!(matches!(step(&mut f), SwapStep::Installed { new: n, .. } if n == new));
     let mut up = SwapUpdater::open(&mut f, layout()).unwrap();
     up.confirm().unwrap();
-    assert_eq!(up.state().security_floor, 2);
-    assert_eq!(up.state().confirmed, Slot::A);
+    assert_eq!(up.state().security_floor(), 2);
+    assert_eq!(up.state().confirmed(), Slot::A);
     assert_eq!(up.swap_step(), SwapStep::Settled { primary: new });
     assert_eq!(
         decide(&mut f).unwrap(),
@@ -384,9 +384,9 @@ fn the_floor_never_goes_down() {
         }
     );
     let up = SwapUpdater::open(&mut f, layout()).unwrap();
-    assert_eq!(up.state().security_floor, 2);
-    assert_eq!(up.state().accepted_sequence, 4);
-    assert_eq!(up.state().phase, Phase::Idle);
+    assert_eq!(up.state().security_floor(), 2);
+    assert_eq!(up.state().accepted_sequence(), 4);
+    assert_eq!(up.state().phase(), Phase::Idle);
     // The floor survives the loss of the state journal (the confirm record keeps it).
     f.erase(0, 2 * E as u32).unwrap();
     assert_eq!(
@@ -401,7 +401,7 @@ fn the_floor_never_goes_down() {
         SwapUpdater::open(&mut f, layout())
             .unwrap()
             .state()
-            .security_floor,
+            .security_floor(),
         2
     );
 }

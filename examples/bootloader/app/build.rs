@@ -18,6 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=../board/src/test_keys.rs");
     println!("cargo:rerun-if-env-changed=APP_VERSION");
     println!("cargo:rerun-if-env-changed=APP_SLOT");
+    // Swap mode runs every image from the primary slot, slot A's address.
+    let swap = std::env::var_os("CARGO_FEATURE_SWAP").is_some();
     let version: u16 = std::env::var("APP_VERSION")
         .unwrap_or_else(|_| "1".into())
         .parse()?;
@@ -32,6 +34,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "B" => true,
         other => return Err(format!("APP_SLOT={other}: expected A or B").into()),
     };
+    if swap && slot_b {
+        return Err("APP_SLOT=B: swap mode links every image for the primary slot (A)".into());
+    }
     let m = link::machine()?;
     let origin = m.flash_base + m.slot(slot_b);
     let slot = if slot_b { "B" } else { "A" };

@@ -18,6 +18,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             m.machine
         ),
     )?;
+    // cortex-m-rt's `device` feature (board's `few-vectors`) includes `device.x`: the
+    // bootloader names no device interrupt handlers.
+    std::fs::write(
+        out.join("device.x"),
+        "/* The bootloader has no device interrupt handlers. */\n",
+    )?;
     link::memory_x(
         &m,
         m.flash_base,

@@ -196,7 +196,7 @@ async fn confirm(nor: &mut Part) -> Result<State, Failure> {
     let mut up = AsyncUpdater::open_running(&mut *nor, LAYOUT, Slot::B)
         .await
         .map_err(ota_err("open"))?;
-    if !matches!(up.state().phase, Phase::Trial { .. }) {
+    if !matches!(up.state().phase(), Phase::Trial { .. }) {
         return Err(fail("confirm", "the new image is not on trial"));
     }
     up.confirm().await.map_err(ota_err("confirm"))?;

@@ -148,20 +148,19 @@ impl UpdateFigures {
     }
 }
 
-/// Times `f` and paints the stack around it. The caller's frame must already hold `f`'s
-/// captures.
-fn step<R>(clock: &InstrClock, f: impl FnOnce() -> R) -> Result<(R, Step), Failure> {
+/// Times `f` and paints the stack around it, into `out`. The caller's frame must already hold
+/// `f`'s captures. Returns `f`'s result as it is (no tuple around it, so a large result is not
+/// copied through this frame).
+fn step<R>(clock: &InstrClock, out: &mut Step, f: impl FnOnce() -> R) -> Result<R, Failure> {
     let paint = Paint::new();
     let (r, instr) = clock.measure(f);
     let stack = paint.high_water().map_err(failed("stack"))?;
-    Ok((
-        r,
-        Step {
-            instr,
-            stack,
-            entry: paint.base(),
-        },
-    ))
+    *out = Step {
+        instr,
+        stack,
+        entry: paint.base(),
+    };
+    Ok(r)
 }
 
 /// Runs the whole story.
@@ -176,8 +175,9 @@ pub fn run(clock: &InstrClock, mut nor: RamNorFlash) -> Result<UpdateFigures, Fa
     let anchors = TrustStore::<1, 2>::new(&[ROOT_KEY], 1).map_err(failed("trust store"))?;
     let trust = boot_trust(&anchors, VerifyMode::EveryBoot);
     factory(&mut nor)?;
-    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT, &trust, &mut NoCounter))?;
-    figures.decide_factory = s;
+    let decision = step(clock, &mut figures.decide_factory, || {
+        decide(&mut nor, &LAYOUT, &trust, &mut NoCounter)
+    })?;
     expect_boot(decision, Slot::A, FACTORY_VERSION, "confirmed", |r| {
         r == BootReason::Confirmed
     })?;
@@ -187,13 +187,15 @@ pub fn run(clock: &InstrClock, mut nor: RamNorFlash) -> Result<UpdateFigures, Fa
             key: Some([0x44; 32]),
         },
     );
-    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT, &once, &mut NoCounter))?;
-    figures.decide_once_first = s;
+    let decision = step(clock, &mut figures.decide_once_first, || {
+        decide(&mut nor, &LAYOUT, &once, &mut NoCounter)
+    })?;
     expect_boot(decision, Slot::A, FACTORY_VERSION, "confirmed", |r| {
         r == BootReason::Confirmed
     })?;
-    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT, &once, &mut NoCounter))?;
-    figures.decide_once_marked = s;
+    let decision = step(clock, &mut figures.decide_once_marked, || {
+        decide(&mut nor, &LAYOUT, &once, &mut NoCounter)
+    })?;
     expect_boot(decision, Slot::A, FACTORY_VERSION, "confirmed", |r| {
         r == BootReason::Confirmed
     })?;
@@ -203,31 +205,33 @@ pub fn run(clock: &InstrClock, mut nor: RamNorFlash) -> Result<UpdateFigures, Fa
     let mut nor = install(clock, nor, &mut figures)?;
 
     // Bootloader after the reset.
-    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT, &trust, &mut NoCounter))?;
-    figures.decide_trial = s;
+    let decision = step(clock, &mut figures.decide_trial, || {
+        decide(&mut nor, &LAYOUT, &trust, &mut NoCounter)
+    })?;
     expect_boot(decision, Slot::B, NEW_VERSION, "trial", |r| {
         matches!(r, BootReason::Trial { .. })
     })?;
 
     // The new image runs its self-test, then confirms.
-    let (updater, s) = step(clock, || Updater::open_running(nor, LAYOUT, Slot::B))?;
-    figures.recover = s;
+    let updater = step(clock, &mut figures.recover, || {
+        Updater::open_running(nor, LAYOUT, Slot::B)
+    })?;
     let mut updater = updater.map_err(failed("recover"))?;
-    let (confirmed, s) = step(clock, || updater.confirm())?;
-    figures.confirm = s;
+    let confirmed = step(clock, &mut figures.confirm, || updater.confirm())?;
     confirmed.map_err(failed("confirm"))?;
     let mut nor = updater.into_inner();
     figures.wear = nor.wear().since(wear_before);
 
     // Next boot: the new image is the confirmed one.
-    let (decision, s) = step(clock, || decide(&mut nor, &LAYOUT, &trust, &mut NoCounter))?;
-    figures.decide_confirmed = s;
+    let decision = step(clock, &mut figures.decide_confirmed, || {
+        decide(&mut nor, &LAYOUT, &trust, &mut NoCounter)
+    })?;
     expect_boot(decision, Slot::B, NEW_VERSION, "confirmed", |r| {
         r == BootReason::Confirmed
     })?;
 
     let mut block = [0u8; READ_BACK_BLOCK];
-    let (read, s) = step(clock, || {
+    let read = step(clock, &mut figures.driver_read, || {
         (0..IMAGE_LEN as u32)
             .step_by(READ_BACK_BLOCK)
             .try_for_each(|at| {
@@ -237,7 +241,6 @@ pub fn run(clock: &InstrClock, mut nor: RamNorFlash) -> Result<UpdateFigures, Fa
             })
     })?;
     read.map_err(failed("read back"))?;
-    figures.driver_read = s;
     Ok(figures)
 }
 
@@ -310,11 +313,11 @@ fn device(state: &State) -> DeviceContext {
     DeviceContext {
         vendor_id: ProductId::from_text("fleet-ops"),
         class_id: ProductId::from_text("qemu-mps2-an386"),
-        last_sequence: state.accepted_sequence,
-        security_floor: state.security_floor,
+        last_sequence: state.accepted_sequence(),
+        security_floor: state.security_floor(),
         now: 1_795_000_000,
         slot_capacity: LAYOUT.max_image_size(),
-        installed_version: state.confirmed_version,
+        installed_version: state.confirmed_version(),
     }
 }
 
@@ -326,16 +329,33 @@ fn install(
     nor: RamNorFlash,
     figures: &mut UpdateFigures,
 ) -> Result<RamNorFlash, Failure> {
-    let trust = TrustStore::<1, 2>::new(&[ROOT_KEY], 1).map_err(failed("trust store"))?;
-    let mut updater = Updater::open_running(nor, LAYOUT, Slot::A).map_err(failed("recover"))?;
+    // Borrowed where they were made rather than moved out of their `Result`s: each large
+    // object is on the stack once (this frame counts towards the update path's stack).
+    let trust = TrustStore::<1, 2>::new(&[ROOT_KEY], 1);
+    let trust = trust.as_ref().map_err(|e| Failure::new("trust store", e))?;
+    let mut opened = Updater::open_running(nor, LAYOUT, Slot::A);
+    let updater = opened.as_mut().map_err(|e| Failure::new("recover", &*e))?;
+    update(clock, trust, updater, figures)?;
+    opened.map(Updater::into_inner).map_err(failed("recover"))
+}
+
+/// Verify, `begin`, stream, `finish`, `activate`, with the application's trust store and
+/// updater (made by [`install`]).
+#[inline(never)]
+fn update(
+    clock: &InstrClock,
+    trust: &TrustStore<1, 2>,
+    updater: &mut Updater<RamNorFlash>,
+    figures: &mut UpdateFigures,
+) -> Result<(), Failure> {
     let device = device(updater.state());
 
-    let (verified, s) = step(clock, || verify(&ENVELOPE, &trust, &device))?;
-    figures.verify = s;
-    let verified = verified.map_err(failed("verify"))?;
+    let verified = step(clock, &mut figures.verify, || {
+        verify(&ENVELOPE, trust, &device)
+    })?;
+    let verified = verified.as_ref().map_err(|e| Failure::new("verify", e))?;
 
-    let (offset, s) = step(clock, || updater.begin(&verified))?;
-    figures.begin = s;
+    let offset = step(clock, &mut figures.begin, || updater.begin(verified))?;
     if offset.map_err(failed("begin"))? != 0 {
         return Err(Failure::new(
             "begin",
@@ -343,16 +363,15 @@ fn install(
         ));
     }
 
-    stream(clock, &mut updater, &verified, figures)?;
+    stream(clock, updater, verified, figures)?;
 
-    let (finished, s) = step(clock, || updater.finish(&ENVELOPE, &[]))?;
-    figures.finish = s;
+    let finished = step(clock, &mut figures.finish, || {
+        updater.finish(&ENVELOPE, &[])
+    })?;
     finished.map_err(failed("finish"))?;
 
-    let (activated, s) = step(clock, || updater.activate())?;
-    figures.activate = s;
-    activated.map_err(failed("activate"))?;
-    Ok(updater.into_inner())
+    let activated = step(clock, &mut figures.activate, || updater.activate())?;
+    activated.map_err(failed("activate"))
 }
 
 /// Receives the image one segment at a time (here: copies it out of the embedded payload),
@@ -377,11 +396,12 @@ fn stream(
             .ok_or_else(|| Failure::new("receive", "segment too large"))?;
         segment.copy_from_slice(wire);
         received += len;
-        let (plain, s) = step(clock, || decryptor.decrypt_in_place(segment))?;
+        let mut s = Step::default();
+        let plain = step(clock, &mut s, || decryptor.decrypt_in_place(segment))?;
         figures.decrypt.instr += s.instr;
         figures.decrypt.stack = figures.decrypt.stack.max(s.stack);
         let plain = plain.map_err(failed("decrypt"))?;
-        let (written, s) = step(clock, || updater.write(plain))?;
+        let written = step(clock, &mut s, || updater.write(plain))?;
         figures.write.instr += s.instr;
         figures.write.stack = figures.write.stack.max(s.stack);
         written.map_err(failed("write"))?;

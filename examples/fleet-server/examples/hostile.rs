@@ -42,7 +42,7 @@ struct Args {
     /// External broker (default: the embedded one).
     #[arg(long)]
     mqtt: Option<String>,
-    /// Bytes per second each client of the embedded broker may send (0: no guard).
+    /// Bytes per second each client of the embedded broker may send (0: no limit).
     #[arg(long, default_value_t = 64 * 1024)]
     client_rate: u64,
 }

@@ -116,7 +116,7 @@ pub struct Uplink {
     pub received_ms: u64,
 }
 
-/// Connects the service: one connection receives the uplink, a second one publishes the
+/// Connects the service (with `login` to the embedded broker, see [`crate::broker`]): one connection receives the uplink, a second one publishes the
 /// downlink (so that a busy uplink never starves the acks, which one connection's event loop
 /// would do); the downlink connection is driven by a task spawned here. Returns the publisher
 /// and the uplink client and event loop to drive with [`run`].
@@ -124,11 +124,21 @@ pub struct Uplink {
 pub fn connect(
     addr: &BrokerAddr,
     client_id: &str,
+    login: Option<&crate::broker::Login>,
     metrics: Arc<Metrics>,
 ) -> (Publisher, AsyncClient, EventLoop) {
-    let (client, eventloop) = AsyncClient::new(options(addr, &format!("{client_id}-up")), 1_024);
-    let (down, mut down_loop) =
-        AsyncClient::new(options(addr, &format!("{client_id}-down")), 65_536);
+    let with_login = |mut o: MqttOptions| {
+        if let Some(l) = login {
+            o.set_credentials(l.username.clone(), l.password.clone());
+        }
+        o
+    };
+    let (client, eventloop) =
+        AsyncClient::new(with_login(options(addr, &format!("{client_id}-up"))), 1_024);
+    let (down, mut down_loop) = AsyncClient::new(
+        with_login(options(addr, &format!("{client_id}-down"))),
+        65_536,
+    );
     let m = metrics.clone();
     tokio::spawn(async move {
         loop {

@@ -213,6 +213,8 @@ pub struct Running {
     pub http: SocketAddr,
     /// The HTTP server task.
     pub server: tokio::task::JoinHandle<()>,
+    /// The embedded broker, when it runs.
+    pub embedded_broker: Option<crate::broker::Started>,
 }
 
 fn read_file(path: &Path) -> Result<String, StartError> {
@@ -333,22 +335,28 @@ pub async fn start(
         })
         .await?;
     }
-    let broker = match &config.broker {
+    let (broker, embedded) = match &config.broker {
         BrokerMode::Embedded(listen) => {
             let (listen, limits) = (*listen, config.broker_limits);
-            tokio::task::spawn_blocking(move || crate::broker::start(listen, limits))
+            let started = tokio::task::spawn_blocking(move || crate::broker::start(listen, limits))
                 .await
                 .map_err(|e| StartError::Broker(e.to_string()))?
                 .map_err(StartError::Broker)?;
-            BrokerAddr {
-                host: listen.ip().to_string(),
-                port: listen.port(),
-            }
+            let addr = BrokerAddr {
+                host: started.addr.ip().to_string(),
+                port: started.addr.port(),
+            };
+            (addr, Some(started))
         }
-        BrokerMode::External(addr) => addr.clone(),
+        BrokerMode::External(addr) => (addr.clone(), None),
     };
     let metrics = Arc::new(Metrics::default());
-    let (publisher, client, eventloop) = mqtt::connect(&broker, &config.client_id, metrics.clone());
+    let (publisher, client, eventloop) = mqtt::connect(
+        &broker,
+        &config.client_id,
+        embedded.as_ref().map(|s| &s.login),
+        metrics.clone(),
+    );
     let shared = Arc::new(Shared {
         db,
         fleet: Mutex::new(fleet),
@@ -408,6 +416,7 @@ pub async fn start(
         shared,
         http,
         server,
+        embedded_broker: embedded,
     })
 }
 

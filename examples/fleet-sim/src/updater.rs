@@ -315,7 +315,7 @@ impl Updater {
     /// update ended, if it ended during this boot.
     fn boot(&mut self, passes: &dyn Fn(Version) -> bool) -> Res<Option<Outcome>> {
         let mut outcome = None;
-        self.settled = self.slot_updater()?.state().pending.map(|p| p.version);
+        self.settled = self.slot_updater()?.state().pending().map(|p| p.version);
         for _ in 0..4 {
             match self.decide_once()? {
                 Decision::NoBootableImage { .. } => {
@@ -444,7 +444,7 @@ impl Updater {
     ) -> Result<Option<Outcome>, String> {
         let err = |e: &dyn core::fmt::Display| e.to_string();
         let state = *self.slot_updater().map_err(|e| err(&e))?.state();
-        if matches!(state.phase, Phase::Activated { .. } | Phase::Trial { .. }) {
+        if matches!(state.phase(), Phase::Activated { .. } | Phase::Trial { .. }) {
             // Activated before an earlier cut: the reboot finishes the cycle.
             return self.boot(passes).map_err(|e| err(&e));
         }
@@ -453,16 +453,16 @@ impl Updater {
         let delta = release
             .delta
             .as_ref()
-            .filter(|d| state.confirmed_version == d.base && self.running == d.base);
+            .filter(|d| state.confirmed_version() == d.base && self.running == d.base);
         let envelope = delta.map_or(&release.envelope, |d| &d.envelope);
         let ctx = DeviceContext {
             vendor_id: vendor_id(),
             class_id: class_id(),
-            last_sequence: state.accepted_sequence,
-            security_floor: state.security_floor,
+            last_sequence: state.accepted_sequence(),
+            security_floor: state.security_floor(),
             now,
             slot_capacity: self.mode.slots().max_image_size(),
-            installed_version: state.confirmed_version,
+            installed_version: state.confirmed_version(),
         };
         let verified = match verify(envelope, trust, &ctx) {
             Ok(v) => v,

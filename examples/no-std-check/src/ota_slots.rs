@@ -71,11 +71,11 @@ fn update(flash: &mut RamFlash, envelope: &[u8], image: &[u8]) -> Option<u32> {
     let device = DeviceContext {
         vendor_id: ProductId::from_text("acme"),
         class_id: ProductId::from_text("board-1"),
-        last_sequence: up.state().accepted_sequence,
-        security_floor: up.state().security_floor,
+        last_sequence: up.state().accepted_sequence(),
+        security_floor: up.state().security_floor(),
         now: 1_800_000_000,
         slot_capacity: LAYOUT.max_image_size(),
-        installed_version: up.state().confirmed_version,
+        installed_version: up.state().confirmed_version(),
     };
     let manifest = verify(envelope, &store, &device).ok()?;
     let offset = up.begin(&manifest).ok()?;
@@ -85,7 +85,7 @@ fn update(flash: &mut RamFlash, envelope: &[u8], image: &[u8]) -> Option<u32> {
     up.finish(envelope, &[]).ok()?;
     up.activate().ok()?;
     up.confirm().ok()?;
-    Some(up.state().security_floor)
+    Some(up.state().security_floor())
 }
 
 /// Boots (blank flash: reports no bootable image), then tries an update with a manifest that

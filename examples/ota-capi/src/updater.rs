@@ -316,20 +316,20 @@ pub unsafe extern "C" fn fleet_ota_updater_state(
         // SAFETY: forwarded contract.
         let s = unsafe { session(up) }?;
         let st = s.updater.state();
-        let (phase, phase_value) = phase_of(st.phase);
+        let (phase, phase_value) = phase_of(st.phase());
         let state = FleetOtaState {
             phase,
             phase_value,
-            confirmed_slot: st.confirmed.into(),
-            confirmed_version: st.confirmed_version.into(),
-            has_pending: u8::from(st.pending.is_some()),
+            confirmed_slot: st.confirmed().into(),
+            confirmed_version: st.confirmed_version().into(),
+            has_pending: u8::from(st.pending().is_some()),
             pending: st
-                .pending
+                .pending()
                 .as_ref()
                 .map_or_else(FleetOtaImageInfo::default, FleetOtaImageInfo::of_pending),
-            accepted_sequence: st.accepted_sequence,
-            security_floor: st.security_floor,
-            last_event: st.last_event.into(),
+            accepted_sequence: st.accepted_sequence(),
+            security_floor: st.security_floor(),
+            last_event: st.last_event().into(),
         };
         // SAFETY: `out` is NULL or valid for a write, by contract.
         unsafe { ffi::write(out, state) }
@@ -370,11 +370,11 @@ pub unsafe extern "C" fn fleet_ota_updater_verify(
         let context = DeviceContext {
             vendor_id: ProductId(device.vendor_id),
             class_id: ProductId(device.class_id),
-            last_sequence: st.accepted_sequence,
-            security_floor: st.security_floor,
+            last_sequence: st.accepted_sequence(),
+            security_floor: st.security_floor(),
             now: device.now,
             slot_capacity: s.slot_capacity,
-            installed_version: st.confirmed_version,
+            installed_version: st.confirmed_version(),
         };
         let verified = verify(envelope, &store, &context).map_err(map_error::verify)?;
         let info = FleetOtaImageInfo::of(verified.image(), verified.encryption().is_some());

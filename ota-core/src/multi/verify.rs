@@ -11,10 +11,10 @@
 
 use super::manifest::{ComponentId, MULTI_MANIFEST_DOMAIN, MultiManifest, MultiManifestError};
 use crate::digest::ImageDigest;
-use crate::envelope::{Envelope, EnvelopeError};
-use crate::manifest::{MANIFEST_FORMAT_VERSION, Manifest, ProductId, Version};
+use crate::envelope::{EnvelopeError, EnvelopeView};
+use crate::manifest::ProductId;
 use crate::trust::TrustStore;
-use crate::verify::{SignatureError, check_signatures_under};
+use crate::verify::{SignatureError, SignerScope, check_signatures_under};
 
 /// What the device knows when a multi-component manifest arrives
 /// ([`MultiUpdater::context`](super::updater::MultiUpdater::context) fills it from the journal).
@@ -105,22 +105,12 @@ impl<const N: usize> VerifiedMulti<N> {
 }
 
 /// The scope a delegated key's authority is checked against, in the form the trust store
-/// reads it (vendor, class and sequence; the image fields are not consulted).
-fn scope<const N: usize>(m: &MultiManifest<N>) -> Manifest {
-    Manifest {
-        format_version: MANIFEST_FORMAT_VERSION,
-        sequence: m.sequence,
+/// reads it (vendor, class and sequence).
+fn scope<const N: usize>(m: &MultiManifest<N>) -> SignerScope {
+    SignerScope {
         vendor_id: m.vendor_id,
         class_id: m.class_id,
-        version: Version::new(0, 0, 0),
-        security_version: 0,
-        image_size: 0,
-        image_digest: [0; 32],
-        encryption: None,
-        delta: None,
-        expires_at: None,
-        min_installed_version: None,
-        release_notes: heapless::String::new(),
+        sequence: m.sequence,
     }
 }
 
@@ -130,7 +120,7 @@ pub fn verify_multi<const N: usize, const R: usize, const D: usize>(
     trust: &TrustStore<R, D>,
     device: &MultiContext<N>,
 ) -> Result<VerifiedMulti<N>, MultiVerifyError> {
-    let env = Envelope::decode(envelope)?;
+    let env = EnvelopeView::decode(envelope)?;
     let m = MultiManifest::<N>::decode(env.payload)?;
     check_signatures_under(MULTI_MANIFEST_DOMAIN, &env, &scope(&m), trust, device.now)?;
     if m.vendor_id != device.vendor_id {

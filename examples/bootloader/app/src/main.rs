@@ -15,11 +15,9 @@ mod update;
 
 use board::flash::Flash;
 use board::host::{self, Line};
-use board::slots::{LAYOUT, slot_name};
+use board::slots::slot_name;
 use board::{reset, watchdog};
 use cortex_m_rt::entry;
-use ota_core::layout::Slot;
-use ota_core::slots::Updater;
 use ota_core::state::Phase;
 
 include!(concat!(env!("OUT_DIR"), "/app_consts.rs"));
@@ -35,12 +33,11 @@ fn main() -> ! {
         .str(" vtor=")
         .hex(vtor)
         .send();
-    let running = if SLOT_B { Slot::B } else { Slot::A };
-    let mut up = match Updater::open_running(Flash::new(), LAYOUT, running) {
+    let mut up = match update::open(Flash::new()) {
         Ok(up) => up,
         Err(e) => fail("open the journal", update::describe(&e)),
     };
-    if let Phase::Trial { attempts_left } = up.state().phase {
+    if let Phase::Trial { attempts_left } = up.state().phase() {
         board::host::phase("self-test");
         if let Err(why) = selftest::run(attempts_left, vtor) {
             fail("self-test", why);
@@ -52,15 +49,14 @@ fn main() -> ! {
         Line::new("app: confirmed v")
             .dec(u64::from(VERSION))
             .str(" in slot ")
-            .str(slot_name(up.state().confirmed))
+            .str(slot_name(up.state().confirmed()))
             .send();
     }
     match update::check(&mut up) {
         Ok(update::Outcome::Activated { version }) => {
             Line::new("app: activated v")
                 .version(&version)
-                .str(" in slot ")
-                .str(slot_name(up.update_slot()))
+                .str(update::WRITTEN_TO)
                 .str("; resetting ops=")
                 .dec(u64::from(board::mailbox::ops()))
                 .send();
@@ -70,11 +66,11 @@ fn main() -> ! {
             Line::new("app: idle v")
                 .dec(u64::from(VERSION))
                 .str(" confirmed=")
-                .str(slot_name(up.state().confirmed))
+                .str(slot_name(up.state().confirmed()))
                 .str(" accepted=")
-                .dec(up.state().accepted_sequence)
+                .dec(up.state().accepted_sequence())
                 .str(" floor=")
-                .dec(u64::from(up.state().security_floor))
+                .dec(u64::from(up.state().security_floor()))
                 .str(" no release ")
                 .dec(asked)
                 .str(" ops=")

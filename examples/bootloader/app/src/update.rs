@@ -5,6 +5,10 @@
 //! `release-<sequence>-<slot>.img` (the image). No such file: no update. A download cut short
 //! by a power cut asks for the same release again, and `Updater::begin` resumes it from its last
 //! checkpoint (the image file is read from that offset).
+//!
+//! In swap mode (the `swap` feature) the same steps run on `ota_core::swap::SwapUpdater`: the
+//! image downloads into the staging area, but it is built for the primary slot, where the
+//! bootloader will swap it in and run it (`release-<sequence>-A.*`).
 
 use board::flash::{Flash, FlashError};
 use board::host::{self, File, Mode};
@@ -13,7 +17,6 @@ use board::watchdog;
 use ota_core::envelope::MAX_ENVELOPE_LEN;
 use ota_core::layout::Slot;
 use ota_core::manifest::{ProductId, Version};
-use ota_core::slots::Updater;
 use ota_core::trust::TrustStore;
 use ota_core::update_error::UpdateError;
 use ota_core::verify::{DeviceContext, verify};
@@ -22,6 +25,49 @@ use ota_core::verify::{DeviceContext, verify};
 const NOW: u64 = 1_796_000_000;
 /// Bytes received per read from the server (one sector on an386, half of one on an505).
 const CHUNK: usize = 4096;
+
+/// The update state machine of this build's mode.
+#[cfg(not(feature = "swap"))]
+pub type Up = ota_core::slots::Updater<Flash>;
+/// The update state machine of this build's mode.
+#[cfg(feature = "swap")]
+pub type Up = ota_core::swap::SwapUpdater<Flash>;
+
+/// Where an activated image was written, for the console.
+#[cfg(not(feature = "swap"))]
+pub const WRITTEN_TO: &str = if super::SLOT_B {
+    " in slot A"
+} else {
+    " in slot B"
+};
+/// Where an activated image was written, for the console.
+#[cfg(feature = "swap")]
+pub const WRITTEN_TO: &str = " in the staging area";
+
+/// Opens the journal(s) for the image running from its slot.
+#[cfg(not(feature = "swap"))]
+pub fn open(flash: Flash) -> Result<Up, UpdateError<FlashError>> {
+    let running = if super::SLOT_B { Slot::B } else { Slot::A };
+    Up::open_running(flash, board::slots::LAYOUT, running)
+}
+
+/// Opens the state and swap progress journals (the image runs from the primary slot).
+#[cfg(feature = "swap")]
+pub fn open(flash: Flash) -> Result<Up, UpdateError<FlashError>> {
+    Up::open(flash, board::slots::SWAP_LAYOUT)
+}
+
+/// The slot the next release must be built for: the one it will run from.
+fn build_slot(_up: &Up) -> Slot {
+    #[cfg(not(feature = "swap"))]
+    {
+        _up.update_slot()
+    }
+    #[cfg(feature = "swap")]
+    {
+        Slot::A
+    }
+}
 
 /// What the update check did.
 pub enum Outcome {
@@ -103,9 +149,9 @@ fn read_small(file: &mut File, buf: &mut [u8]) -> Option<usize> {
 }
 
 /// Checks the server for the next release and installs it.
-pub fn check(up: &mut Updater<Flash>) -> Result<Outcome, Failed> {
-    let sequence = up.state().accepted_sequence + 1;
-    let slot = up.update_slot();
+pub fn check(up: &mut Up) -> Result<Outcome, Failed> {
+    let sequence = up.state().accepted_sequence() + 1;
+    let slot = build_slot(up);
     let Some(mut env_file) = host::open(FileName::new(sequence, slot, "env").as_cstr(), Mode::Read)
     else {
         return Ok(Outcome::NoRelease { asked: sequence });
@@ -125,11 +171,11 @@ pub fn check(up: &mut Updater<Flash>) -> Result<Outcome, Failed> {
     let device = DeviceContext {
         vendor_id: ProductId::from_text(VENDOR),
         class_id: ProductId::from_text(super::CLASS),
-        last_sequence: state.accepted_sequence,
-        security_floor: state.security_floor,
+        last_sequence: state.accepted_sequence(),
+        security_floor: state.security_floor(),
         now: NOW,
         slot_capacity: board::slots::LAYOUT.max_image_size(),
-        installed_version: state.confirmed_version,
+        installed_version: state.confirmed_version(),
     };
     let verified =
         verify(envelope.get(..n).unwrap_or_default(), &trust, &device).map_err(|e| Failed {

@@ -25,6 +25,8 @@ pub mod reset;
 pub mod slots;
 pub mod stack;
 pub mod test_keys;
+#[cfg(feature = "few-vectors")]
+mod vectors;
 pub mod watchdog;
 
 /// The memory map of the machine this build runs on.

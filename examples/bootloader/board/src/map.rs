@@ -26,12 +26,19 @@ pub struct MemoryMap {
     pub journal: u32,
     /// Erase sectors the journal owns.
     pub journal_sectors: u32,
-    /// Offset of slot A (the factory image).
+    /// Offset of slot A (the factory image). In swap mode: the primary slot, where every
+    /// application runs.
     pub slot_a: u32,
-    /// Offset of slot B.
+    /// Offset of slot B. In swap mode: the staging area (`slot_size` plus one erase sector; the
+    /// download goes one sector above its start).
     pub slot_b: u32,
     /// Bytes per slot (the last 128 are the slot footer).
     pub slot_size: u32,
+    /// Swap mode only: offset of the swap progress journal (between the state journal and
+    /// slot A, in flash A/B mode leaves unused).
+    pub progress: u32,
+    /// Swap mode only: erase sectors the progress journal owns.
+    pub progress_sectors: u32,
     /// Boots a trial image gets before the bootloader reverts it.
     pub trial_attempts: u8,
     /// Start of RAM for the bootloader and applications.
@@ -69,6 +76,10 @@ pub const AN386: MemoryMap = MemoryMap {
     slot_a: 0x3_0000,
     slot_b: 0x9_0000,
     slot_size: 0x6_0000,
+    // 6 x 4 KiB >= 192 bytes x 96 units: no progress sector is erased more than twice per
+    // update.
+    progress: 0x2_8000,
+    progress_sectors: 6,
     trial_attempts: 2,
     ram_base: 0x2000_0000,
     ram_size: 0x2_0000 - MAILBOX_SIZE,
@@ -94,6 +105,9 @@ pub const AN505: MemoryMap = MemoryMap {
     slot_a: 0x3_0000,
     slot_b: 0x9_0000,
     slot_size: 0x6_0000,
+    // 2 x 8 KiB >= 192 bytes x 48 units.
+    progress: 0x2_8000,
+    progress_sectors: 2,
     trial_attempts: 2,
     ram_base: 0x3800_0000,
     ram_size: 0x2_0000 - MAILBOX_SIZE,
@@ -111,5 +125,11 @@ impl MemoryMap {
     /// Offset of a slot (`b == false`: slot A).
     pub const fn slot(&self, b: bool) -> u32 {
         if b { self.slot_b } else { self.slot_a }
+    }
+
+    /// Swap mode's download slot: one erase sector above the staging area's start (the sector
+    /// below it is the swap's spare unit).
+    pub const fn download(&self) -> u32 {
+        self.slot_b + self.erase_size
     }
 }

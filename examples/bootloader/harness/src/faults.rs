@@ -1,6 +1,7 @@
 //! Faults the power-cut sweep does not make: the flash tampered with or decayed while the device
 //! was off, each applied to the plan's final flash (v2 confirmed in slot B, v3 reverted in slot
-//! A), then a lifetime lived from it with every restart checked as after a cut.
+//! A; swap mode: v2 confirmed in the primary slot and parked in the staging area), then a
+//! lifetime lived from it with every restart checked as after a cut.
 //!
 //! What must hold (DESIGN.md, "the bootloader is the root of trust"): no restart boots an image
 //! that is not a genuine signed release for its slot, and the reverted v3 never becomes the
@@ -14,8 +15,8 @@ use crate::release::{self, Release};
 use ota_core::layout::{RECORD_SIZE, Slot};
 use std::path::Path;
 
-/// Changes a flash image (the machine's map and the releases at hand).
-type Tamper = fn(&MemoryMap, &[Release], &mut Vec<u8>) -> Result<(), String>;
+/// Changes a flash image (the machine's map, the releases at hand, swap mode).
+type Tamper = fn(&MemoryMap, &[Release], &mut Vec<u8>, bool) -> Result<(), String>;
 
 /// One fault: its name, what it does, and the flash change.
 struct Fault {
@@ -51,7 +52,7 @@ const FAULTS: &[Fault] = &[
         name: "forged-image",
         what: "a flash-write attacker puts v2 into slot A with its genuine signed envelope, provisions it as confirmed (valid trailer and journal), then changes one byte of the image: the signature no longer covers it",
         may_brick: false,
-        apply: |map, releases, flash| {
+        apply: |map, releases, flash, swap| {
             let v2a = releases
                 .iter()
                 .find(|r| r.version == 2 && !r.slot_b)
@@ -59,17 +60,17 @@ const FAULTS: &[Fault] = &[
             let a = map.slot_a as usize;
             flash[a..a + map.slot_size as usize].fill(0xFF);
             flash[a..a + v2a.image.len()].copy_from_slice(&v2a.image);
-            release::provision(map, flash, Slot::A, &v2a.envelope)?;
+            release::provision(map, flash, Slot::A, &v2a.envelope, swap)?;
             flash[a + v2a.image.len() - 1] ^= 0x01;
             Ok(())
         },
     },
     Fault {
         name: "rot-confirmed",
-        what: "one stored bit flips in the confirmed v2 image (slot B) while the device is off",
+        what: "one stored bit flips in the confirmed v2 image (slot B; swap mode: the primary slot) while the device is off",
         may_brick: true,
-        apply: |map, _, flash| {
-            flash[map.slot_b as usize + 0x1000] ^= 0x10;
+        apply: |map, _, flash, swap| {
+            flash[map.slot(!swap) as usize + 0x1000] ^= 0x10;
             Ok(())
         },
     },
@@ -77,7 +78,7 @@ const FAULTS: &[Fault] = &[
         name: "journal-erased",
         what: "the journal's sectors read erased (0xFF): the state is rebuilt from the slots",
         may_brick: false,
-        apply: |map, _, flash| {
+        apply: |map, _, flash, _| {
             journal(map, flash, 0xFF);
             Ok(())
         },
@@ -86,7 +87,7 @@ const FAULTS: &[Fault] = &[
         name: "journal-zeroed",
         what: "the journal's sectors read all 0x00 (blank in the other polarity, or programmed)",
         may_brick: false,
-        apply: |map, _, flash| {
+        apply: |map, _, flash, _| {
             journal(map, flash, 0x00);
             Ok(())
         },
@@ -95,7 +96,7 @@ const FAULTS: &[Fault] = &[
         name: "newest-record-flip",
         what: "one stored bit flips in the journal's newest record",
         may_brick: false,
-        apply: |map, _, flash| {
+        apply: |map, _, flash, _| {
             let (at, _) = newest_record(map, flash).ok_or("no journal record")?;
             flash[at + 20] ^= 0x04;
             Ok(())
@@ -116,7 +117,7 @@ pub fn run(
         let fault_dir = dir.join(fault.name);
         crate::copy_dir(server, &fault_dir)?;
         let mut flash = final_flash.to_vec();
-        (fault.apply)(machine.map, releases, &mut flash)?;
+        (fault.apply)(machine.map, releases, &mut flash, machine.swap)?;
         let life = live(machine, releases, &fault_dir, flash, None, 8, &|_| {
             String::new()
         })?;

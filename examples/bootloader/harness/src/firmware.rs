@@ -1,5 +1,6 @@
 //! Builds the device binaries for one target with cargo: the bootloader (`--profile boot`,
-//! opt-level "z"), every application version linked for each slot, and the bare baseline.
+//! opt-level "z"), every application version linked for each slot (in swap mode: for the
+//! primary slot only, with the `swap` feature), and the bare baseline.
 
 use crate::elf::Elf;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,35 @@ pub enum Sha2 {
     Compact,
 }
 
+/// The slot mode a build runs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Two executable slots; each release built once per slot.
+    Ab,
+    /// One executable primary slot and a staging area (the `swap` feature); each release built
+    /// for the primary slot.
+    Swap,
+}
+
+impl Mode {
+    /// `ab` or `swap`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Ab => "ab",
+            Mode::Swap => "swap",
+        }
+    }
+
+    /// The slots applications are linked for (`true`: slot B).
+    pub fn app_slots(self) -> &'static [bool] {
+        match self {
+            Mode::Ab => &[false, true],
+            Mode::Swap => &[false],
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn cargo(
     root: &Path,
     target: &str,
@@ -32,6 +62,7 @@ fn cargo(
     package: &str,
     env: &[(&str, String)],
     sha2: Sha2,
+    mode: Mode,
 ) -> Result<PathBuf, String> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root).args([
@@ -44,6 +75,9 @@ fn cargo(
         "-p",
         package,
     ]);
+    if mode == Mode::Swap && package != "bare" {
+        cmd.args(["--features", "swap"]);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -68,16 +102,28 @@ fn cargo(
 }
 
 /// Builds only the bootloader for `target` (a target whose applications are not run here).
-pub fn build_bootloader(root: &Path, target: &str, out: &Path, sha2: Sha2) -> Result<Elf, String> {
+pub fn build_bootloader(
+    root: &Path,
+    target: &str,
+    out: &Path,
+    sha2: Sha2,
+    mode: Mode,
+) -> Result<Elf, String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let built = cargo(root, target, "boot", "bootloader", &[], sha2)?;
+    let built = cargo(root, target, "boot", "bootloader", &[], sha2, mode)?;
     let dst = out.join(format!("bootloader-{target}.elf"));
     std::fs::copy(&built, &dst).map_err(|e| format!("{}: {e}", built.display()))?;
     Elf::read(&dst)
 }
 
 /// Builds everything for `target`, copying each ELF into `out`.
-pub fn build(root: &Path, target: &str, out: &Path, sha2: Sha2) -> Result<Binaries, String> {
+pub fn build(
+    root: &Path,
+    target: &str,
+    out: &Path,
+    sha2: Sha2,
+    mode: Mode,
+) -> Result<Binaries, String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let keep = |built: PathBuf, name: &str| -> Result<Elf, String> {
         let dst = out.join(name);
@@ -85,22 +131,25 @@ pub fn build(root: &Path, target: &str, out: &Path, sha2: Sha2) -> Result<Binari
         Elf::read(&dst)
     };
     let boot = keep(
-        cargo(root, target, "boot", "bootloader", &[], sha2)?,
+        cargo(root, target, "boot", "bootloader", &[], sha2, mode)?,
         "bootloader.elf",
     )?;
     // Built as the bootloader is (opt-level "z"): the ratio compares code paths, not
     // optimisation levels.
-    let bare = keep(cargo(root, target, "boot", "bare", &[], sha2)?, "bare.elf")?;
+    let bare = keep(
+        cargo(root, target, "boot", "bare", &[], sha2, mode)?,
+        "bare.elf",
+    )?;
     let mut apps = Vec::new();
     for version in crate::release::VERSIONS {
-        for slot_b in [false, true] {
+        for &slot_b in mode.app_slots() {
             let slot = if slot_b { "B" } else { "A" };
             let env = [
                 ("APP_VERSION", version.to_string()),
                 ("APP_SLOT", slot.to_string()),
             ];
             let elf = keep(
-                cargo(root, target, "release", "app", &env, Sha2::Unrolled)?,
+                cargo(root, target, "release", "app", &env, Sha2::Unrolled, mode)?,
                 &format!("app-v{version}-{slot}.elf"),
             )?;
             apps.push((version, slot_b, elf));

@@ -3,8 +3,9 @@
 //! every power-on.
 //!
 //! After every restart: if the bootloader booted something, the image in that slot (as the flash
-//! held it at power-on) is byte for byte a genuine signed release built for that slot, of the
-//! version the bootloader named; the application that started is that one; v3 is never booted
+//! held it at power-on; in swap mode, where the bootloader writes the primary slot before it
+//! boots it, as the flash held it at power-off: nothing writes a running image) is byte for
+//! byte a genuine signed release built for that slot, of the version the bootloader named; the application that started is that one; v3 is never booted
 //! as the confirmed image nor confirmed; nothing reports a failure.
 
 use crate::qemu::{Cut, Machine, PowerOn, Stop};
@@ -16,6 +17,8 @@ use std::path::Path;
 pub struct Run {
     /// The flash as it was at power-on.
     pub flash_before: Vec<u8>,
+    /// The flash as it was at power-off.
+    pub flash_after: Vec<u8>,
     /// What the machine did.
     pub power: PowerOn,
     /// Its transcript.
@@ -60,7 +63,12 @@ impl Lifetime {
 }
 
 /// Checks one power-on against the restart invariant; `Err` is the violation or the brick.
-fn check(run: &Run, releases: &[Release], map: &crate::map::MemoryMap) -> Result<(), End> {
+fn check(
+    run: &Run,
+    releases: &[Release],
+    map: &crate::map::MemoryMap,
+    swap: bool,
+) -> Result<(), End> {
     let t = &run.transcript;
     if let Some(why) = &t.boot_failure {
         return Err(End::Bricked(why.clone()));
@@ -80,10 +88,15 @@ fn check(run: &Run, releases: &[Release], map: &crate::map::MemoryMap) -> Result
         };
     };
     let at = map.slot(boot.slot_b) as usize;
+    let booted = if swap {
+        &run.flash_after
+    } else {
+        &run.flash_before
+    };
     let genuine = releases.iter().any(|r| {
         r.version == boot.version
             && r.slot_b == boot.slot_b
-            && run.flash_before.get(at..at + r.image.len()) == Some(&r.image[..])
+            && booted.get(at..at + r.image.len()) == Some(&r.image[..])
     });
     if !genuine {
         return Err(End::Violation(format!(
@@ -140,11 +153,12 @@ pub fn live(
         }
         let transcript = Transcript::read(&power.lines, &label);
         let run = Run {
-            flash_before: std::mem::replace(&mut flash, after),
+            flash_before: std::mem::replace(&mut flash, after.clone()),
+            flash_after: after,
             power,
             transcript,
         };
-        let verdict = check(&run, releases, machine.map);
+        let verdict = check(&run, releases, machine.map, machine.swap);
         let idle = run.transcript.idle.clone();
         runs.push(run);
         if let Err(end) = verdict {
@@ -188,6 +202,7 @@ mod tests {
         flash[b..b + 64].fill(slot_b_byte);
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
         Run {
+            flash_after: flash.clone(),
             flash_before: flash,
             transcript: Transcript::read(&lines, "boot"),
             power: PowerOn {
@@ -209,7 +224,12 @@ mod tests {
     fn a_genuine_boot_passes() {
         let releases = [release(2, true, 0x22)];
         assert_eq!(
-            check(&run(0x22, BOOT_V2, Stop::Exited(0)), &releases, &AN386),
+            check(
+                &run(0x22, BOOT_V2, Stop::Exited(0)),
+                &releases,
+                &AN386,
+                false
+            ),
             Ok(())
         );
     }
@@ -220,12 +240,17 @@ mod tests {
         let releases = [release(2, true, 0x22)];
         let r = run(0x23, BOOT_V2, Stop::Exited(0));
         assert!(
-            matches!(check(&r, &releases, &AN386), Err(End::Violation(why)) if why.contains("not a genuine release"))
+            matches!(check(&r, &releases, &AN386, false), Err(End::Violation(why)) if why.contains("not a genuine release"))
         );
         // The right bytes, but built for the other slot.
         let releases = [release(2, false, 0x22)];
         assert!(matches!(
-            check(&run(0x22, BOOT_V2, Stop::Exited(0)), &releases, &AN386),
+            check(
+                &run(0x22, BOOT_V2, Stop::Exited(0)),
+                &releases,
+                &AN386,
+                false
+            ),
             Err(End::Violation(_))
         ));
     }
@@ -239,7 +264,7 @@ mod tests {
             Stop::Exited(0),
         );
         assert_eq!(
-            check(&r, &releases, &AN386),
+            check(&r, &releases, &AN386, false),
             Err(End::Violation(
                 "v3, never confirmed, booted other than as a trial (confirmed)".into()
             ))
@@ -250,7 +275,7 @@ mod tests {
             );
             let r = run(0x33, &text, Stop::Exited(0));
             assert!(
-                matches!(check(&r, &releases, &AN386), Err(End::Violation(_))),
+                matches!(check(&r, &releases, &AN386, false), Err(End::Violation(_))),
                 "{reason}"
             );
         }
@@ -259,7 +284,7 @@ mod tests {
             "boot: slot=B version=3.0.0 reason=trial ops=1\napp: v3 slot=B vtor=0x80000",
             Stop::Exited(0),
         );
-        assert_eq!(check(&r, &releases, &AN386), Ok(()));
+        assert_eq!(check(&r, &releases, &AN386, false), Ok(()));
     }
 
     #[test]
@@ -270,14 +295,22 @@ mod tests {
             "boot: no bootable image a=no-footer b=no-footer",
             Stop::Exited(1),
         );
-        assert!(matches!(check(&r, &releases, &AN386), Err(End::Bricked(_))));
+        assert!(matches!(
+            check(&r, &releases, &AN386, false),
+            Err(End::Bricked(_))
+        ));
         let r = run(0x22, "", Stop::Timeout);
         assert_eq!(
-            check(&r, &releases, &AN386),
+            check(&r, &releases, &AN386, false),
             Err(End::Bricked("the bootloader hung".into()))
         );
         assert_eq!(
-            check(&run(0x22, "", Stop::InstructionCut), &releases, &AN386),
+            check(
+                &run(0x22, "", Stop::InstructionCut),
+                &releases,
+                &AN386,
+                false
+            ),
             Ok(())
         );
         // A boot line, then the cut before the application printed anything: still fine.
@@ -286,14 +319,40 @@ mod tests {
             "boot: slot=B version=2.0.0 reason=confirmed ops=0",
             Stop::InstructionCut,
         );
-        assert_eq!(check(&r, &releases, &AN386), Ok(()));
+        assert_eq!(check(&r, &releases, &AN386, false), Ok(()));
         // Without a cut, an image that never starts is a brick.
         let r = run(
             0x22,
             "boot: slot=B version=2.0.0 reason=confirmed ops=0",
             Stop::Exited(0),
         );
-        assert!(matches!(check(&r, &releases, &AN386), Err(End::Bricked(_))));
+        assert!(matches!(
+            check(&r, &releases, &AN386, false),
+            Err(End::Bricked(_))
+        ));
+    }
+
+    #[test]
+    fn swap_mode_checks_the_slot_as_the_bootloader_left_it() {
+        // Swap mode: slot B's place held something else at power-on; the bootloader swapped
+        // the release in before it booted it, so the flash at power-off is what ran.
+        let releases = [release(2, true, 0x22)];
+        let mut r = run(0x11, BOOT_V2, Stop::Exited(0));
+        assert!(matches!(
+            check(&r, &releases, &AN386, false),
+            Err(End::Violation(_))
+        ));
+        assert!(matches!(
+            check(&r, &releases, &AN386, true),
+            Err(End::Violation(_))
+        ));
+        let b = AN386.slot_b as usize;
+        r.flash_after[b..b + 64].fill(0x22);
+        assert_eq!(check(&r, &releases, &AN386, true), Ok(()));
+        assert!(matches!(
+            check(&r, &releases, &AN386, false),
+            Err(End::Violation(_))
+        ));
     }
 
     #[test]
@@ -305,7 +364,7 @@ mod tests {
             Stop::Exited(0),
         );
         assert!(
-            matches!(check(&r, &releases, &AN386), Err(End::Violation(why)) if why.contains("v1 in slot A started"))
+            matches!(check(&r, &releases, &AN386, false), Err(End::Violation(why)) if why.contains("v1 in slot A started"))
         );
     }
 }

@@ -3,11 +3,13 @@
 //! every restart.
 //!
 //! ```text
-//! harness --plugin power.so [--cuts N] [--machines mps2-an386,mps2-an505] [--jobs J] [--seed S]
-//!         [--sha2 unrolled|compact] [--work DIR]
+//! harness --plugin power.so [--cuts N] [--machines mps2-an386,mps2-an505] [--modes ab,swap]
+//!         [--jobs J] [--seed S] [--sha2 unrolled|compact] [--work DIR] [--faults]
 //! ```
 //!
-//! Per machine: build the bootloader, v1/v2/v3 for both slots and the baseline; sign v2 and v3;
+//! Per machine and slot mode (A/B; swap: the bootloader swaps each update into the fixed
+//! primary slot, slot A's address, and copies the old image back for a revert): build the
+//! bootloader, v1/v2/v3 for both slots (swap: for the primary slot) and the baseline; sign them;
 //! provision the factory flash (bootloader, v1 in slot A); live the uncut lifetime (the plan:
 //! v1 installs v2, v2 confirms and installs v3, v3 crash-loops and is reverted, v2 is idle);
 //! measure the steady-state boot and the bare baseline; then for each planned cut, start from
@@ -35,6 +37,7 @@ mod sweep;
 mod test_keys;
 mod transcript;
 
+use firmware::Mode;
 use lifetime::{End, Lifetime, live};
 use map::MemoryMap;
 use qemu::{Machine, Stop};
@@ -46,6 +49,7 @@ use transcript::Idle;
 struct Args {
     cuts: usize,
     machines: Vec<MemoryMap>,
+    modes: Vec<Mode>,
     jobs: usize,
     seed: u64,
     plugin: PathBuf,
@@ -59,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         cuts: 50,
         machines: vec![map::AN386, map::AN505],
+        modes: vec![Mode::Ab, Mode::Swap],
         jobs: 2,
         seed: 15,
         plugin: root.join("plugin/power.so"),
@@ -87,6 +92,16 @@ fn parse_args() -> Result<Args, String> {
                 a.machines = value()?
                     .split(',')
                     .map(|m| MemoryMap::for_machine(m).ok_or(format!("unknown machine {m}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--modes" => {
+                a.modes = value()?
+                    .split(',')
+                    .map(|m| match m {
+                        "ab" => Ok(Mode::Ab),
+                        "swap" => Ok(Mode::Swap),
+                        other => Err(format!("unknown mode {other}: expected ab or swap")),
+                    })
                     .collect::<Result<_, _>>()?
             }
             other => return Err(format!("unknown argument {other}")),
@@ -130,14 +145,16 @@ struct MachineReport {
     ram_bytes: u32,
 }
 
-/// How every lifetime must end: v2 idle, confirmed in slot B, v3's sequence accepted (it was
-/// tried), the floor at v2's security version.
-const EXPECTED: Idle = Idle {
-    version: 2,
-    confirmed_b: true,
-    accepted: 3,
-    floor: 2,
-};
+/// How every lifetime must end: v2 idle, confirmed in slot B (swap mode: in the primary slot,
+/// A), v3's sequence accepted (it was tried), the floor at v2's security version.
+const fn expected(mode: Mode) -> Idle {
+    Idle {
+        version: 2,
+        confirmed_b: matches!(mode, Mode::Ab),
+        accepted: 3,
+        floor: 2,
+    }
+}
 
 pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> String + '_ {
     move |e| format!("{}: {e}", path.display())
@@ -181,9 +198,16 @@ pub(crate) fn summary(l: &Lifetime) -> String {
 fn prepare(
     args: &Args,
     m: &MemoryMap,
+    mode: Mode,
     dir: &Path,
 ) -> Result<(firmware::Binaries, Vec<Release>, Vec<u8>), String> {
-    let bins = firmware::build(&example_root(), target_of(m), &dir.join("bin"), args.sha2)?;
+    let bins = firmware::build(
+        &example_root(),
+        target_of(m),
+        &dir.join("bin"),
+        args.sha2,
+        mode,
+    )?;
     let releases: Vec<Release> = bins
         .apps
         .iter()
@@ -191,9 +215,11 @@ fn prepare(
         .collect::<Result<_, _>>()?;
     release::publish(&dir.join("server"), &releases)?;
     let v1 = find(&releases, 1, false)?;
-    let factory = release::factory_flash(m, &bins.boot.image(m.flash_base)?, v1)?;
+    let factory =
+        release::factory_flash(m, &bins.boot.image(m.flash_base)?, v1, mode == Mode::Swap)?;
     println!(
-        "size: bootloader flash_bytes={} ram_bytes={}; apps {} bytes (v1 {} KiB, v2 {} KiB, v3 {} KiB images)",
+        "size: bootloader mode={} flash_bytes={} ram_bytes={}; apps {} bytes (v1 {} KiB, v2 {} KiB, v3 {} KiB images)",
+        mode.name(),
         bins.boot.flash_bytes(),
         bins.boot.ram_bytes(),
         bins.apps.first().map_or(0, |a| a.2.flash_bytes()),
@@ -214,7 +240,7 @@ fn find(releases: &[Release], version: u16, slot_b: bool) -> Result<&Release, St
         ))
 }
 
-/// Lives the uncut lifetime from `flash` in `dir` and checks it ends as [`EXPECTED`].
+/// Lives the uncut lifetime from `flash` in `dir` and checks it ends as `expected`.
 fn uncut(
     machine: &Machine<'_>,
     releases: &[Release],
@@ -237,21 +263,36 @@ fn uncut(
     Ok(life)
 }
 
-fn run_machine(args: &Args, m: &MemoryMap, n_cuts: usize) -> Result<MachineReport, String> {
+fn run_machine(
+    args: &Args,
+    m: &MemoryMap,
+    mode: Mode,
+    n_cuts: usize,
+) -> Result<MachineReport, String> {
     let target = target_of(m);
-    let dir = args.work.join(m.machine);
+    let ab = mode == Mode::Ab;
+    let dir = match mode {
+        Mode::Ab => args.work.join(m.machine),
+        Mode::Swap => args.work.join(format!("{}-swap", m.machine)),
+    };
     let started = Instant::now();
     println!(
-        "=== {} ({}, {target}; bootloader and baseline with sha2 {:?})",
-        m.machine, m.cpu, args.sha2
+        "=== {} ({}, {target}; {} mode; bootloader and baseline with sha2 {:?})",
+        m.machine,
+        m.cpu,
+        mode.name(),
+        args.sha2
     );
-    let (bins, releases, factory) = prepare(args, m, &dir)?;
+    let (bins, releases, factory) = prepare(args, m, mode, &dir)?;
     let server = dir.join("server");
     let machine = Machine {
         map: m,
         plugin: &args.plugin,
-        timeout: Duration::from_secs(120),
+        // A swap moves both images a unit at a time, mirroring every change to the host file.
+        timeout: Duration::from_secs(if ab { 120 } else { 300 }),
+        swap: !ab,
     };
+    let expected = expected(mode);
 
     let plan_dir = dir.join("plan");
     let plan = uncut(
@@ -261,12 +302,12 @@ fn run_machine(args: &Args, m: &MemoryMap, n_cuts: usize) -> Result<MachineRepor
         &server,
         factory.clone(),
         "plan",
-        &EXPECTED,
+        &expected,
     )?;
     // The other ending: a device still on v1 is offered only v3 (as its next release), tries
     // it, and is back on v1.
     let v3_server = dir.join("server-v3-only");
-    release::publish_as(&v3_server, &[(2, find(&releases, 3, true)?)])?;
+    release::publish_as(&v3_server, &[(2, find(&releases, 3, ab)?)])?;
     uncut(
         &machine,
         &releases,
@@ -289,21 +330,27 @@ fn run_machine(args: &Args, m: &MemoryMap, n_cuts: usize) -> Result<MachineRepor
     );
 
     let final_flash = std::fs::read(plan_dir.join("flash.bin")).map_err(io(&plan_dir))?;
-    let boot_instr = measure::steady_boot(&machine, &plan_dir, &final_flash, &bins.boot)?;
+    let boot_instr = measure::steady_boot(&machine, &plan_dir, &final_flash, &bins.boot, ab)?;
     let mut sizes = vec![measure::bootloader_size(
         &machine,
         &plan_dir,
         &final_flash,
         target,
+        mode.name(),
         &bins.boot,
     )?];
     // ARMv6-M code runs on the Cortex-M4 (a subset of its instruction set): the thumbv6m
     // bootloader lives the same lifetime on this machine, with the v7em applications.
     if m.machine == "mps2-an386" {
         let v6m = "thumbv6m-none-eabi";
-        let elf = firmware::build_bootloader(&example_root(), v6m, &dir.join("bin"), args.sha2)?;
-        let factory =
-            release::factory_flash(m, &elf.image(m.flash_base)?, find(&releases, 1, false)?)?;
+        let elf =
+            firmware::build_bootloader(&example_root(), v6m, &dir.join("bin"), args.sha2, mode)?;
+        let factory = release::factory_flash(
+            m,
+            &elf.image(m.flash_base)?,
+            find(&releases, 1, false)?,
+            !ab,
+        )?;
         let v6m_dir = dir.join("v6m");
         uncut(
             &machine,
@@ -312,11 +359,16 @@ fn run_machine(args: &Args, m: &MemoryMap, n_cuts: usize) -> Result<MachineRepor
             &server,
             factory,
             &format!("{v6m} bootloader"),
-            &EXPECTED,
+            &expected,
         )?;
         let flash = std::fs::read(v6m_dir.join("flash.bin")).map_err(io(&v6m_dir))?;
         sizes.push(measure::bootloader_size(
-            &machine, &v6m_dir, &flash, v6m, &elf,
+            &machine,
+            &v6m_dir,
+            &flash,
+            v6m,
+            mode.name(),
+            &elf,
         )?);
     }
     let bare_instr = measure::bare(
@@ -324,7 +376,7 @@ fn run_machine(args: &Args, m: &MemoryMap, n_cuts: usize) -> Result<MachineRepor
         &dir.join("bare"),
         &final_flash,
         &bins.bare,
-        find(&releases, 2, true)?,
+        find(&releases, 2, ab)?,
     )?;
     println!(
         "measure: boot_instr={boot_instr} (reset to v2's first instruction, 256 KiB image confirmed) bare_instr={bare_instr} (verify_strict + SHA-256 of the image) ratio={:.3}",
@@ -339,7 +391,7 @@ fn run_machine(args: &Args, m: &MemoryMap, n_cuts: usize) -> Result<MachineRepor
             &server,
             &final_flash,
         )?;
-        println!("faults: {held} of {total} held");
+        println!("faults: {held} of {total} held ({} mode)", mode.name());
         if held < total {
             return Err(format!(
                 "{} of {total} faults broke a boot invariant (see the lines above)",
@@ -352,7 +404,7 @@ fn run_machine(args: &Args, m: &MemoryMap, n_cuts: usize) -> Result<MachineRepor
     let outcomes = sweep::run(
         &machine, &releases, &plan, &planned, &dir, &server, args.jobs,
     )?;
-    let tally = sweep::Tally::of(&outcomes, &EXPECTED);
+    let tally = sweep::Tally::of(&outcomes, &expected);
     tally.print(&planned, plan_ops);
     println!("time: {:.0} s", started.elapsed().as_secs_f64());
     Ok(MachineReport {
@@ -383,14 +435,20 @@ fn main() {
         }
     };
     let mut reports = Vec::new();
-    let n = args.machines.len();
-    for (i, m) in args.machines.iter().enumerate() {
-        // `--cuts N` is the total: machine i gets its share (the first ones the remainder).
+    let runs: Vec<(&MemoryMap, Mode)> = args
+        .machines
+        .iter()
+        .flat_map(|m| args.modes.iter().map(move |&mode| (m, mode)))
+        .collect();
+    let n = runs.len();
+    for (i, (m, mode)) in runs.into_iter().enumerate() {
+        // `--cuts N` is the total: each (machine, mode) gets its share (the first ones the
+        // remainder).
         let share = args.cuts / n + usize::from(i < args.cuts % n);
-        match run_machine(&args, m, share) {
+        match run_machine(&args, m, mode, share) {
             Ok(r) => reports.push(r),
             Err(e) => {
-                eprintln!("harness: {}: {e}", m.machine);
+                eprintln!("harness: {} ({} mode): {e}", m.machine, mode.name());
                 std::process::exit(1);
             }
         }
@@ -398,12 +456,12 @@ fn main() {
     let Some(first) = reports.first() else {
         std::process::exit(2)
     };
-    println!("| target | bootloader flash | static RAM | stack |");
-    println!("|---|---|---|---|");
+    println!("| target | mode | bootloader flash | static RAM | stack |");
+    println!("|---|---|---|---|---|");
     for s in reports.iter().flat_map(|r| &r.sizes) {
         println!(
-            "| {} | {} B | {} B | {} B |",
-            s.target, s.flash_bytes, s.ram_bytes, s.stack_bytes
+            "| {} | {} | {} B | {} B | {} B |",
+            s.target, s.mode, s.flash_bytes, s.ram_bytes, s.stack_bytes
         );
     }
     let cuts: usize = reports.iter().map(|r| r.tally.cuts).sum();
@@ -415,12 +473,13 @@ fn main() {
         );
     }
     println!(
-        "boot: {} modes=1 cuts={cuts} bricked={bricked} boot_instr={} bare_instr={} flash_bytes={} ram_bytes={}",
+        "boot: {} modes={} cuts={cuts} bricked={bricked} boot_instr={} bare_instr={} flash_bytes={} ram_bytes={}",
         if bricked == 0 && failures == 0 {
             "ok"
         } else {
             "FAILED"
         },
+        args.modes.len(),
         first.boot_instr,
         first.bare_instr,
         first.flash_bytes,

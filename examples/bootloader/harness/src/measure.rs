@@ -12,6 +12,8 @@ use std::path::Path;
 pub struct Size {
     /// Target triple.
     pub target: &'static str,
+    /// `ab` or `swap`.
+    pub mode: &'static str,
     /// Vector table, code, read-only data, `.data` initialisers.
     pub flash_bytes: u32,
     /// `.data`, `.bss`, `.uninit`.
@@ -20,17 +22,18 @@ pub struct Size {
     pub stack_bytes: u32,
 }
 
-/// Instructions from reset to the first instruction in slot B, booting `flash` (v2 confirmed
-/// there) with the bootloader `elf`; prints where they went.
+/// Instructions from reset to the first instruction in slot B (`slot_b`, else slot A), booting
+/// `flash` (v2 confirmed there) with the bootloader `elf`; prints where they went.
 pub fn steady_boot(
     machine: &Machine<'_>,
     dir: &Path,
     flash: &[u8],
     elf: &Elf,
+    slot_b: bool,
 ) -> Result<u64, String> {
     let m = machine.map;
     write_flash(dir, flash)?;
-    let b = m.flash_base + m.slot_b;
+    let b = m.flash_base + m.slot(slot_b);
     // Mangled names: `compress256` is sha2's, `3mem6memcpy` compiler-builtins' memcpy (with
     // the AEABI entry points that lead to it), `7journal6decode` ota-core's `journal::decode`.
     let parts: [(&str, &[&str]); 3] = [
@@ -86,6 +89,7 @@ pub fn bootloader_size(
     dir: &Path,
     flash: &[u8],
     target: &'static str,
+    mode: &'static str,
     elf: &Elf,
 ) -> Result<Size, String> {
     write_flash(dir, flash)?;
@@ -102,12 +106,13 @@ pub fn bootloader_size(
         .ok_or("the bootloader did not report its stack")?;
     let size = Size {
         target,
+        mode,
         flash_bytes: elf.flash_bytes(),
         ram_bytes: elf.ram_bytes(),
         stack_bytes,
     };
     println!(
-        "size: bootloader target={target} flash_bytes={} ram_bytes={} stack_bytes={stack_bytes}",
+        "size: bootloader target={target} mode={mode} flash_bytes={} ram_bytes={} stack_bytes={stack_bytes}",
         size.flash_bytes, size.ram_bytes
     );
     Ok(size)

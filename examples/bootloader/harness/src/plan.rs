@@ -112,6 +112,7 @@ mod tests {
         let lines: Vec<String> = text.lines().map(str::to_string).collect();
         Run {
             flash_before: Vec::new(),
+            flash_after: Vec::new(),
             transcript: Transcript::read(&lines, label),
             power: PowerOn {
                 lines,

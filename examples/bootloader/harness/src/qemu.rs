@@ -67,6 +67,8 @@ pub struct Machine<'a> {
     pub plugin: &'a Path,
     /// Longest a power-on may take.
     pub timeout: Duration,
+    /// Swap mode: the bootloader swaps images into the primary slot before it boots them.
+    pub swap: bool,
 }
 
 impl Machine<'_> {

@@ -8,6 +8,7 @@ use embedded_storage::nor_flash::{ErrorType, NorFlash, NorFlashErrorKind, ReadNo
 use ota_core::envelope::{Envelope, MANIFEST_DOMAIN};
 use ota_core::layout::{Layout, Slot};
 use ota_core::manifest::{MANIFEST_FORMAT_VERSION, Manifest, ProductId, Version};
+use ota_core::swap::SwapLayout;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -45,6 +46,21 @@ pub fn layout(map: &MemoryMap) -> Layout {
         journal_sectors: map.journal_sectors,
         slot_a: map.slot_a,
         slot_b: map.slot_b,
+        slot_size: map.slot_size,
+        trial_attempts: map.trial_attempts,
+        erased: 0xFF,
+    }
+}
+
+/// The swap-mode layout on `map` (as the board crate's `SWAP_LAYOUT`).
+pub fn swap_layout(map: &MemoryMap) -> SwapLayout {
+    SwapLayout {
+        journal_offset: map.journal,
+        journal_sectors: map.journal_sectors,
+        progress_offset: map.progress,
+        progress_sectors: map.progress_sectors,
+        primary: map.slot_a,
+        staging: map.slot_b,
         slot_size: map.slot_size,
         trial_attempts: map.trial_attempts,
         erased: 0xFF,
@@ -220,26 +236,33 @@ impl<const W: usize, const E: usize> NorFlash for HostFlash<'_, W, E> {
 
 fn provision_as<const W: usize, const E: usize>(
     flash: &mut [u8],
-    layout: &Layout,
+    map: &MemoryMap,
     slot: Slot,
     envelope: &[u8],
+    swap: bool,
 ) -> Result<(), String> {
-    ota_core::boot::provision(&mut HostFlash::<W, E>(flash), layout, slot, envelope, &[])
-        .map_err(|e| format!("provisioning: {e}"))
+    let mut f = HostFlash::<W, E>(flash);
+    if swap {
+        ota_core::swap::provision(&mut f, &swap_layout(map), envelope, &[])
+    } else {
+        ota_core::boot::provision(&mut f, &layout(map), slot, envelope, &[])
+    }
+    .map_err(|e| format!("provisioning: {e}"))
 }
 
 /// `ota_core::boot::provision` over a flash image with `map`'s geometry: the image already in
-/// `slot` becomes the confirmed one (footer, fresh journal).
+/// `slot` becomes the confirmed one (footer, fresh journal). `swap`: `ota_core::swap::provision`
+/// of the image in the primary slot (slot A), which also erases the swap progress journal.
 pub fn provision(
     map: &MemoryMap,
     flash: &mut [u8],
     slot: Slot,
     envelope: &[u8],
+    swap: bool,
 ) -> Result<(), String> {
-    let layout = layout(map);
     match (map.write_size, map.erase_size) {
-        (4, 4096) => provision_as::<4, 4096>(flash, &layout, slot, envelope),
-        (16, 8192) => provision_as::<16, 8192>(flash, &layout, slot, envelope),
+        (4, 4096) => provision_as::<4, 4096>(flash, map, slot, envelope, swap),
+        (16, 8192) => provision_as::<16, 8192>(flash, map, slot, envelope, swap),
         (w, e) => Err(format!(
             "no host flash for write size {w} and erase size {e}"
         )),
@@ -248,8 +271,14 @@ pub fn provision(
 
 /// The factory flash: the bootloader at offset 0, v1 in slot A, provisioned (footer and first
 /// journal record); slot B and the unused rest hold leftover noise, as a part that was used
-/// before may.
-pub fn factory_flash(map: &MemoryMap, boot: &[u8], v1: &Release) -> Result<Vec<u8>, String> {
+/// before may. `swap`: provisioned for swap mode (slot A is the primary slot, slot B's place
+/// the staging area, noise too; the progress journal erased).
+pub fn factory_flash(
+    map: &MemoryMap,
+    boot: &[u8],
+    v1: &Release,
+    swap: bool,
+) -> Result<Vec<u8>, String> {
     let mut flash = pattern(map.flash_size as usize, 0xF1A5);
     if boot.len() > map.boot_size as usize {
         return Err(format!(
@@ -265,6 +294,6 @@ pub fn factory_flash(map: &MemoryMap, boot: &[u8], v1: &Release) -> Result<Vec<u
     let slot_a = &mut flash[a..a + map.slot_size as usize];
     slot_a.fill(0xFF);
     slot_a[..v1.image.len()].copy_from_slice(&v1.image);
-    provision(map, &mut flash, Slot::A, &v1.envelope)?;
+    provision(map, &mut flash, Slot::A, &v1.envelope, swap)?;
     Ok(flash)
 }

@@ -54,6 +54,13 @@ pub struct Transcript {
     pub ops: u32,
 }
 
+/// The label of swap mode's install (the bootloader moving the new image in).
+const SWAP: &str = "swap";
+
+/// Most flash operations an A/B trial boot does (its trial record, with a journal sector
+/// erased first at most).
+const SWAP_OPS: u32 = 8;
+
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split_whitespace()
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
@@ -89,6 +96,12 @@ impl Transcript {
                     reason: field(line, "reason").unwrap_or("").to_string(),
                     ops: ops.unwrap_or(0),
                 });
+                // A swap ends with the trial record, the last flash operation before the jump.
+                if boot_phase == SWAP
+                    && let Some(n) = ops.filter(|&n| n > 0)
+                {
+                    t.phases.push((n - 1, "trial boot".to_string()));
+                }
                 enter(&mut t, "jump");
             } else if line.starts_with("boot: no bootable image")
                 || line.starts_with("boot: FAILED")
@@ -146,12 +159,15 @@ impl Transcript {
             .map_or("boot", |(_, p)| p.as_str())
     }
 
-    /// What the bootloader does in a power-on that decided `boot` (for labelling cuts).
+    /// What the bootloader does in a power-on that decided `boot` (for labelling cuts). A trial
+    /// boot with more than [`SWAP_OPS`] flash operations is swap mode's install: its operations
+    /// are the swap's (unit moves and progress records) but for the last, the trial record.
     pub fn boot_phase(boot: Option<&Boot>) -> &'static str {
-        match boot.map(|b| b.reason.as_str()) {
-            Some("trial" | "trial-last") => "trial boot",
-            Some(r) if r.starts_with("reverted") => "revert",
-            Some("state-rebuilt" | "confirmed-slot-corrupt") => "journal rebuild",
+        match boot.map(|b| (b.reason.as_str(), b.ops)) {
+            Some(("trial" | "trial-last", ops)) if ops > SWAP_OPS => SWAP,
+            Some(("trial" | "trial-last", _)) => "trial boot",
+            Some((r, _)) if r.starts_with("reverted") => "revert",
+            Some(("state-rebuilt" | "confirmed-slot-corrupt", _)) => "journal rebuild",
             _ => "boot",
         }
     }
@@ -200,6 +216,22 @@ app: activated v3.0.0 in slot A; resetting ops=62";
         assert_eq!(t.phase_of_op(58), "download");
         assert_eq!(t.phase_of_op(59), "install");
         assert_eq!(Transcript::boot_phase(t.boot.as_ref()), "trial boot");
+    }
+
+    #[test]
+    fn a_swap_power_on_labels_the_moves_and_the_trial_record() {
+        let text = "boot: slot=A version=2.0.0 reason=trial ops=1749\napp: v2 slot=A vtor=0x30000\nphase: self-test ops=1749";
+        let boot = Transcript::read(&lines(text), "boot").boot;
+        assert_eq!(Transcript::boot_phase(boot.as_ref()), "swap");
+        let t = Transcript::read(&lines(text), "swap");
+        assert_eq!(t.phase_of_op(1), "swap");
+        assert_eq!(t.phase_of_op(1748), "swap");
+        assert_eq!(t.phase_of_op(1749), "trial boot");
+        assert_eq!(t.phase_of_op(1750), "self-test");
+        // A cut before the decision line: every operation is the swap's.
+        let t = Transcript::read(&lines("cut: flash op=9 erase"), "swap");
+        assert_eq!(t.phase_of_op(9), "swap");
+        assert!(t.flash_cut);
     }
 
     #[test]
