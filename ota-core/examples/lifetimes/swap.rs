@@ -167,7 +167,7 @@ impl<const W: usize> Device<W> {
             ));
         }
         if let Ok(up) = SwapUpdater::open(&mut self.f, self.l) {
-            let floor = up.state().security_floor;
+            let floor = up.state().security_floor();
             if floor < self.floor_seen {
                 v.push(format!("floor fell from {} to {floor}", self.floor_seen));
             }
@@ -217,10 +217,10 @@ impl<const W: usize> Device<W> {
             return Ok(());
         }
         let state = *up.state();
-        if matches!(state.phase, Phase::Trial { .. }) {
+        if matches!(state.phase(), Phase::Trial { .. }) {
             return Ok(());
         }
-        if matches!(state.phase, Phase::Activated { .. }) {
+        if matches!(state.phase(), Phase::Activated { .. }) {
             // An attacker overwrites a unit of the staged image before the bootloader runs.
             if rng.chance(15) {
                 let at = self.l.staging + U * (1 + rng.below(4) as u32);
@@ -250,11 +250,11 @@ impl<const W: usize> Device<W> {
         let device = DeviceContext {
             vendor_id: vendor(),
             class_id: class(),
-            last_sequence: state.accepted_sequence,
-            security_floor: state.security_floor,
+            last_sequence: state.accepted_sequence(),
+            security_floor: state.security_floor(),
             now: 1_800_000_000,
             slot_capacity: self.l.slot_size - TRAILER_SIZE as u32,
-            installed_version: state.confirmed_version,
+            installed_version: state.confirmed_version(),
         };
         let Ok(m) = verify(&rel.envelope, &self.store, &device) else {
             return Err(UpdateError::Corrupted("a genuine manifest did not verify"));
