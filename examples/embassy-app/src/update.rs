@@ -133,11 +133,11 @@ fn device(state: &State) -> DeviceContext {
     DeviceContext {
         vendor_id,
         class_id,
-        last_sequence: state.accepted_sequence,
-        security_floor: state.security_floor,
+        last_sequence: state.accepted_sequence(),
+        security_floor: state.security_floor(),
         now: NOW,
         slot_capacity: LAYOUT.max_image_size(),
-        installed_version: state.confirmed_version,
+        installed_version: state.confirmed_version(),
     }
 }
 
@@ -222,15 +222,15 @@ pub async fn run(nor: &mut Part) -> Result<Report, Failure> {
     boot(nor, &anchors, Slot::B, v2, false)?;
     hprintln!(
         "update: v{} confirmed in slot {}, anti-rollback floor {}",
-        state.confirmed_version,
-        state.confirmed,
-        state.security_floor
+        state.confirmed_version(),
+        state.confirmed(),
+        state.security_floor()
     );
-    if state.confirmed_version != v2 || state.security_floor != 2 {
+    if state.confirmed_version() != v2 || state.security_floor() != 2 {
         return Err(fail("confirm", "the update was not confirmed"));
     }
     Ok(Report {
-        version: state.confirmed_version,
+        version: state.confirmed_version(),
         resumed_from,
     })
 }
