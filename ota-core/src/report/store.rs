@@ -231,8 +231,7 @@ const fn stage_of(phase: Phase) -> Option<Stage> {
 ///     from: Version::new(1, 0, 0), to: Version::new(2, 0, 0), attempts: 0,
 /// };
 /// // The bootloader reverted after three trial boots: it wrote only a state record.
-/// let mut state = State::initial(Slot::A, Version::new(1, 0, 0), 9, 1);
-/// state.last_event = Event::AttemptsExhausted;
+/// let state = State::initial(Slot::A, Version::new(1, 0, 0), 9, 1).revert(Event::AttemptsExhausted);
 /// let now = implied(Some(&activated), &state, 3).unwrap();
 /// assert_eq!((now.stage, now.reason, now.attempts), (Stage::Reverted, Some(Reason::TrialExhausted), 3));
 /// assert_eq!(now.to, Version::new(2, 0, 0));
