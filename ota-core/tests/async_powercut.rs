@@ -156,10 +156,10 @@ fn a_download_begun_by_one_front_end_resumes_with_the_other() {
     );
     up.write(&image[from as usize..]).unwrap();
     up.finish(&envelope, &[]).unwrap();
-    assert_eq!(up.state().phase, Phase::Downloaded);
+    assert_eq!(up.state().phase(), Phase::Downloaded);
     let mut up = block_on(AsyncUpdater::open(PendingFlash(&mut f), l)).unwrap();
     block_on(up.activate()).unwrap();
-    assert_eq!(up.state().phase, Phase::Activated { attempts: 2 });
+    assert_eq!(up.state().phase(), Phase::Activated { attempts: 2 });
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn a_dropped_write_marks_the_updater_in_doubt_and_begin_resumes() {
     assert_eq!(from, 4096);
     block_on(up.write(&image[from as usize..])).unwrap();
     block_on(up.finish(&envelope, &[])).unwrap();
-    assert_eq!(up.state().phase, Phase::Downloaded);
+    assert_eq!(up.state().phase(), Phase::Downloaded);
 }
 
 #[test]
