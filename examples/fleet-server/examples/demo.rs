@@ -186,23 +186,6 @@ async fn setup(args: &Args, api: &Api) -> Result<(i64, i64), String> {
     Ok((factory, candidate))
 }
 
-/// Waits (at most 60 s) until devices `1..=live` have checked in (`last_hello_at` recorded).
-async fn checked_in(api: &Api, live: u64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    for id in 1..=live {
-        while tokio::time::Instant::now() < deadline {
-            let seen = api
-                .get(&format!("/v1/devices/{id}"))
-                .await
-                .is_ok_and(|r| r.status == 200 && !r.json()["last_hello_at"].is_null());
-            if seen {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
 fn spawn(args: &Args, broker: &BrokerAddr, trust: [u8; 32]) {
     let live = args.devices.saturating_sub(args.unseen);
     let stop_from = live.saturating_sub(args.offline) + 1;
@@ -260,7 +243,10 @@ async fn run(args: Args) -> Result<(), String> {
     // loaded machine), before saying ready: a rollout started earlier sizes its first stage
     // over the devices seen so far.
     tokio::time::sleep(Duration::from_millis(args.beat_ms * 3)).await;
-    checked_in(&api, args.devices.saturating_sub(args.unseen)).await;
+    let live = args.devices.saturating_sub(args.unseen);
+    if let Err(id) = api.wait_checked_in(1..=live, Duration::from_secs(60)).await {
+        eprintln!("demo: device {id} had not checked in after 60 s; going on");
+    }
     let ready = serde_json::json!({"factory": factory, "candidate": candidate});
     if let Some(p) = &args.ready {
         std::fs::write(p, ready.to_string()).map_err(|e| format!("{}: {e}", p.display()))?;

@@ -95,6 +95,36 @@ impl Api {
     pub async fn post(&self, path: &str, body: &serde_json::Value) -> Result<Response, String> {
         self.call("POST", path, Some(body)).await
     }
+
+    /// Waits up to `within` until every device in `ids` has checked in (`last_hello_at` is
+    /// recorded), as an operator would before starting a rollout: a stage opened earlier is
+    /// sized over the devices seen so far.
+    ///
+    /// # Errors
+    /// The first device that had not checked in when the time ran out.
+    pub async fn wait_checked_in(
+        &self,
+        ids: impl IntoIterator<Item = u64>,
+        within: core::time::Duration,
+    ) -> Result<(), u64> {
+        let deadline = tokio::time::Instant::now() + within;
+        for id in ids {
+            loop {
+                let seen = self
+                    .get(&format!("/v1/devices/{id}"))
+                    .await
+                    .is_ok_and(|r| r.status == 200 && !r.json()["last_hello_at"].is_null());
+                if seen {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(id);
+                }
+                tokio::time::sleep(core::time::Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn dechunk(mut s: &str) -> String {

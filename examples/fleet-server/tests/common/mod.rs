@@ -132,24 +132,11 @@ pub async fn eventually<F: FnMut() -> bool>(secs: u64, mut f: F) -> bool {
     f()
 }
 
-/// Waits until every device in `ids` has checked in (`up/hello` recorded), as an operator
-/// would before starting a rollout: a stage opened before the fleet checked in is sized over
-/// the devices seen so far.
+/// Waits until every device in `ids` has checked in (see `Api::wait_checked_in`).
 pub async fn checked_in(h: &Harness, ids: &[u64]) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30 * SLACK);
-    for id in ids {
-        loop {
-            let r = h.reader.get(&format!("/v1/devices/{id}")).await.unwrap();
-            if r.status == 200 && !r.json()["last_hello_at"].is_null() {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "device {id} never checked in: {}",
-                r.body
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    let within = Duration::from_secs(30 * SLACK);
+    if let Err(id) = h.reader.wait_checked_in(ids.iter().copied(), within).await {
+        panic!("device {id} never checked in");
     }
 }
 
