@@ -10,6 +10,7 @@
 
 use core::time::Duration;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ota_core::manifest::Version;
@@ -97,12 +98,93 @@ pub enum Note {
     Updated(WireVersion, u64),
 }
 
+/// MQTT packets a device (or many) sends over a connection its owner drives: appended here,
+/// written by the owner with one `write` per wake-up (the load generator's connections).
+#[derive(Debug, Default)]
+pub struct WireBuffer {
+    /// Encoded packets not written yet.
+    pub bytes: Vec<u8>,
+    next_pkid: u16,
+}
+
+impl WireBuffer {
+    fn pkid(&mut self) -> u16 {
+        self.next_pkid = if self.next_pkid == u16::MAX {
+            1
+        } else {
+            self.next_pkid + 1
+        };
+        self.next_pkid
+    }
+
+    /// Appends a PUBLISH of `payload` on `topic` (QoS 0 or 1; a QoS 1 one gets the next
+    /// packet id; its PUBACK needs no answer).
+    pub fn publish(&mut self, topic: &str, qos: QoS, payload: &[u8]) {
+        let qos = u8::from(qos != QoS::AtMostOnce);
+        let pkid = if qos > 0 { self.pkid() } else { 0 };
+        crate::broker::packet::publish_into(topic.as_bytes(), payload, qos, pkid, &mut self.bytes);
+    }
+
+    /// Appends a SUBSCRIBE of `filters` at QoS 1.
+    pub fn subscribe(&mut self, filters: &[String]) {
+        let pkid = self.pkid();
+        let list = filters
+            .iter()
+            .map(|f| rumqttc::mqttbytes::v4::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce))
+            .collect();
+        let sub = rumqttc::mqttbytes::v4::Subscribe::new_many(list);
+        let mut out = bytes::BytesMut::new();
+        let mut sub = sub;
+        sub.pkid = pkid;
+        if sub.write(&mut out).is_ok() {
+            self.bytes.extend_from_slice(&out);
+        }
+    }
+}
+
+/// Where a device's MQTT packets go.
+#[derive(Debug, Clone)]
+pub enum Link {
+    /// A `rumqttc` client whose event loop the caller drives.
+    Client(AsyncClient),
+    /// A buffer the caller writes to its own connection.
+    Buffer(Arc<Mutex<WireBuffer>>),
+}
+
+impl Link {
+    async fn publish(&self, topic: String, qos: QoS, payload: Vec<u8>) {
+        match self {
+            Self::Client(c) => {
+                let _ = c.publish(topic, qos, false, payload).await;
+            }
+            Self::Buffer(b) => {
+                if let Ok(mut b) = b.lock() {
+                    b.publish(&topic, qos, &payload);
+                }
+            }
+        }
+    }
+
+    async fn subscribe(&self, filter: String) {
+        match self {
+            Self::Client(c) => {
+                let _ = c.subscribe(filter, QoS::AtLeastOnce).await;
+            }
+            Self::Buffer(b) => {
+                if let Ok(mut b) = b.lock() {
+                    b.subscribe(&[filter]);
+                }
+            }
+        }
+    }
+}
+
 /// One simulated device.
 pub struct Device {
     /// Device id.
     pub id: u64,
     config: DeviceConfig,
-    client: AsyncClient,
+    client: Link,
     /// Boot id.
     pub boot: u32,
     seq: u32,
@@ -140,6 +222,12 @@ impl Device {
     /// drives the event loop and hands each device its own events).
     #[must_use]
     pub fn with_client(client: AsyncClient, id: u64, boot: u32, config: DeviceConfig) -> Self {
+        Self::with_link(Link::Client(client), id, boot, config)
+    }
+
+    /// A device that speaks through `link`.
+    #[must_use]
+    pub fn with_link(client: Link, id: u64, boot: u32, config: DeviceConfig) -> Self {
         let running = config.firmware;
         Self {
             id,
@@ -174,10 +262,7 @@ impl Device {
 
     /// Subscribes to the device's downlink (call after each connect).
     pub async fn subscribe(&self) {
-        let _ = self
-            .client
-            .subscribe(topic::down_filter(self.id), QoS::AtLeastOnce)
-            .await;
+        self.client.subscribe(topic::down_filter(self.id)).await;
     }
 
     fn heartbeat(&mut self) -> Heartbeat<METRICS> {
@@ -252,15 +337,7 @@ impl Device {
             });
         }
         let payload = wire::encode(&UpFrames { frames: list });
-        let _ = self
-            .client
-            .publish(
-                topic::up(self.id, Up::Frames),
-                QoS::AtLeastOnce,
-                false,
-                payload,
-            )
-            .await;
+        self.client.publish(topic::up(self.id, Up::Frames), QoS::AtLeastOnce, payload).await;
     }
 
     /// Sends a check-in.
@@ -272,15 +349,7 @@ impl Device {
             security_floor: 0,
             notice_sequence: 0,
         };
-        let _ = self
-            .client
-            .publish(
-                topic::up(self.id, Up::Hello),
-                QoS::AtLeastOnce,
-                false,
-                wire::encode(&h),
-            )
-            .await;
+        self.client.publish(topic::up(self.id, Up::Hello), QoS::AtLeastOnce, wire::encode(&h)).await;
     }
 
     /// Re-sends frames and reports unacked for longer than the resend interval (`all`: every one).
@@ -323,15 +392,7 @@ impl Device {
             })
             .collect();
         for r in reports {
-            let _ = self
-                .client
-                .publish(
-                    topic::up(self.id, Up::Report),
-                    QoS::AtLeastOnce,
-                    false,
-                    wire::encode(&r),
-                )
-                .await;
+            self.client.publish(topic::up(self.id, Up::Report), QoS::AtLeastOnce, wire::encode(&r)).await;
         }
         if let Some(d) = &mut self.download
             && now.duration_since(d.asked) >= self.config.resend_after
@@ -350,15 +411,7 @@ impl Device {
         };
         self.next_report += 1;
         self.reports.insert(r.report, (r, Instant::now()));
-        let _ = self
-            .client
-            .publish(
-                topic::up(self.id, Up::Report),
-                QoS::AtLeastOnce,
-                false,
-                wire::encode(&r),
-            )
-            .await;
+        self.client.publish(topic::up(self.id, Up::Report), QoS::AtLeastOnce, wire::encode(&r)).await;
     }
 
     async fn request_chunks(&self) {
@@ -370,15 +423,7 @@ impl Device {
                     kind: PayloadKind::Full,
                     index: u32::try_from(i).unwrap_or(u32::MAX),
                 };
-                let _ = self
-                    .client
-                    .publish(
-                        topic::up(self.id, Up::Chunk),
-                        QoS::AtMostOnce,
-                        false,
-                        wire::encode(&req),
-                    )
-                    .await;
+                self.client.publish(topic::up(self.id, Up::Chunk), QoS::AtMostOnce, wire::encode(&req)).await;
             }
         }
     }
@@ -391,10 +436,15 @@ impl Device {
                 self.resend(true).await;
                 Vec::new()
             }
-            Event::Incoming(Packet::Publish(p)) => match topic::parse_down(&p.topic) {
-                Some((id, kind)) if id == self.id => self.downlink(kind, &p.payload).await,
-                _ => Vec::new(),
-            },
+            Event::Incoming(Packet::Publish(p)) => self.handle_publish(&p.topic, &p.payload).await,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Handles one downlink message (a PUBLISH the broker delivered on `topic`).
+    pub async fn handle_publish(&mut self, topic: &str, payload: &[u8]) -> Vec<Note> {
+        match topic::parse_down(topic) {
+            Some((id, kind)) if id == self.id => self.downlink(kind, payload).await,
             _ => Vec::new(),
         }
     }
