@@ -59,6 +59,9 @@ struct Args {
     /// Bytes per second each client of the embedded broker may send (0: no limit).
     #[arg(long, default_value_t = 64 * 1024)]
     client_rate: u64,
+    /// Longest the embedded broker holds a device's PUBACK for its next write (ms; 0: none).
+    #[arg(long, default_value_t = 100)]
+    puback_delay_ms: u64,
     /// Clients the embedded broker takes at once.
     #[arg(long, default_value_t = 10_000)]
     max_clients: usize,
@@ -206,6 +209,7 @@ async fn run(args: Args) -> Result<String, String> {
     }
     config.broker_limits.bytes_per_s = args.client_rate;
     config.broker_limits.max_connections = args.max_clients;
+    config.broker_limits.puback_delay = Duration::from_millis(args.puback_delay_ms);
     config.operator_tokens = vec!["loadtest".into()];
     let config_fleet = config.fleet;
     config.client_id = format!("fleet-server-loadtest-{}", std::process::id());

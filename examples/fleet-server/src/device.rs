@@ -128,7 +128,7 @@ impl WireBuffer {
     /// Appends a SUBSCRIBE of `filters` at QoS 1.
     pub fn subscribe(&mut self, filters: &[String]) {
         let pkid = self.pkid();
-        let list = filters
+        let list: Vec<_> = filters
             .iter()
             .map(|f| rumqttc::mqttbytes::v4::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce))
             .collect();

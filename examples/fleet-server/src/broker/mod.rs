@@ -572,6 +572,7 @@ async fn read_loop(
     let l = broker.limits;
     let limited = !outbox.service && l.bytes_per_s > 0;
     let mut bucket = Bucket::new(l.bytes_per_s, l.burst_bytes, Instant::now());
+    let mut hits = Vec::new();
     loop {
         let p = match next_packet(rd, &mut buf, idle, limited.then_some(&mut bucket), false).await {
             Ok(p) => p,
@@ -580,7 +581,7 @@ async fn read_loop(
         match p {
             Packet::Publish(p) => {
                 broker.stats.published.fetch_add(1, Relaxed);
-                deliver(broker, &p).await;
+                deliver(broker, &p, &mut hits).await;
                 if p.qos == 1 && !outbox.puback(p.pkid).await {
                     return End::Closed;
                 }
@@ -638,44 +639,51 @@ async fn read_loop(
     }
 }
 
-/// Queues `p` to every subscriber of its topic.
-async fn deliver(broker: &Broker, p: &packet::Publish) {
-    let targets: Vec<(Outbox, u8)> = match broker.table.read() {
-        Ok(t) => t
-            .router
-            .matches(p.topic_str())
-            .into_iter()
-            .filter_map(|(k, qos)| Some((t.outboxes.get(&k)?.clone(), qos)))
-            .collect(),
-        Err(_) => return,
-    };
-    for (ob, sub_qos) in targets {
-        let qos = p.qos.min(sub_qos);
-        let cost = ob.cost(p.topic.len() + p.payload.len());
-        if ob.service && qos == 1 {
-            // The service's uplink: wait for room (back-pressure on the publisher).
-            match ob.budget.acquire_many(cost).await {
-                Ok(permit) => permit.forget(),
-                Err(_) => continue,
-            }
-        } else {
+/// Queues `p` to every subscriber of its topic (`hits`: scratch space for the matches).
+async fn deliver(broker: &Broker, p: &packet::Publish, hits: &mut Vec<(Key, u8)>) {
+    // The service's queues when full: waited for after the table's lock is released.
+    let mut wait: Vec<(Outbox, u8, u32)> = Vec::new();
+    {
+        let Ok(t) = broker.table.read() else { return };
+        t.router.matches_into(p.topic_str(), hits);
+        for &(k, sub_qos) in hits.iter() {
+            let Some(ob) = t.outboxes.get(&k) else {
+                continue;
+            };
+            let qos = p.qos.min(sub_qos);
+            let cost = ob.cost(p.topic.len() + p.payload.len());
             match ob.budget.try_acquire_many(cost) {
-                Ok(permit) => permit.forget(),
+                Ok(permit) => {
+                    permit.forget();
+                    queue(ob, p, qos, cost);
+                }
+                // The service's uplink: wait for room (back-pressure on the publisher).
+                Err(_) if ob.service && qos == 1 => wait.push((ob.clone(), qos, cost)),
                 Err(_) => {
                     broker.stats.dropped.fetch_add(1, Relaxed);
-                    continue;
                 }
             }
         }
-        let out = Out::Publish {
-            topic: p.topic.clone(),
-            payload: p.payload.clone(),
-            qos,
-            cost,
-        };
-        if ob.tx.send(out).is_err() {
-            ob.budget.add_permits(cost as usize);
+    }
+    for (ob, qos, cost) in wait {
+        match ob.budget.acquire_many(cost).await {
+            Ok(permit) => permit.forget(),
+            Err(_) => continue,
         }
+        queue(&ob, p, qos, cost);
+    }
+}
+
+/// Queues `p` to `ob`, whose budget already holds `cost` for it.
+fn queue(ob: &Outbox, p: &packet::Publish, qos: u8, cost: u32) {
+    let out = Out::Publish {
+        topic: p.topic.clone(),
+        payload: p.payload.clone(),
+        qos,
+        cost,
+    };
+    if ob.tx.send(out).is_err() {
+        ob.budget.add_permits(cost as usize);
     }
 }
 
