@@ -13,6 +13,14 @@
 //! 8) from a random phase. The figure counts frames acked within the
 //! measured window; afterwards the devices stop sending, wait for the acks in flight, and the
 //! parent checks that every acked frame is in the database.
+//!
+//! The device model is [`fleet_server::device::Device`] (the one the tests and the crash test
+//! drive over `rumqttc`); here each connection is a minimal MQTT 3.1.1 client of our own on
+//! one thread ([`Link::Buffer`]): what its devices send in one wake-up goes out in one
+//! `write`, which keeps the generator's CPU per frame well below the service's.
+//!
+//! Besides the result line, stderr gets the CPU of each of the service's threads over the
+//! measured window, per frame the service decoded in it, and the devices' CPU per frame.
 
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -32,7 +40,7 @@ use rand_chacha::rand_core::{Rng as _, SeedableRng as _};
 /// Load generator for fleet-server.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Devices (one MQTT connection each).
+    /// Devices (one MQTT connection each, or see `--per-connection`).
     #[arg(long, default_value_t = 10_000)]
     devices: u64,
     /// Seconds measured.
@@ -586,9 +594,13 @@ impl Gateway {
             unacked += d.unacked() as u64;
         }
         if unacked > self.unacked {
-            self.stats.unacked.fetch_add(unacked - self.unacked, Relaxed);
+            self.stats
+                .unacked
+                .fetch_add(unacked - self.unacked, Relaxed);
         } else {
-            self.stats.unacked.fetch_sub(self.unacked - unacked, Relaxed);
+            self.stats
+                .unacked
+                .fetch_sub(self.unacked - unacked, Relaxed);
         }
         self.unacked = unacked;
     }

@@ -337,7 +337,9 @@ impl Device {
             });
         }
         let payload = wire::encode(&UpFrames { frames: list });
-        self.client.publish(topic::up(self.id, Up::Frames), QoS::AtLeastOnce, payload).await;
+        self.client
+            .publish(topic::up(self.id, Up::Frames), QoS::AtLeastOnce, payload)
+            .await;
     }
 
     /// Sends a check-in.
@@ -349,7 +351,13 @@ impl Device {
             security_floor: 0,
             notice_sequence: 0,
         };
-        self.client.publish(topic::up(self.id, Up::Hello), QoS::AtLeastOnce, wire::encode(&h)).await;
+        self.client
+            .publish(
+                topic::up(self.id, Up::Hello),
+                QoS::AtLeastOnce,
+                wire::encode(&h),
+            )
+            .await;
     }
 
     /// Re-sends frames and reports unacked for longer than the resend interval (`all`: every one).
@@ -392,7 +400,13 @@ impl Device {
             })
             .collect();
         for r in reports {
-            self.client.publish(topic::up(self.id, Up::Report), QoS::AtLeastOnce, wire::encode(&r)).await;
+            self.client
+                .publish(
+                    topic::up(self.id, Up::Report),
+                    QoS::AtLeastOnce,
+                    wire::encode(&r),
+                )
+                .await;
         }
         if let Some(d) = &mut self.download
             && now.duration_since(d.asked) >= self.config.resend_after
@@ -411,7 +425,13 @@ impl Device {
         };
         self.next_report += 1;
         self.reports.insert(r.report, (r, Instant::now()));
-        self.client.publish(topic::up(self.id, Up::Report), QoS::AtLeastOnce, wire::encode(&r)).await;
+        self.client
+            .publish(
+                topic::up(self.id, Up::Report),
+                QoS::AtLeastOnce,
+                wire::encode(&r),
+            )
+            .await;
     }
 
     async fn request_chunks(&self) {
@@ -423,7 +443,13 @@ impl Device {
                     kind: PayloadKind::Full,
                     index: u32::try_from(i).unwrap_or(u32::MAX),
                 };
-                self.client.publish(topic::up(self.id, Up::Chunk), QoS::AtMostOnce, wire::encode(&req)).await;
+                self.client
+                    .publish(
+                        topic::up(self.id, Up::Chunk),
+                        QoS::AtMostOnce,
+                        wire::encode(&req),
+                    )
+                    .await;
             }
         }
     }

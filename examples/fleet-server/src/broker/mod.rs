@@ -21,6 +21,9 @@
 //! # Design
 //! - One task per connection reads, decodes ([`packet`]) and routes; the same task writes,
 //!   batching whatever is queued for the client into one `write`. One descriptor per client.
+//!   A client's PUBACK waits up to [`Limits::puback_delay`] for other bytes to that client: a
+//!   device's PUBACK then goes out with the service's ack of the same frame, one `write` and
+//!   one wake-up of the device per frame instead of two.
 //!   All tasks run on one thread (`mqtt-broker`): a delivery wakes the receiving task with no
 //!   cross-thread wake-up, which measured 18 instead of 26 µs of CPU per message at 10,000
 //!   clients on two worker threads.
