@@ -637,3 +637,42 @@ impl Device {
         Some(Note::Updated(d.version, d.sequence))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::packet::{Packet, Publish, decode};
+    use bytes::{Bytes, BytesMut};
+
+    #[test]
+    fn the_wire_buffer_writes_what_the_broker_reads() {
+        let mut w = WireBuffer::default();
+        w.publish("fleet/v1/devices/7/up/frames", QoS::AtLeastOnce, b"abc");
+        w.publish("t", QoS::AtMostOnce, b"");
+        w.subscribe(&["fleet/v1/devices/7/down/+".to_string()]);
+        w.publish("u", QoS::AtLeastOnce, b"z");
+        let mut buf = BytesMut::from(&w.bytes[..]);
+        let publish = |topic: &'static str, qos, pkid, payload: &'static [u8]| {
+            Some(Packet::Publish(Publish {
+                topic: Bytes::from_static(topic.as_bytes()),
+                qos,
+                pkid,
+                payload: Bytes::from_static(payload),
+            }))
+        };
+        assert_eq!(
+            decode(&mut buf, 1_024).unwrap(),
+            publish("fleet/v1/devices/7/up/frames", 1, 1, b"abc")
+        );
+        assert_eq!(decode(&mut buf, 1_024).unwrap(), publish("t", 0, 0, b""));
+        assert_eq!(
+            decode(&mut buf, 1_024).unwrap(),
+            Some(Packet::Subscribe(
+                2,
+                vec![("fleet/v1/devices/7/down/+".to_string(), 1)]
+            ))
+        );
+        assert_eq!(decode(&mut buf, 1_024).unwrap(), publish("u", 1, 3, b"z"));
+        assert!(buf.is_empty(), "{} bytes left", buf.len());
+    }
+}
