@@ -13,6 +13,14 @@
 //! 8) from a random phase. The figure counts frames acked within the
 //! measured window; afterwards the devices stop sending, wait for the acks in flight, and the
 //! parent checks that every acked frame is in the database.
+//!
+//! The device model is [`fleet_server::device::Device`] (the one the tests and the crash test
+//! drive over `rumqttc`); here each connection is a minimal MQTT 3.1.1 client of our own on
+//! one thread ([`Link::Buffer`]): what its devices send in one wake-up goes out in one
+//! `write`, which keeps the generator's CPU per frame well below the service's.
+//!
+//! Besides the result line, stderr gets the CPU of each of the service's threads over the
+//! measured window, per frame the service decoded in it, and the devices' CPU per frame.
 
 use core::net::SocketAddr;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -23,7 +31,7 @@ use std::time::Instant;
 use clap::Parser;
 use fleet_server::client::Api;
 use fleet_server::db::Location;
-use fleet_server::device::{Device, DeviceConfig, Note};
+use fleet_server::device::{Device, DeviceConfig, Link, Note, WireBuffer};
 use fleet_server::persist;
 use fleet_server::service::{self, BrokerMode, Config};
 use rand_chacha::ChaCha8Rng;
@@ -32,7 +40,7 @@ use rand_chacha::rand_core::{Rng as _, SeedableRng as _};
 /// Load generator for fleet-server.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Devices (one MQTT connection each).
+    /// Devices (one MQTT connection each, or see `--per-connection`).
     #[arg(long, default_value_t = 10_000)]
     devices: u64,
     /// Seconds measured.
@@ -59,6 +67,9 @@ struct Args {
     /// Bytes per second each client of the embedded broker may send (0: no limit).
     #[arg(long, default_value_t = 64 * 1024)]
     client_rate: u64,
+    /// Longest the embedded broker holds a device's PUBACK for its next write (ms; 0: none).
+    #[arg(long, default_value_t = 100)]
+    puback_delay_ms: u64,
     /// Clients the embedded broker takes at once.
     #[arg(long, default_value_t = 10_000)]
     max_clients: usize,
@@ -125,12 +136,42 @@ fn thread_cpu_line(before: &[(String, f64)]) -> String {
         .join(", ")
 }
 
+/// `thread_cpu` now minus `before`, per frame (`frames` in the same time), as one line.
+fn thread_cpu_per_frame(before: &[(String, f64)], frames: u64) -> String {
+    let mut total = 0.0;
+    let mut parts: Vec<String> = thread_cpu()
+        .iter()
+        .map(|(n, s)| {
+            let b = before.iter().find(|(m, _)| m == n).map_or(0.0, |x| x.1);
+            (n.clone(), s - b)
+        })
+        .filter(|(_, s)| *s >= 0.05)
+        .map(|(n, s)| {
+            total += s;
+            format!("{n} {s:.1}s {:.1}us", s * 1e6 / frames.max(1) as f64)
+        })
+        .collect();
+    parts.push(format!(
+        "all {total:.1}s {:.1}us per frame ({frames} frames decoded)",
+        total * 1e6 / frames.max(1) as f64
+    ));
+    parts.join(", ")
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    else {
+    // The device process on one thread: its connections wake each other with no
+    // cross-thread wake-ups (the service keeps the multi-threaded runtime).
+    let runtime = if args.devices_against.is_some() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
+    let Ok(runtime) = runtime else {
         return std::process::ExitCode::FAILURE;
     };
     let result = if args.devices_against.is_some() {
@@ -176,6 +217,7 @@ async fn run(args: Args) -> Result<String, String> {
     }
     config.broker_limits.bytes_per_s = args.client_rate;
     config.broker_limits.max_connections = args.max_clients;
+    config.broker_limits.puback_delay = Duration::from_millis(args.puback_delay_ms);
     config.operator_tokens = vec!["loadtest".into()];
     let config_fleet = config.fleet;
     config.client_id = format!("fleet-server-loadtest-{}", std::process::id());
@@ -211,7 +253,7 @@ async fn run(args: Args) -> Result<String, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let cpu0 = cpu_seconds();
     let threads0 = thread_cpu();
-    let child = tokio::process::Command::new(exe)
+    let mut child = tokio::process::Command::new(exe)
         .args([
             "--devices-against".to_string(),
             broker.to_string(),
@@ -232,22 +274,44 @@ async fn run(args: Args) -> Result<String, String> {
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .output()
-        .await
+        .kill_on_drop(true)
+        .spawn()
         .map_err(|e| format!("cannot start the device process: {e}"))?;
+    // The child says on stdout when its measured window starts and ends: this process's
+    // threads' CPU over exactly that window.
+    let mut window: Option<(Vec<(String, f64)>, u64)> = None;
+    let mut window_line = String::new();
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        while let Ok(Some(l)) = lines.next_line().await {
+            if l == "measure: start" {
+                window = Some((thread_cpu(), running.shared.metrics.frames.load(Relaxed)));
+            } else if l == "measure: end" {
+                if let Some((before, frames0)) = &window {
+                    let frames = running.shared.metrics.frames.load(Relaxed) - frames0;
+                    window_line = thread_cpu_per_frame(before, frames);
+                }
+            } else {
+                line = l;
+            }
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| format!("the device process: {e}"))?;
     let service_cpu = cpu_seconds() - cpu0;
     eprintln!(
         "loadtest: service threads' CPU over the device run: {}",
         thread_cpu_line(&threads0)
     );
-    eprint!("{}", String::from_utf8_lossy(&child.stderr));
-    let out = String::from_utf8_lossy(&child.stdout).to_string();
-    let line = out.lines().last().unwrap_or("").to_string();
-    if !child.status.success() {
-        return Err(format!(
-            "the device process failed: {line} {}",
-            String::from_utf8_lossy(&child.stderr)
-        ));
+    if !window_line.is_empty() {
+        eprintln!("loadtest: service threads' CPU in the measured window: {window_line}");
+    }
+    if !status.success() {
+        return Err(format!("the device process failed: {line}"));
     }
     let field = |name: &str| -> Result<f64, String> {
         line.split_whitespace()
@@ -379,8 +443,174 @@ fn next_due(due: &[tokio::time::Instant]) -> tokio::time::Instant {
         .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3_600))
 }
 
-/// One MQTT connection carrying `ids` devices: routes each downlink message to its device,
-/// sends each device's heartbeats at its own phase.
+/// Connects to the broker as `client_id` (clean session, no keep-alive: the devices send
+/// twice a second) and waits for its CONNACK.
+async fn mqtt_connect(
+    broker: &fleet_server::mqtt::BrokerAddr,
+    client_id: &str,
+    buf: &mut bytes::BytesMut,
+) -> Result<tokio::net::TcpStream, String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect((broker.host.as_str(), broker.port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    let mut connect = rumqttc::Connect::new(client_id);
+    connect.keep_alive = 0;
+    let mut out = bytes::BytesMut::new();
+    connect.write(&mut out).map_err(|e| e.to_string())?;
+    stream.write_all(&out).await.map_err(|e| e.to_string())?;
+    buf.clear();
+    loop {
+        match rumqttc::Packet::read(buf, fleet_server::mqtt::MAX_PACKET) {
+            Ok(rumqttc::Packet::ConnAck(a)) if a.code == rumqttc::ConnectReturnCode::Success => {
+                return Ok(stream);
+            }
+            Ok(p) => return Err(format!("expected a CONNACK, got {p:?}")),
+            Err(rumqttc::Error::InsufficientBytes(_)) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        if stream.read_buf(buf).await.map_err(|e| e.to_string())? == 0 {
+            return Err("the broker closed the connection before its CONNACK".into());
+        }
+    }
+}
+
+/// Writes what the devices queued in `wire`, in one `write`.
+async fn flush(
+    stream: &mut tokio::net::TcpStream,
+    wire: &std::sync::Mutex<WireBuffer>,
+    spare: &mut Vec<u8>,
+) -> bool {
+    use tokio::io::AsyncWriteExt as _;
+    spare.clear();
+    if let Ok(mut w) = wire.lock() {
+        core::mem::swap(&mut w.bytes, spare);
+    }
+    spare.is_empty() || stream.write_all(spare).await.is_ok()
+}
+
+/// One gateway's state: its devices, their next heartbeats, the connection's outgoing bytes.
+struct Gateway {
+    devices: Vec<Device>,
+    index: std::collections::HashMap<u64, usize>,
+    due: Vec<tokio::time::Instant>,
+    wire: Arc<std::sync::Mutex<WireBuffer>>,
+    period: Duration,
+    stats: Arc<Stats>,
+    /// Frames unacked at the last count (what this gateway adds to `Stats::unacked`).
+    unacked: u64,
+    /// Devices counted in `Stats::connected`.
+    counted: bool,
+}
+
+impl Gateway {
+    /// Serves one connection until it fails.
+    async fn serve(&mut self, mut stream: tokio::net::TcpStream, mut buf: bytes::BytesMut) {
+        use tokio::io::AsyncReadExt as _;
+        let mut spare = Vec::new();
+        let filters: Vec<String> = self
+            .devices
+            .iter()
+            .map(|d| fleet_server::topic::down_filter(d.id))
+            .collect();
+        let mut subacks = 0usize;
+        if let Ok(mut w) = self.wire.lock() {
+            for chunk in filters.chunks(100) {
+                w.subscribe(chunk);
+                subacks += 1;
+            }
+        }
+        for d in &mut self.devices {
+            d.resend(true).await;
+        }
+        let mut next_resend = tokio::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            if !flush(&mut stream, &self.wire, &mut spare).await {
+                return;
+            }
+            let sending = subacks == 0 && self.stats.sending.load(Relaxed);
+            let wake = if sending {
+                next_due(&self.due).min(next_resend)
+            } else {
+                next_resend
+            };
+            tokio::select! {
+                n = stream.read_buf(&mut buf) => {
+                    if !matches!(n, Ok(n) if n > 0) {
+                        return;
+                    }
+                    loop {
+                        match rumqttc::Packet::read(&mut buf, fleet_server::mqtt::MAX_PACKET) {
+                            Ok(rumqttc::Packet::Publish(p)) => {
+                                let target = fleet_server::topic::parse_down(&p.topic)
+                                    .and_then(|(id, _)| self.index.get(&id).copied());
+                                if let Some(d) = target.and_then(|i| self.devices.get_mut(i)) {
+                                    for n in d.handle_publish(&p.topic, &p.payload).await {
+                                        self.stats.note(n);
+                                    }
+                                }
+                            }
+                            Ok(rumqttc::Packet::SubAck(_)) => {
+                                subacks = subacks.saturating_sub(1);
+                                if subacks == 0 && !self.counted {
+                                    self.counted = true;
+                                    self.stats.connected.fetch_add(self.devices.len() as u64, Relaxed);
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(rumqttc::Error::InsufficientBytes(_)) => break,
+                            Err(_) => return,
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(wake) => {
+                    let now = tokio::time::Instant::now();
+                    if sending {
+                        for (d, t) in self.devices.iter_mut().zip(self.due.iter_mut()) {
+                            if *t <= now {
+                                d.send_heartbeat().await;
+                                *t += self.period;
+                                if *t < now { *t = now + self.period; }
+                            }
+                        }
+                    }
+                    if now >= next_resend {
+                        next_resend = now + Duration::from_secs(1);
+                        self.count_unacked(true).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Re-sends what is overdue (`resend`) and updates this gateway's share of the unacked count.
+    async fn count_unacked(&mut self, resend: bool) {
+        let mut unacked = 0u64;
+        for d in &mut self.devices {
+            if resend {
+                d.resend(false).await;
+            }
+            unacked += d.unacked() as u64;
+        }
+        if unacked > self.unacked {
+            self.stats
+                .unacked
+                .fetch_add(unacked - self.unacked, Relaxed);
+        } else {
+            self.stats
+                .unacked
+                .fetch_sub(self.unacked - unacked, Relaxed);
+        }
+        self.unacked = unacked;
+    }
+}
+
+/// One MQTT connection carrying `ids` devices (a gateway; one device: a device's own
+/// connection): routes each downlink message to its device, sends each device's heartbeats at
+/// its own phase. The connection is our own minimal client (the devices' packets are
+/// appended to one buffer and written with one `write` per wake-up); the device model is
+/// `fleet_server::device::Device`, the same as over `rumqttc`.
 fn spawn_gateway(
     broker: &fleet_server::mqtt::BrokerAddr,
     ids: Vec<(u64, Duration)>,
@@ -389,19 +619,18 @@ fn spawn_gateway(
     key_every: u32,
     stats: Arc<Stats>,
 ) {
+    let broker = broker.clone();
     let first = ids.first().map_or(0, |(id, _)| *id);
-    let mut o = fleet_server::mqtt::options(broker, &format!("gateway-{first}"));
-    o.set_inflight(1_000);
-    o.set_keep_alive(Duration::from_secs(60));
-    let (client, mut ev) = rumqttc::AsyncClient::new(o, 4_096);
+    let client_id = format!("gateway-{first}");
     let config = DeviceConfig {
         key_every,
         resend_after: Duration::from_secs(10),
         ..DeviceConfig::default()
     };
-    let mut devices: Vec<Device> = ids
+    let wire = Arc::new(std::sync::Mutex::new(WireBuffer::default()));
+    let devices: Vec<Device> = ids
         .iter()
-        .map(|(id, _)| Device::with_client(client.clone(), *id, 1, config.clone()))
+        .map(|(id, _)| Device::with_link(Link::Buffer(wire.clone()), *id, 1, config.clone()))
         .collect();
     let index: std::collections::HashMap<u64, usize> = ids
         .iter()
@@ -412,70 +641,27 @@ fn spawn_gateway(
         // Connect in waves: a burst of thousands of SYNs overflows the listener's backlog.
         tokio::time::sleep(delay).await;
         let start = tokio::time::Instant::now() + Duration::from_secs(2);
-        let mut due: Vec<tokio::time::Instant> =
-            ids.iter().map(|(_, phase)| start + *phase).collect();
-        let mut resend = tokio::time::interval(Duration::from_secs(1));
-        let mut up = false;
-        let mut last_unacked = 0u64;
+        let mut g = Gateway {
+            devices,
+            index,
+            due: ids.iter().map(|(_, phase)| start + *phase).collect(),
+            wire,
+            period,
+            stats,
+            unacked: 0,
+            counted: false,
+        };
+        let mut buf = bytes::BytesMut::with_capacity(4_096);
         loop {
-            tokio::select! {
-                e = ev.poll() => match e {
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
-                        let filters: Vec<rumqttc::SubscribeFilter> = devices
-                            .iter()
-                            .map(|d| rumqttc::SubscribeFilter::new(fleet_server::topic::down_filter(d.id), rumqttc::QoS::AtLeastOnce))
-                            .collect();
-                        for chunk in filters.chunks(100) {
-                            let _ = client.subscribe_many(chunk.to_vec()).await;
-                        }
-                        for d in &mut devices {
-                            d.resend(true).await;
-                        }
-                    }
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) if !up => {
-                        up = true;
-                        stats.connected.fetch_add(devices.len() as u64, Relaxed);
-                    }
-                    Ok(e @ rumqttc::Event::Incoming(rumqttc::Packet::Publish(_))) => {
-                        let target = match &e {
-                            rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) => fleet_server::topic::parse_down(&p.topic).and_then(|(id, _)| index.get(&id).copied()),
-                            _ => None,
-                        };
-                        if let Some(d) = target.and_then(|i| devices.get_mut(i)) {
-                            for n in d.handle(e).await {
-                                stats.note(n);
-                            }
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-                },
-                // Wake when the next device is due, not on a fixed tick: with a device per
-                // connection a 20 ms tick was 500,000 wake-ups a second for 10,000 devices.
-                () = tokio::time::sleep_until(next_due(&due)), if up && stats.sending.load(Relaxed) => {
-                    let now = tokio::time::Instant::now();
-                    for (d, t) in devices.iter_mut().zip(due.iter_mut()) {
-                        if *t <= now {
-                            d.send_heartbeat().await;
-                            *t += period;
-                            if *t < now { *t = now + period; }
-                        }
-                    }
-                }
-                _ = resend.tick() => {
-                    let mut unacked = 0u64;
-                    for d in &mut devices {
-                        d.resend(false).await;
-                        unacked += d.unacked() as u64;
-                    }
-                    if unacked > last_unacked {
-                        stats.unacked.fetch_add(unacked - last_unacked, Relaxed);
-                    } else {
-                        stats.unacked.fetch_sub(last_unacked - unacked, Relaxed);
-                    }
-                    last_unacked = unacked;
-                }
+            match mqtt_connect(&broker, &client_id, &mut buf).await {
+                Ok(stream) => g.serve(stream, core::mem::take(&mut buf)).await,
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
             }
+            // What was queued for the lost connection goes again after the reconnect.
+            if let Ok(mut w) = g.wire.lock() {
+                w.bytes.clear();
+            }
+            g.count_unacked(false).await;
         }
     });
 }
@@ -547,6 +733,7 @@ async fn devices(args: Args) -> Result<String, String> {
     );
     tokio::time::sleep(Duration::from_secs(10)).await;
     stats.measuring.store(true, Relaxed);
+    println!("measure: start");
     let threads0 = thread_cpu();
     let cpu0 = cpu_seconds();
     let start = Instant::now();
@@ -567,6 +754,7 @@ async fn devices(args: Args) -> Result<String, String> {
     }
     let elapsed = start.elapsed().as_secs_f64();
     stats.measuring.store(false, Relaxed);
+    println!("measure: end");
     let committed = stats.committed.load(Relaxed);
     eprintln!(
         "loadtest: devices' CPU in the measured {elapsed:.0} s: {:.1} us per committed frame; threads: {}",

@@ -10,6 +10,7 @@
 
 use core::time::Duration;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ota_core::manifest::Version;
@@ -97,12 +98,93 @@ pub enum Note {
     Updated(WireVersion, u64),
 }
 
+/// MQTT packets a device (or many) sends over a connection its owner drives: appended here,
+/// written by the owner with one `write` per wake-up (the load generator's connections).
+#[derive(Debug, Default)]
+pub struct WireBuffer {
+    /// Encoded packets not written yet.
+    pub bytes: Vec<u8>,
+    next_pkid: u16,
+}
+
+impl WireBuffer {
+    fn pkid(&mut self) -> u16 {
+        self.next_pkid = if self.next_pkid == u16::MAX {
+            1
+        } else {
+            self.next_pkid + 1
+        };
+        self.next_pkid
+    }
+
+    /// Appends a PUBLISH of `payload` on `topic` (QoS 0 or 1; a QoS 1 one gets the next
+    /// packet id; its PUBACK needs no answer).
+    pub fn publish(&mut self, topic: &str, qos: QoS, payload: &[u8]) {
+        let qos = u8::from(qos != QoS::AtMostOnce);
+        let pkid = if qos > 0 { self.pkid() } else { 0 };
+        crate::broker::packet::publish_into(topic.as_bytes(), payload, qos, pkid, &mut self.bytes);
+    }
+
+    /// Appends a SUBSCRIBE of `filters` at QoS 1.
+    pub fn subscribe(&mut self, filters: &[String]) {
+        let pkid = self.pkid();
+        let list: Vec<_> = filters
+            .iter()
+            .map(|f| rumqttc::mqttbytes::v4::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce))
+            .collect();
+        let sub = rumqttc::mqttbytes::v4::Subscribe::new_many(list);
+        let mut out = bytes::BytesMut::new();
+        let mut sub = sub;
+        sub.pkid = pkid;
+        if sub.write(&mut out).is_ok() {
+            self.bytes.extend_from_slice(&out);
+        }
+    }
+}
+
+/// Where a device's MQTT packets go.
+#[derive(Debug, Clone)]
+pub enum Link {
+    /// A `rumqttc` client whose event loop the caller drives.
+    Client(AsyncClient),
+    /// A buffer the caller writes to its own connection.
+    Buffer(Arc<Mutex<WireBuffer>>),
+}
+
+impl Link {
+    async fn publish(&self, topic: String, qos: QoS, payload: Vec<u8>) {
+        match self {
+            Self::Client(c) => {
+                let _ = c.publish(topic, qos, false, payload).await;
+            }
+            Self::Buffer(b) => {
+                if let Ok(mut b) = b.lock() {
+                    b.publish(&topic, qos, &payload);
+                }
+            }
+        }
+    }
+
+    async fn subscribe(&self, filter: String) {
+        match self {
+            Self::Client(c) => {
+                let _ = c.subscribe(filter, QoS::AtLeastOnce).await;
+            }
+            Self::Buffer(b) => {
+                if let Ok(mut b) = b.lock() {
+                    b.subscribe(&[filter]);
+                }
+            }
+        }
+    }
+}
+
 /// One simulated device.
 pub struct Device {
     /// Device id.
     pub id: u64,
     config: DeviceConfig,
-    client: AsyncClient,
+    client: Link,
     /// Boot id.
     pub boot: u32,
     seq: u32,
@@ -140,6 +222,12 @@ impl Device {
     /// drives the event loop and hands each device its own events).
     #[must_use]
     pub fn with_client(client: AsyncClient, id: u64, boot: u32, config: DeviceConfig) -> Self {
+        Self::with_link(Link::Client(client), id, boot, config)
+    }
+
+    /// A device that speaks through `link`.
+    #[must_use]
+    pub fn with_link(client: Link, id: u64, boot: u32, config: DeviceConfig) -> Self {
         let running = config.firmware;
         Self {
             id,
@@ -174,10 +262,7 @@ impl Device {
 
     /// Subscribes to the device's downlink (call after each connect).
     pub async fn subscribe(&self) {
-        let _ = self
-            .client
-            .subscribe(topic::down_filter(self.id), QoS::AtLeastOnce)
-            .await;
+        self.client.subscribe(topic::down_filter(self.id)).await;
     }
 
     fn heartbeat(&mut self) -> Heartbeat<METRICS> {
@@ -252,14 +337,8 @@ impl Device {
             });
         }
         let payload = wire::encode(&UpFrames { frames: list });
-        let _ = self
-            .client
-            .publish(
-                topic::up(self.id, Up::Frames),
-                QoS::AtLeastOnce,
-                false,
-                payload,
-            )
+        self.client
+            .publish(topic::up(self.id, Up::Frames), QoS::AtLeastOnce, payload)
             .await;
     }
 
@@ -272,12 +351,10 @@ impl Device {
             security_floor: 0,
             notice_sequence: 0,
         };
-        let _ = self
-            .client
+        self.client
             .publish(
                 topic::up(self.id, Up::Hello),
                 QoS::AtLeastOnce,
-                false,
                 wire::encode(&h),
             )
             .await;
@@ -323,12 +400,10 @@ impl Device {
             })
             .collect();
         for r in reports {
-            let _ = self
-                .client
+            self.client
                 .publish(
                     topic::up(self.id, Up::Report),
                     QoS::AtLeastOnce,
-                    false,
                     wire::encode(&r),
                 )
                 .await;
@@ -350,12 +425,10 @@ impl Device {
         };
         self.next_report += 1;
         self.reports.insert(r.report, (r, Instant::now()));
-        let _ = self
-            .client
+        self.client
             .publish(
                 topic::up(self.id, Up::Report),
                 QoS::AtLeastOnce,
-                false,
                 wire::encode(&r),
             )
             .await;
@@ -370,12 +443,10 @@ impl Device {
                     kind: PayloadKind::Full,
                     index: u32::try_from(i).unwrap_or(u32::MAX),
                 };
-                let _ = self
-                    .client
+                self.client
                     .publish(
                         topic::up(self.id, Up::Chunk),
                         QoS::AtMostOnce,
-                        false,
                         wire::encode(&req),
                     )
                     .await;
@@ -391,10 +462,15 @@ impl Device {
                 self.resend(true).await;
                 Vec::new()
             }
-            Event::Incoming(Packet::Publish(p)) => match topic::parse_down(&p.topic) {
-                Some((id, kind)) if id == self.id => self.downlink(kind, &p.payload).await,
-                _ => Vec::new(),
-            },
+            Event::Incoming(Packet::Publish(p)) => self.handle_publish(&p.topic, &p.payload).await,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Handles one downlink message (a PUBLISH the broker delivered on `topic`).
+    pub async fn handle_publish(&mut self, topic: &str, payload: &[u8]) -> Vec<Note> {
+        match topic::parse_down(topic) {
+            Some((id, kind)) if id == self.id => self.downlink(kind, payload).await,
             _ => Vec::new(),
         }
     }
@@ -559,5 +635,44 @@ impl Device {
         self.previous = None;
         self.report(d.sequence, Outcome::Succeeded).await;
         Some(Note::Updated(d.version, d.sequence))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::packet::{Packet, Publish, decode};
+    use bytes::{Bytes, BytesMut};
+
+    #[test]
+    fn the_wire_buffer_writes_what_the_broker_reads() {
+        let mut w = WireBuffer::default();
+        w.publish("fleet/v1/devices/7/up/frames", QoS::AtLeastOnce, b"abc");
+        w.publish("t", QoS::AtMostOnce, b"");
+        w.subscribe(&["fleet/v1/devices/7/down/+".to_string()]);
+        w.publish("u", QoS::AtLeastOnce, b"z");
+        let mut buf = BytesMut::from(&w.bytes[..]);
+        let publish = |topic: &'static str, qos, pkid, payload: &'static [u8]| {
+            Some(Packet::Publish(Publish {
+                topic: Bytes::from_static(topic.as_bytes()),
+                qos,
+                pkid,
+                payload: Bytes::from_static(payload),
+            }))
+        };
+        assert_eq!(
+            decode(&mut buf, 1_024).unwrap(),
+            publish("fleet/v1/devices/7/up/frames", 1, 1, b"abc")
+        );
+        assert_eq!(decode(&mut buf, 1_024).unwrap(), publish("t", 0, 0, b""));
+        assert_eq!(
+            decode(&mut buf, 1_024).unwrap(),
+            Some(Packet::Subscribe(
+                2,
+                vec![("fleet/v1/devices/7/down/+".to_string(), 1)]
+            ))
+        );
+        assert_eq!(decode(&mut buf, 1_024).unwrap(), publish("u", 1, 3, b"z"));
+        assert!(buf.is_empty(), "{} bytes left", buf.len());
     }
 }

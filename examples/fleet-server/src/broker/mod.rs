@@ -21,6 +21,9 @@
 //! # Design
 //! - One task per connection reads, decodes ([`packet`]) and routes; the same task writes,
 //!   batching whatever is queued for the client into one `write`. One descriptor per client.
+//!   A client's PUBACK waits up to [`Limits::puback_delay`] for other bytes to that client: a
+//!   device's PUBACK then goes out with the service's ack of the same frame, one `write` and
+//!   one wake-up of the device per frame instead of two.
 //!   All tasks run on one thread (`mqtt-broker`): a delivery wakes the receiving task with no
 //!   cross-thread wake-up, which measured 18 instead of 26 µs of CPU per message at 10,000
 //!   clients on two worker threads.
@@ -88,12 +91,17 @@ pub struct Limits {
     pub queue_bytes: usize,
     /// Bytes queued to one of the service's connections at most.
     pub service_queue_bytes: usize,
+    /// Longest a client's PUBACK waits for other bytes to that client (zero: sent at
+    /// once). A device's PUBACK usually goes out in the same `write` as the service's ack
+    /// that follows its publish: one `write` (and one wake-up of the device) per frame
+    /// instead of two.
+    pub puback_delay: Duration,
 }
 
 impl Default for Limits {
     /// 64 KiB/s per client (a gateway of 100 devices at 2 heartbeats a second sends about
     /// 12 KiB/s), a 256 KiB burst, 256 KiB queued per client, 16 MiB per service connection,
-    /// 10,000 clients.
+    /// 10,000 clients, PUBACKs held up to 100 ms.
     fn default() -> Self {
         Self {
             max_connections: 10_000,
@@ -101,6 +109,7 @@ impl Default for Limits {
             burst_bytes: 256 * 1024,
             queue_bytes: 256 * 1024,
             service_queue_bytes: 16 * 1024 * 1024,
+            puback_delay: Duration::from_millis(100),
         }
     }
 }
@@ -155,6 +164,9 @@ pub struct Started {
 enum Out {
     /// A packet as it goes on the wire, and what it holds of the budget.
     Packet(Bytes, u32),
+    /// The PUBACK of this packet id: written with whatever goes next, or after
+    /// [`Limits::puback_delay`].
+    PubAck(u16),
     /// A PUBLISH, given its packet id when written.
     Publish {
         topic: Bytes,
@@ -187,7 +199,19 @@ impl Outbox {
         }
         self.tx.send(Out::Packet(p, cost)).is_ok()
     }
+
+    /// Queues the PUBACK of `pkid` (it waits for room like any packet).
+    async fn puback(&self, pkid: u16) -> bool {
+        match self.budget.acquire_many(PUBACK_COST).await {
+            Ok(permit) => permit.forget(),
+            Err(_) => return false,
+        }
+        self.tx.send(Out::PubAck(pkid)).is_ok()
+    }
 }
+
+/// What a queued PUBACK holds of its client's budget.
+const PUBACK_COST: u32 = 12;
 
 /// A client's place among [`Limits::max_connections`] (the service's connections take none).
 struct ClientSlot<'a>(Option<&'a Broker>);
@@ -514,7 +538,7 @@ async fn serve(broker: &Broker, stream: TcpStream, key: Key) -> bool {
             .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1_500));
         tokio::select! {
             e = read_loop(broker, &mut rd, buf, idle, &outbox, key, &mut filters) => e,
-            () = write_loop(rx, &mut wr, budget) => End::Closed,
+            () = write_loop(rx, &mut wr, budget, if service { Duration::ZERO } else { l.puback_delay }) => End::Closed,
             () = kick.notified() => End::Closed,
         }
     } else {
@@ -551,6 +575,7 @@ async fn read_loop(
     let l = broker.limits;
     let limited = !outbox.service && l.bytes_per_s > 0;
     let mut bucket = Bucket::new(l.bytes_per_s, l.burst_bytes, Instant::now());
+    let mut hits = Vec::new();
     loop {
         let p = match next_packet(rd, &mut buf, idle, limited.then_some(&mut bucket), false).await {
             Ok(p) => p,
@@ -559,8 +584,8 @@ async fn read_loop(
         match p {
             Packet::Publish(p) => {
                 broker.stats.published.fetch_add(1, Relaxed);
-                deliver(broker, &p).await;
-                if p.qos == 1 && !outbox.send(packet::puback(p.pkid)).await {
+                deliver(broker, &p, &mut hits).await;
+                if p.qos == 1 && !outbox.puback(p.pkid).await {
                     return End::Closed;
                 }
             }
@@ -617,83 +642,115 @@ async fn read_loop(
     }
 }
 
-/// Queues `p` to every subscriber of its topic.
-async fn deliver(broker: &Broker, p: &packet::Publish) {
-    let targets: Vec<(Outbox, u8)> = match broker.table.read() {
-        Ok(t) => t
-            .router
-            .matches(p.topic_str())
-            .into_iter()
-            .filter_map(|(k, qos)| Some((t.outboxes.get(&k)?.clone(), qos)))
-            .collect(),
-        Err(_) => return,
-    };
-    for (ob, sub_qos) in targets {
-        let qos = p.qos.min(sub_qos);
-        let cost = ob.cost(p.topic.len() + p.payload.len());
-        if ob.service && qos == 1 {
-            // The service's uplink: wait for room (back-pressure on the publisher).
-            match ob.budget.acquire_many(cost).await {
-                Ok(permit) => permit.forget(),
-                Err(_) => continue,
-            }
-        } else {
+/// Queues `p` to every subscriber of its topic (`hits`: scratch space for the matches).
+async fn deliver(broker: &Broker, p: &packet::Publish, hits: &mut Vec<(Key, u8)>) {
+    // The service's queues when full: waited for after the table's lock is released.
+    let mut wait: Vec<(Outbox, u8, u32)> = Vec::new();
+    {
+        let Ok(t) = broker.table.read() else { return };
+        t.router.matches_into(p.topic_str(), hits);
+        for &(k, sub_qos) in hits.iter() {
+            let Some(ob) = t.outboxes.get(&k) else {
+                continue;
+            };
+            let qos = p.qos.min(sub_qos);
+            let cost = ob.cost(p.topic.len() + p.payload.len());
             match ob.budget.try_acquire_many(cost) {
-                Ok(permit) => permit.forget(),
+                Ok(permit) => {
+                    permit.forget();
+                    queue(ob, p, qos, cost);
+                }
+                // The service's uplink: wait for room (back-pressure on the publisher).
+                Err(_) if ob.service && qos == 1 => wait.push((ob.clone(), qos, cost)),
                 Err(_) => {
                     broker.stats.dropped.fetch_add(1, Relaxed);
-                    continue;
                 }
             }
         }
-        let out = Out::Publish {
-            topic: p.topic.clone(),
-            payload: p.payload.clone(),
+    }
+    for (ob, qos, cost) in wait {
+        match ob.budget.acquire_many(cost).await {
+            Ok(permit) => permit.forget(),
+            Err(_) => continue,
+        }
+        queue(&ob, p, qos, cost);
+    }
+}
+
+/// Queues `p` to `ob`, whose budget already holds `cost` for it.
+fn queue(ob: &Outbox, p: &packet::Publish, qos: u8, cost: u32) {
+    let out = Out::Publish {
+        topic: p.topic.clone(),
+        payload: p.payload.clone(),
+        qos,
+        cost,
+    };
+    if ob.tx.send(out).is_err() {
+        ob.budget.add_permits(cost as usize);
+    }
+}
+
+/// Appends `o` to `out`; returns whether it is to go out now (all but a PUBACK).
+fn put(o: Out, out: &mut Vec<u8>, pkid: &mut u16, release: &mut usize) -> bool {
+    match o {
+        Out::Packet(b, cost) => {
+            out.extend_from_slice(&b);
+            *release += cost as usize;
+            true
+        }
+        Out::PubAck(id) => {
+            out.push(0x40);
+            out.push(2);
+            out.extend_from_slice(&id.to_be_bytes());
+            *release += PUBACK_COST as usize;
+            false
+        }
+        Out::Publish {
+            topic,
+            payload,
             qos,
             cost,
-        };
-        if ob.tx.send(out).is_err() {
-            ob.budget.add_permits(cost as usize);
+        } => {
+            if qos > 0 {
+                *pkid = if *pkid == u16::MAX { 1 } else { *pkid + 1 };
+            }
+            packet::publish_into(&topic, &payload, qos, *pkid, out);
+            *release += cost as usize;
+            true
         }
     }
 }
 
-/// Writes what is queued, as much as is there (up to [`WRITE_BATCH`]) in one `write`.
+/// Writes what is queued, as much as is there (up to [`WRITE_BATCH`]) in one `write`; when
+/// only PUBACKs are queued, waits up to `puback_delay` for something to go with them.
 async fn write_loop(
     mut rx: mpsc::UnboundedReceiver<Out>,
     wr: &mut tokio::net::tcp::OwnedWriteHalf,
     budget: Arc<Semaphore>,
+    puback_delay: Duration,
 ) {
     let mut out = Vec::with_capacity(WRITE_BATCH);
     let mut pkid: u16 = 0;
     while let Some(first) = rx.recv().await {
         out.clear();
         let mut release = 0usize;
-        let mut next = Some(first);
-        while let Some(o) = next {
-            match o {
-                Out::Packet(b, cost) => {
-                    out.extend_from_slice(&b);
-                    release += cost as usize;
-                }
-                Out::Publish {
-                    topic,
-                    payload,
-                    qos,
-                    cost,
-                } => {
-                    if qos > 0 {
-                        pkid = if pkid == u16::MAX { 1 } else { pkid + 1 };
-                    }
-                    packet::publish_into(&topic, &payload, qos, pkid, &mut out);
-                    release += cost as usize;
+        let mut now = put(first, &mut out, &mut pkid, &mut release);
+        let mut deadline = None;
+        loop {
+            while out.len() < WRITE_BATCH {
+                match rx.try_recv() {
+                    Ok(o) => now |= put(o, &mut out, &mut pkid, &mut release),
+                    Err(_) => break,
                 }
             }
-            next = if out.len() < WRITE_BATCH {
-                rx.try_recv().ok()
-            } else {
-                None
-            };
+            if now || out.len() >= WRITE_BATCH || puback_delay.is_zero() {
+                break;
+            }
+            let until = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + puback_delay);
+            match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(Some(o)) => now |= put(o, &mut out, &mut pkid, &mut release),
+                Ok(None) | Err(_) => break,
+            }
         }
         if wr.write_all(&out).await.is_err() {
             return;

@@ -154,7 +154,10 @@ pub fn decode(buf: &mut BytesMut, max: usize) -> Result<Option<Packet>, PacketEr
         buf.reserve(size - buf.len());
         return Ok(None);
     }
-    let mut packet = buf.split_to(size).freeze();
+    // A copy of just this packet: the read buffer stays the connection's own (reused for
+    // the next read instead of a new allocation each time a queued packet still holds it).
+    let mut packet = Bytes::copy_from_slice(buf.get(..size).unwrap_or_default());
+    buf.advance(size);
     let first = packet.get_u8();
     packet.advance(header - 1);
     let (kind, flags) = (first >> 4, first & 0x0f);

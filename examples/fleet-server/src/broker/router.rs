@@ -83,33 +83,44 @@ impl Router {
     /// The subscribers of `topic`, each once, at the highest QoS among its matching filters.
     #[must_use]
     pub fn matches(&self, topic: &str) -> Vec<(Key, u8)> {
-        let levels: Vec<&str> = topic.split('/').collect();
         let mut out = Vec::new();
+        self.matches_into(topic, &mut out);
+        out
+    }
+
+    /// [`Router::matches`] into `out` (cleared first), allocating nothing when `out` has room.
+    pub fn matches_into(&self, topic: &str, out: &mut Vec<(Key, u8)>) {
+        out.clear();
         // Wildcards at the first level do not match topics starting with `$` (MQTT 4.7.2).
         let system = topic.starts_with('$');
-        collect(&self.root, &levels, 0, system, &mut out);
+        collect(&self.root, topic.split('/'), true, system, out);
         if out.len() > 1 {
             out.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
             out.dedup_by_key(|e| e.0);
         }
-        out
     }
 }
 
-fn collect(node: &Node, levels: &[&str], i: usize, system: bool, out: &mut Vec<(Key, u8)>) {
-    let wild = !(system && i == 0);
+fn collect(
+    node: &Node,
+    mut levels: core::str::Split<'_, char>,
+    first: bool,
+    system: bool,
+    out: &mut Vec<(Key, u8)>,
+) {
+    let wild = !(system && first);
     if wild {
         out.extend_from_slice(&node.hash);
     }
-    let Some(level) = levels.get(i) else {
+    let Some(level) = levels.next() else {
         out.extend_from_slice(&node.here);
         return;
     };
-    if let Some(child) = node.children.get(*level) {
-        collect(child, levels, i + 1, system, out);
+    if let Some(child) = node.children.get(level) {
+        collect(child, levels.clone(), false, system, out);
     }
     if wild && let Some(plus) = &node.plus {
-        collect(plus, levels, i + 1, system, out);
+        collect(plus, levels, false, system, out);
     }
 }
 

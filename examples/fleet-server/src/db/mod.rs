@@ -102,6 +102,8 @@ impl DbError {
 pub trait Conn: Send {
     /// Runs a statement; returns the rows it changed.
     fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError>;
+    /// [`Conn::execute`] with borrowed parameters (multi-row inserts: no copies of the rows).
+    fn execute_refs(&mut self, sql: &str, params: &[&Val]) -> Result<u64, DbError>;
     /// Runs a query; returns every row.
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError>;
     /// Runs statements without parameters (migrations).
@@ -155,6 +157,7 @@ pub fn insert_many(
 ) -> Result<u64, DbError> {
     let mut inserted = 0;
     let mut rest = rows;
+    let mut params = Vec::new();
     while !rest.is_empty() {
         // Chunks of 256, 64, 16, 4 or 1 rows.
         let n = [256usize, 64, 16, 4, 1]
@@ -163,28 +166,54 @@ pub fn insert_many(
             .unwrap_or(1);
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-        let mut params = Vec::with_capacity(n * columns.len());
-        for (r, row) in chunk.iter().enumerate() {
-            if r > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for c in 0..columns.len() {
-                if c > 0 {
-                    sql.push(',');
-                }
-                sql.push('$');
-                sql.push_str(&(r * columns.len() + c + 1).to_string());
-            }
-            sql.push(')');
-            params.extend(row.iter().cloned());
-        }
-        sql.push(' ');
-        sql.push_str(suffix);
-        inserted += conn.execute(&sql, &params)?;
+        params.clear();
+        params.extend(chunk.iter().flatten());
+        let sql = insert_sql(table, columns, n, suffix);
+        inserted += conn.execute_refs(&sql, &params)?;
     }
     Ok(inserted)
+}
+
+std::thread_local! {
+    /// Statement texts of [`insert_many`] by (table, columns, rows, suffix): built once per
+    /// database thread, not for every chunk.
+    static INSERTS: core::cell::RefCell<std::collections::HashMap<(String, usize, String), Arc<str>>> =
+        core::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// `INSERT INTO table (columns) VALUES ($1,...),... suffix` for `n` rows.
+fn insert_sql(table: &str, columns: &[&str], n: usize, suffix: &str) -> Arc<str> {
+    use core::fmt::Write as _;
+    let cols = columns.join(", ");
+    let key = (format!("{table} ({cols})"), n, suffix.to_string());
+    if let Some(sql) = INSERTS.with(|m| m.borrow().get(&key).cloned()) {
+        return sql;
+    }
+    let mut sql = format!("INSERT INTO {} VALUES ", key.0);
+    for r in 0..n {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..columns.len() {
+            if c > 0 {
+                sql.push(',');
+            }
+            let _ = write!(sql, "${}", r * columns.len() + c + 1);
+        }
+        sql.push(')');
+    }
+    sql.push(' ');
+    sql.push_str(suffix);
+    let sql: Arc<str> = sql.into();
+    INSERTS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() > 256 {
+            m.clear();
+        }
+        m.insert(key, sql.clone());
+    });
+    sql
 }
 
 type Job = Box<dyn FnOnce(&mut dyn Conn) + Send>;

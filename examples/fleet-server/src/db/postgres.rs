@@ -60,6 +60,15 @@ impl Conn for PgConn {
         Ok(self.handle.block_on(self.client.execute(&stmt, &p))?)
     }
 
+    fn execute_refs(&mut self, sql: &str, params: &[&Val]) -> Result<u64, DbError> {
+        let stmt = self.statement(sql)?;
+        let p: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| *p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        Ok(self.handle.block_on(self.client.execute(&stmt, &p))?)
+    }
+
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>, DbError> {
         let stmt = self.statement(sql)?;
         let p = refs(params);

@@ -39,6 +39,9 @@ impl SqliteConn {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Statement journals (a multi-row insert's undo within its transaction) in memory,
+        // not in temporary files: they never need to survive a crash.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self { conn })
     }
@@ -46,6 +49,12 @@ impl SqliteConn {
 
 impl Conn for SqliteConn {
     fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64, DbError> {
+        let mut stmt = self.conn.prepare_cached(&placeholders(sql))?;
+        let n = stmt.execute(rusqlite::params_from_iter(params.iter()))?;
+        Ok(n as u64)
+    }
+
+    fn execute_refs(&mut self, sql: &str, params: &[&Val]) -> Result<u64, DbError> {
         let mut stmt = self.conn.prepare_cached(&placeholders(sql))?;
         let n = stmt.execute(rusqlite::params_from_iter(params.iter()))?;
         Ok(n as u64)
