@@ -55,7 +55,7 @@ use crate::state::{Event, Pending, Phase, State};
 use crate::trailer::{self, area_at, confirms};
 use crate::trust::TrustStore;
 use crate::update_error::UpdateError;
-use crate::verify::{DeviceContext, VerifyError, verify_installed};
+use crate::verify::{DeviceContext, KeptEnvelope, VerifyError, verify_kept};
 use embedded_storage::nor_flash::NorFlash;
 use serde::{Deserialize, Serialize};
 
@@ -361,6 +361,9 @@ fn apply_kept<F: NorFlash, const R: usize, const D: usize>(
 }
 
 /// The kept manifest envelope of `slot` verifies against `store` and signs the footer's image.
+///
+/// The envelope area is read once per signature entry ([`verify_kept`]): no copy of it is on
+/// the stack while a signature equation runs.
 #[inline(never)]
 fn check_kept<F: NorFlash, const R: usize, const D: usize>(
     flash: &mut F,
@@ -370,12 +373,8 @@ fn check_kept<F: NorFlash, const R: usize, const D: usize>(
     slot: Slot,
     f: &Pending,
 ) -> Result<Result<(), SlotStatus>, UpdateError<F::Error>> {
-    let area: Aligned<ENVELOPE_AREA> = trailer::read(flash, trailer::at(layout, slot, area_at(0)))?;
-    let Some(env) = footer::area_envelope(&area.0) else {
-        return Ok(Err(SlotStatus::Unsigned));
-    };
     // Only the signature chain, the product binding, the slot size and the encryption
-    // parameters decide here (see `verify_installed`).
+    // parameters decide here (see `verify_kept`).
     let device = DeviceContext {
         vendor_id: trust.vendor_id,
         class_id: trust.class_id,
@@ -385,7 +384,11 @@ fn check_kept<F: NorFlash, const R: usize, const D: usize>(
         slot_capacity: layout.max_image_size(),
         installed_version: Version::new(0, 0, 0),
     };
-    let signed = match verify_installed(env, store, &device) {
+    let mut area = KeptArea {
+        flash,
+        at: trailer::at(layout, slot, area_at(0)),
+    };
+    let signed = match verify_kept(&mut area, store, &device)? {
         Ok(signed) => signed,
         Err(VerifyError::Envelope(_) | VerifyError::Manifest(_)) => {
             return Ok(Err(SlotStatus::Unsigned));
@@ -396,6 +399,27 @@ fn check_kept<F: NorFlash, const R: usize, const D: usize>(
         return Ok(Err(SlotStatus::WrongImage));
     }
     Ok(Ok(()))
+}
+
+/// A slot's kept manifest envelope, read from its area on flash each time it is needed.
+struct KeptArea<'f, F> {
+    flash: &'f mut F,
+    at: u32,
+}
+
+impl<F: NorFlash> KeptEnvelope for KeptArea<'_, F> {
+    type Error = UpdateError<F::Error>;
+
+    /// Reads the area into this frame (a plain blocking read, no copy) and runs `f` over the
+    /// envelope it holds (empty if its length is implausible: it then fails to decode).
+    #[inline(never)]
+    fn read_with<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> Result<T, Self::Error> {
+        let mut area = Aligned([0u8; ENVELOPE_AREA]);
+        self.flash
+            .read(self.at, &mut area.0)
+            .map_err(UpdateError::flash)?;
+        Ok(f(footer::area_envelope(&area.0).unwrap_or(&[])))
+    }
 }
 
 const MARKER_DOMAIN: &[u8] = b"fleet-ops/ota/validated/v1\0";

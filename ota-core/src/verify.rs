@@ -273,7 +273,9 @@ pub fn verify_manifest<const R: usize, const D: usize>(
 /// The bootloader's check of an installed image's kept envelope: decoding, signatures and
 /// threshold, product binding, slot size, encryption parameters; returns the signed image
 /// facts. The replay, floor, expiry and minimum-version rules were applied at install and do
-/// not stop an installed image from booting.
+/// not stop an installed image from booting. The bootloader runs the same checks as
+/// [`verify_kept`] (over flash); this in-memory form is their reference in the tests.
+#[cfg(test)]
 pub(crate) fn verify_installed<const R: usize, const D: usize>(
     envelope: &[u8],
     trust: &TrustStore<R, D>,
@@ -289,6 +291,162 @@ pub(crate) fn verify_installed<const R: usize, const D: usize>(
 #[inline(never)]
 fn installed_facts(payload: &[u8], device: &DeviceContext) -> Result<Pending, VerifyError> {
     check_policy(payload, device, Rules::Boot).map(|v| Pending::from_info(v.image()))
+}
+
+/// A kept envelope the bootloader reads from flash, as often as [`verify_kept`] needs it.
+pub(crate) trait KeptEnvelope {
+    /// The flash driver's error.
+    type Error;
+    /// Reads the envelope and runs `f` over its bytes (empty if none is kept). The bytes live
+    /// only while `f` runs.
+    fn read_with<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> Result<T, Self::Error>;
+}
+
+/// What the bootloader's check of an installed image concludes: the signed image facts, or
+/// the check that failed (flash errors apart).
+pub(crate) type KeptVerdict = Result<Pending, VerifyError>;
+
+/// `verify_installed`'s checks and rules, with the envelope read from flash once per
+/// signature entry: each read decodes the envelope and prepares one entry (authority, strict
+/// checks, challenge), and the bytes are gone before that entry's equation runs, so the
+/// deepest point (the double-base multiplication) has neither the envelope nor the decoding
+/// frames above it. The first read also decides the policy facts (reported after the
+/// signatures, as `verify_installed` does) and the SHA-256 of the payload; an entry counts
+/// only if its read saw that same payload, so a transient read error cannot pair a signature
+/// with other bytes than the ones the facts come from.
+pub(crate) fn verify_kept<K: KeptEnvelope, const R: usize, const D: usize>(
+    kept: &mut K,
+    trust: &TrustStore<R, D>,
+    device: &DeviceContext,
+) -> Result<KeptVerdict, K::Error> {
+    let threshold = trust.threshold();
+    let mut first = FirstRead {
+        digest: [0; 32],
+        facts: None,
+    };
+    // Ids whose signature already counted, as in `check_signatures_under`.
+    let mut counted = [KeyId([0; 8]); MAX_SIGNATURES];
+    let mut n_counted = 0usize;
+    let mut weight: u8 = 0;
+    let mut problem: Option<SignatureError> = None;
+    for index in 0..MAX_SIGNATURES {
+        let seen = counted.get(..n_counted).unwrap_or(&[]);
+        let first = &mut first;
+        let entry = kept.read_with(|bytes| {
+            kept_entry(bytes, index, first, seen, trust, device)
+        })?;
+        let p = match entry {
+            Err(e) => return Ok(Err(e)),
+            Ok(KeptEntry::End) => break,
+            Ok(KeptEntry::Counted) => continue,
+            Ok(KeptEntry::Refused(reason)) => {
+                problem.get_or_insert(reason);
+                continue;
+            }
+            Ok(KeptEntry::Bad(id)) => {
+                problem.get_or_insert(SignatureError::BadSignature(id));
+                continue;
+            }
+            Ok(KeptEntry::Ready(p)) => p,
+        };
+        if !equation_holds(p.key, &p.k, &p.s, &p.r) {
+            problem.get_or_insert(SignatureError::BadSignature(p.id));
+            continue;
+        }
+        if let Some(slot) = counted.get_mut(n_counted) {
+            *slot = p.id;
+            n_counted += 1;
+        }
+        weight = weight.saturating_add(p.weight);
+        if weight >= threshold {
+            return Ok(first
+                .facts
+                .unwrap_or(Err(VerifyError::Envelope(EnvelopeError::Malformed))));
+        }
+    }
+    Ok(Err(VerifyError::Signature(problem.unwrap_or(
+        SignatureError::ThresholdNotMet { weight, threshold },
+    ))))
+}
+
+/// What the first read of a kept envelope decided.
+struct FirstRead {
+    /// SHA-256 of the payload the first read saw.
+    digest: Sha256Digest,
+    /// The policy verdict over that payload (`None` until the first read decoded it).
+    facts: Option<KeptVerdict>,
+}
+
+/// One signature entry ready for its equation.
+struct Prepared<'t> {
+    id: KeyId,
+    key: &'t VerifyingKey,
+    weight: u8,
+    k: Scalar,
+    s: Scalar,
+    r: [u8; 32],
+}
+
+/// What one read of a kept envelope says about entry `index`.
+enum KeptEntry<'t> {
+    /// The envelope has no entry at this index.
+    End,
+    /// The entry's key already counted.
+    Counted,
+    /// The key may not sign this manifest.
+    Refused(SignatureError),
+    /// The entry fails a strict check before its equation, or this read saw another payload
+    /// than the first one.
+    Bad(KeyId),
+    /// Ready for the equation.
+    Ready(Prepared<'t>),
+}
+
+/// Decodes `bytes` and prepares entry `index`; the first read (`first.facts` still `None`)
+/// also decides the policy facts and the payload digest. Errors are the decoding ones, as
+/// [`verify_with`] reports them.
+#[inline(never)]
+fn kept_entry<'t, const R: usize, const D: usize>(
+    bytes: &[u8],
+    index: usize,
+    first: &mut FirstRead,
+    counted: &[KeyId],
+    trust: &'t TrustStore<R, D>,
+    device: &DeviceContext,
+) -> Result<KeptEntry<'t>, VerifyError> {
+    let env = EnvelopeView::decode(bytes)?;
+    let scope = SignerScope::of_manifest(env.payload)?;
+    let digest = ImageDigest::of(env.payload);
+    if first.facts.is_none() {
+        first.digest = digest;
+        first.facts = Some(installed_facts(env.payload, device));
+    }
+    let Some(entry) = env.entries().nth(index) else {
+        return Ok(KeptEntry::End);
+    };
+    let id = entry.key_id;
+    if counted.contains(&id) {
+        return Ok(KeptEntry::Counted);
+    }
+    if digest != first.digest {
+        return Ok(KeptEntry::Bad(id));
+    }
+    Ok(match trust.authority(&id, &scope, device.now) {
+        Authority::Refused(reason) => KeptEntry::Refused(reason),
+        Authority::Signer(key, weight) => {
+            match prepare(key, MANIFEST_DOMAIN, env.payload, &entry) {
+                Some((k, s)) => KeptEntry::Ready(Prepared {
+                    id,
+                    key,
+                    weight,
+                    k,
+                    s,
+                    r: *entry.r,
+                }),
+                None => KeptEntry::Bad(id),
+            }
+        }
+    })
 }
 
 /// Which rules apply after the signatures.
@@ -473,16 +631,36 @@ pub(crate) fn strict_verify(
     payload: &[u8],
     entry: &EntryRef<'_>,
 ) -> bool {
-    let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(*entry.s)) else {
-        return false;
-    };
-    if !r_is_strict(entry.r) || key.is_weak() {
-        return false;
+    match prepare(key, domain, payload, entry) {
+        Some((k, s)) => equation_holds(key, &k, &s, entry.r),
+        None => false,
     }
-    let k = challenge(entry.r, key, domain, payload);
+}
+
+/// Everything [`strict_verify`] checks before its equation: `s` canonical, `R` strict, the
+/// key not weak; then the challenge `k`. Returns `(k, s)`, or `None` if a check failed. Not
+/// inlined: its intermediates are gone when the equation runs.
+#[inline(never)]
+fn prepare(
+    key: &VerifyingKey,
+    domain: &[u8],
+    payload: &[u8],
+    entry: &EntryRef<'_>,
+) -> Option<(Scalar, Scalar)> {
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(*entry.s))?;
+    if !r_is_strict(entry.r) || key.is_weak() {
+        return None;
+    }
+    Some((challenge(entry.r, key, domain, payload), s))
+}
+
+/// The verification equation of [`strict_verify`]: `[k](-A) + [s]B == R`, compared in
+/// compressed form. Only `-A` and the result are in this frame.
+#[inline(never)]
+fn equation_holds(key: &VerifyingKey, k: &Scalar, s: &Scalar, r: &[u8; 32]) -> bool {
     let minus_a = -key.to_edwards();
-    EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &minus_a, &s).compress()
-        == CompressedEdwardsY(*entry.r)
+    EdwardsPoint::vartime_double_scalar_mul_basepoint(k, &minus_a, s).compress()
+        == CompressedEdwardsY(*r)
 }
 
 /// `R` decompresses to a curve point that is not of small order (as `verify_strict` demands).
