@@ -55,7 +55,7 @@ use crate::state::{Event, Pending, Phase, State};
 use crate::trailer::{self, area_at, confirms};
 use crate::trust::TrustStore;
 use crate::update_error::UpdateError;
-use crate::verify::{DeviceContext, KeptEnvelope, VerifyError, verify_kept};
+use crate::verify::{DeviceContext, KeptEnvelope, VerifyError, installed_facts, verify_kept};
 use embedded_storage::nor_flash::NorFlash;
 use serde::{Deserialize, Serialize};
 
@@ -374,21 +374,25 @@ fn check_kept<F: NorFlash, const R: usize, const D: usize>(
     f: &Pending,
 ) -> Result<Result<(), SlotStatus>, UpdateError<F::Error>> {
     // Only the signature chain, the product binding, the slot size and the encryption
-    // parameters decide here (see `verify_kept`).
-    let device = DeviceContext {
-        vendor_id: trust.vendor_id,
-        class_id: trust.class_id,
-        last_sequence: 0,
-        security_floor: 0,
-        now: trust.now,
-        slot_capacity: layout.max_image_size(),
-        installed_version: Version::new(0, 0, 0),
+    // parameters decide here (see `installed_facts`). The device context is made where the
+    // policy runs, not held across the signature checks.
+    let policy = |payload: &[u8]| {
+        let device = DeviceContext {
+            vendor_id: trust.vendor_id,
+            class_id: trust.class_id,
+            last_sequence: 0,
+            security_floor: 0,
+            now: trust.now,
+            slot_capacity: layout.max_image_size(),
+            installed_version: Version::new(0, 0, 0),
+        };
+        installed_facts(payload, &device)
     };
     let mut area = KeptArea {
         flash,
         at: trailer::at(layout, slot, area_at(0)),
     };
-    let signed = match verify_kept(&mut area, store, &device)? {
+    let signed = match verify_kept(&mut area, store, trust.now, &policy)? {
         Ok(signed) => signed,
         Err(VerifyError::Envelope(_) | VerifyError::Manifest(_)) => {
             return Ok(Err(SlotStatus::Unsigned));

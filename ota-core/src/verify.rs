@@ -289,7 +289,7 @@ pub(crate) fn verify_installed<const R: usize, const D: usize>(
 /// The boot-time policy checks, reduced to the image facts the footer must match. Not
 /// inlined: the [`VerifiedManifest`] lives in this frame only.
 #[inline(never)]
-fn installed_facts(payload: &[u8], device: &DeviceContext) -> Result<Pending, VerifyError> {
+pub(crate) fn installed_facts(payload: &[u8], device: &DeviceContext) -> Result<Pending, VerifyError> {
     check_policy(payload, device, Rules::Boot).map(|v| Pending::from_info(v.image()))
 }
 
@@ -310,19 +310,32 @@ pub(crate) type KeptVerdict = Result<Pending, VerifyError>;
 /// signature entry: each read decodes the envelope and prepares one entry (authority, strict
 /// checks, challenge), and the bytes are gone before that entry's equation runs, so the
 /// deepest point (the double-base multiplication) has neither the envelope nor the decoding
-/// frames above it. The first read also decides the policy facts (reported after the
-/// signatures, as `verify_installed` does) and the SHA-256 of the payload; an entry counts
-/// only if its read saw that same payload, so a transient read error cannot pair a signature
-/// with other bytes than the ones the facts come from.
-pub(crate) fn verify_kept<K: KeptEnvelope, const R: usize, const D: usize>(
+/// frames above it. The first read also runs `policy` over the payload (the boot-time rules,
+/// [`installed_facts`]; its verdict is reported after the signatures, as `verify_installed`
+/// does) and takes the SHA-256 of the payload; an entry counts only if its read saw that same
+/// payload, so a transient read error cannot pair a signature with other bytes than the ones
+/// the facts come from.
+pub(crate) fn verify_kept<K: KeptEnvelope, P, const R: usize, const D: usize>(
     kept: &mut K,
     trust: &TrustStore<R, D>,
-    device: &DeviceContext,
-) -> Result<KeptVerdict, K::Error> {
+    now: u64,
+    policy: &P,
+) -> Result<KeptVerdict, K::Error>
+where
+    P: Fn(&[u8]) -> KeptVerdict,
+{
     let threshold = trust.threshold();
     let mut first = FirstRead {
         digest: [0; 32],
         facts: None,
+    };
+    let mut p = Prepared {
+        id: KeyId([0; 8]),
+        key: None,
+        weight: 0,
+        k: Scalar::ZERO,
+        s: Scalar::ZERO,
+        r: [0; 32],
     };
     // Ids whose signature already counted, as in `check_signatures_under`.
     let mut counted = [KeyId([0; 8]); MAX_SIGNATURES];
@@ -331,11 +344,11 @@ pub(crate) fn verify_kept<K: KeptEnvelope, const R: usize, const D: usize>(
     let mut problem: Option<SignatureError> = None;
     for index in 0..MAX_SIGNATURES {
         let seen = counted.get(..n_counted).unwrap_or(&[]);
-        let first = &mut first;
+        let (first, out) = (&mut first, &mut p);
         let entry = kept.read_with(|bytes| {
-            kept_entry(bytes, index, first, seen, trust, device)
+            kept_entry(bytes, index, first, policy, seen, trust, now, out)
         })?;
-        let p = match entry {
+        match entry {
             Err(e) => return Ok(Err(e)),
             Ok(KeptEntry::End) => break,
             Ok(KeptEntry::Counted) => continue,
@@ -343,13 +356,14 @@ pub(crate) fn verify_kept<K: KeptEnvelope, const R: usize, const D: usize>(
                 problem.get_or_insert(reason);
                 continue;
             }
-            Ok(KeptEntry::Bad(id)) => {
-                problem.get_or_insert(SignatureError::BadSignature(id));
+            Ok(KeptEntry::Bad) => {
+                problem.get_or_insert(SignatureError::BadSignature(p.id));
                 continue;
             }
-            Ok(KeptEntry::Ready(p)) => p,
-        };
-        if !equation_holds(p.key, &p.k, &p.s, &p.r) {
+            Ok(KeptEntry::Ready) => {}
+        }
+        let Some(key) = p.key else { continue };
+        if !equation_holds(key, &p.k, &p.s, &p.r) {
             problem.get_or_insert(SignatureError::BadSignature(p.id));
             continue;
         }
@@ -377,10 +391,10 @@ struct FirstRead {
     facts: Option<KeptVerdict>,
 }
 
-/// One signature entry ready for its equation.
+/// One signature entry ready for its equation (filled in place by [`kept_entry`]).
 struct Prepared<'t> {
     id: KeyId,
-    key: &'t VerifyingKey,
+    key: Option<&'t VerifyingKey>,
     weight: u8,
     k: Scalar,
     s: Scalar,
@@ -388,38 +402,44 @@ struct Prepared<'t> {
 }
 
 /// What one read of a kept envelope says about entry `index`.
-enum KeptEntry<'t> {
+enum KeptEntry {
     /// The envelope has no entry at this index.
     End,
     /// The entry's key already counted.
     Counted,
     /// The key may not sign this manifest.
     Refused(SignatureError),
-    /// The entry fails a strict check before its equation, or this read saw another payload
-    /// than the first one.
-    Bad(KeyId),
-    /// Ready for the equation.
-    Ready(Prepared<'t>),
+    /// The entry (its id in [`Prepared::id`]) fails a strict check before its equation, or
+    /// this read saw another payload than the first one.
+    Bad,
+    /// [`Prepared`] holds the entry, ready for the equation.
+    Ready,
 }
 
-/// Decodes `bytes` and prepares entry `index`; the first read (`first.facts` still `None`)
-/// also decides the policy facts and the payload digest. Errors are the decoding ones, as
+/// Decodes `bytes` and prepares entry `index` into `out`; the first read (`first.facts` still
+/// `None`) also runs `policy` and takes the payload digest. Errors are the decoding ones, as
 /// [`verify_with`] reports them.
+#[allow(clippy::too_many_arguments)]
 #[inline(never)]
-fn kept_entry<'t, const R: usize, const D: usize>(
+fn kept_entry<'t, P, const R: usize, const D: usize>(
     bytes: &[u8],
     index: usize,
     first: &mut FirstRead,
+    policy: &P,
     counted: &[KeyId],
     trust: &'t TrustStore<R, D>,
-    device: &DeviceContext,
-) -> Result<KeptEntry<'t>, VerifyError> {
+    now: u64,
+    out: &mut Prepared<'t>,
+) -> Result<KeptEntry, VerifyError>
+where
+    P: Fn(&[u8]) -> KeptVerdict,
+{
     let env = EnvelopeView::decode(bytes)?;
     let scope = SignerScope::of_manifest(env.payload)?;
     let digest = ImageDigest::of(env.payload);
     if first.facts.is_none() {
         first.digest = digest;
-        first.facts = Some(installed_facts(env.payload, device));
+        first.facts = Some(policy(env.payload));
     }
     let Some(entry) = env.entries().nth(index) else {
         return Ok(KeptEntry::End);
@@ -428,22 +448,26 @@ fn kept_entry<'t, const R: usize, const D: usize>(
     if counted.contains(&id) {
         return Ok(KeptEntry::Counted);
     }
+    out.id = id;
     if digest != first.digest {
-        return Ok(KeptEntry::Bad(id));
+        return Ok(KeptEntry::Bad);
     }
-    Ok(match trust.authority(&id, &scope, device.now) {
+    Ok(match trust.authority(&id, &scope, now) {
         Authority::Refused(reason) => KeptEntry::Refused(reason),
         Authority::Signer(key, weight) => {
             match prepare(key, MANIFEST_DOMAIN, env.payload, &entry) {
-                Some((k, s)) => KeptEntry::Ready(Prepared {
-                    id,
-                    key,
-                    weight,
-                    k,
-                    s,
-                    r: *entry.r,
-                }),
-                None => KeptEntry::Bad(id),
+                Some((k, s)) => {
+                    *out = Prepared {
+                        id,
+                        key: Some(key),
+                        weight,
+                        k,
+                        s,
+                        r: *entry.r,
+                    };
+                    KeptEntry::Ready
+                }
+                None => KeptEntry::Bad,
             }
         }
     })

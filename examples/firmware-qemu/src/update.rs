@@ -151,9 +151,11 @@ impl UpdateFigures {
     }
 }
 
-/// Times `f` and paints the stack around it, into `out`. The caller's frame must already hold
+/// Times `f` and paints the stack around it, into `out`. Always inlined: its own locals (the
+/// paint, the result) are the caller's, like the bare baselines' (see [`crate::baseline`]). The caller's frame must already hold
 /// `f`'s captures. Returns `f`'s result as it is (no tuple around it, so a large result is not
 /// copied through this frame).
+#[inline(always)]
 fn step<R>(clock: &InstrClock, out: &mut Step, f: impl FnOnce() -> R) -> Result<R, Failure> {
     let paint = Paint::new();
     let (r, instr) = clock.measure(f);
