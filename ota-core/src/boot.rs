@@ -224,6 +224,18 @@ fn check_once<F: NorFlash, const R: usize, const D: usize>(
     if let Err(s) = check_signed(flash, layout, trust, slot, &f)? {
         return Ok(Err((s, [0; 32])));
     }
+    check_image(flash, layout, trust, slot, f)
+}
+
+/// The image digest part of [`check_once`] (and the marker write), in a frame of its own.
+#[inline(never)]
+fn check_image<F: NorFlash, const R: usize, const D: usize>(
+    flash: &mut F,
+    layout: &Layout,
+    trust: &BootTrust<'_, R, D>,
+    slot: Slot,
+    f: Pending,
+) -> Result<Checked, UpdateError<F::Error>> {
     let digest = read_digest(flash, layout.slot_offset(slot), f.image_size)?;
     if digest != f.image_digest {
         return Ok(Err((SlotStatus::DigestMismatch, digest)));

@@ -324,153 +324,159 @@ pub(crate) fn verify_kept<K: KeptEnvelope, P, const R: usize, const D: usize>(
 where
     P: Fn(&[u8]) -> KeptVerdict,
 {
-    let threshold = trust.threshold();
-    let mut first = FirstRead {
+    // All of the check's state in one place, filled in place by each read: nothing but this
+    // struct (and the equation's frame) is above the multiplication.
+    let mut c = KeptCheck {
+        threshold: trust.threshold(),
+        weight: 0,
+        n_counted: 0,
+        counted: [KeyId([0; 8]); MAX_SIGNATURES],
+        problem: None,
         digest: [0; 32],
         facts: None,
-    };
-    let mut p = Prepared {
         id: KeyId([0; 8]),
         key: None,
-        weight: 0,
+        key_weight: 0,
         k: Scalar::ZERO,
         s: Scalar::ZERO,
         r: [0; 32],
     };
-    // Ids whose signature already counted, as in `check_signatures_under`.
-    let mut counted = [KeyId([0; 8]); MAX_SIGNATURES];
-    let mut n_counted = 0usize;
-    let mut weight: u8 = 0;
-    let mut problem: Option<SignatureError> = None;
     for index in 0..MAX_SIGNATURES {
-        let seen = counted.get(..n_counted).unwrap_or(&[]);
-        let (first, out) = (&mut first, &mut p);
-        let entry = kept.read_with(|bytes| {
-            kept_entry(bytes, index, first, policy, seen, trust, now, out)
-        })?;
-        match entry {
-            Err(e) => return Ok(Err(e)),
-            Ok(KeptEntry::End) => break,
-            Ok(KeptEntry::Counted) => continue,
-            Ok(KeptEntry::Refused(reason)) => {
-                problem.get_or_insert(reason);
-                continue;
-            }
-            Ok(KeptEntry::Bad) => {
-                problem.get_or_insert(SignatureError::BadSignature(p.id));
-                continue;
-            }
-            Ok(KeptEntry::Ready) => {}
+        let c_ref = &mut c;
+        match kept.read_with(|bytes| kept_entry(bytes, index, c_ref, policy, trust, now))? {
+            Next::End => break,
+            Next::Entry => continue,
+            Next::Failed => return Ok(c.take_facts()),
+            Next::Equation => {}
         }
-        let Some(key) = p.key else { continue };
-        if !equation_holds(key, &p.k, &p.s, &p.r) {
-            problem.get_or_insert(SignatureError::BadSignature(p.id));
+        let Some(key) = c.key.take() else { continue };
+        if !equation_holds(key, &c.k, &c.s, &c.r) {
+            c.problem
+                .get_or_insert(SignatureError::BadSignature(c.id));
             continue;
         }
-        if let Some(slot) = counted.get_mut(n_counted) {
-            *slot = p.id;
-            n_counted += 1;
+        if let Some(slot) = c.counted.get_mut(c.n_counted) {
+            *slot = c.id;
+            c.n_counted += 1;
         }
-        weight = weight.saturating_add(p.weight);
-        if weight >= threshold {
-            return Ok(first
-                .facts
-                .unwrap_or(Err(VerifyError::Envelope(EnvelopeError::Malformed))));
+        c.weight = c.weight.saturating_add(c.key_weight);
+        if c.weight >= c.threshold {
+            return Ok(c.take_facts());
         }
     }
-    Ok(Err(VerifyError::Signature(problem.unwrap_or(
-        SignatureError::ThresholdNotMet { weight, threshold },
+    Ok(Err(VerifyError::Signature(c.problem.unwrap_or(
+        SignatureError::ThresholdNotMet {
+            weight: c.weight,
+            threshold: c.threshold,
+        },
     ))))
 }
 
-/// What the first read of a kept envelope decided.
-struct FirstRead {
+/// The state of [`verify_kept`]: the threshold rule's (as in `check_signatures_under`), what
+/// the first read decided, and the entry being checked.
+struct KeptCheck<'t> {
+    threshold: u8,
+    weight: u8,
+    n_counted: usize,
+    /// Ids whose signature already counted.
+    counted: [KeyId; MAX_SIGNATURES],
+    /// The first reason an entry did not count.
+    problem: Option<SignatureError>,
     /// SHA-256 of the payload the first read saw.
     digest: Sha256Digest,
-    /// The policy verdict over that payload (`None` until the first read decoded it).
+    /// The policy verdict over that payload (`None` until the first read decoded it), or the
+    /// decoding error of a read.
     facts: Option<KeptVerdict>,
-}
-
-/// One signature entry ready for its equation (filled in place by [`kept_entry`]).
-struct Prepared<'t> {
+    /// The entry being checked: its key id, key and weight, and its prepared equation.
     id: KeyId,
     key: Option<&'t VerifyingKey>,
-    weight: u8,
+    key_weight: u8,
     k: Scalar,
     s: Scalar,
     r: [u8; 32],
 }
 
-/// What one read of a kept envelope says about entry `index`.
-enum KeptEntry {
-    /// The envelope has no entry at this index.
-    End,
-    /// The entry's key already counted.
-    Counted,
-    /// The key may not sign this manifest.
-    Refused(SignatureError),
-    /// The entry (its id in [`Prepared::id`]) fails a strict check before its equation, or
-    /// this read saw another payload than the first one.
-    Bad,
-    /// [`Prepared`] holds the entry, ready for the equation.
-    Ready,
+impl KeptCheck<'_> {
+    /// The verdict once the signatures are settled (or a read failed to decode).
+    fn take_facts(&mut self) -> KeptVerdict {
+        self.facts
+            .take()
+            .unwrap_or(Err(VerifyError::Envelope(EnvelopeError::Malformed)))
+    }
 }
 
-/// Decodes `bytes` and prepares entry `index` into `out`; the first read (`first.facts` still
-/// `None`) also runs `policy` and takes the payload digest. Errors are the decoding ones, as
-/// [`verify_with`] reports them.
-#[allow(clippy::too_many_arguments)]
+/// What [`verify_kept`] does after one read.
+enum Next {
+    /// The envelope has no entry at this index.
+    End,
+    /// The entry was settled in the read (already counted, refused, or failed a strict check).
+    Entry,
+    /// The read did not decode; the error is in [`KeptCheck::facts`].
+    Failed,
+    /// The entry's equation is ready in [`KeptCheck`].
+    Equation,
+}
+
+/// Decodes `bytes` and prepares entry `index` into `c`; the first read (`c.facts` still
+/// `None`) also runs `policy` and takes the payload digest. A decoding error is reported as
+/// [`verify_with`] reports it.
 #[inline(never)]
 fn kept_entry<'t, P, const R: usize, const D: usize>(
     bytes: &[u8],
     index: usize,
-    first: &mut FirstRead,
+    c: &mut KeptCheck<'t>,
     policy: &P,
-    counted: &[KeyId],
     trust: &'t TrustStore<R, D>,
     now: u64,
-    out: &mut Prepared<'t>,
-) -> Result<KeptEntry, VerifyError>
+) -> Next
 where
     P: Fn(&[u8]) -> KeptVerdict,
 {
-    let env = EnvelopeView::decode(bytes)?;
-    let scope = SignerScope::of_manifest(env.payload)?;
+    let decoded = EnvelopeView::decode(bytes)
+        .map_err(VerifyError::from)
+        .and_then(|env| Ok((env, SignerScope::of_manifest(env.payload)?)));
+    let (env, scope) = match decoded {
+        Ok(d) => d,
+        Err(e) => {
+            c.facts = Some(Err(e));
+            return Next::Failed;
+        }
+    };
     let digest = ImageDigest::of(env.payload);
-    if first.facts.is_none() {
-        first.digest = digest;
-        first.facts = Some(policy(env.payload));
+    if c.facts.is_none() {
+        c.digest = digest;
+        c.facts = Some(policy(env.payload));
     }
     let Some(entry) = env.entries().nth(index) else {
-        return Ok(KeptEntry::End);
+        return Next::End;
     };
     let id = entry.key_id;
-    if counted.contains(&id) {
-        return Ok(KeptEntry::Counted);
+    if c.counted.get(..c.n_counted).is_some_and(|s| s.contains(&id)) {
+        return Next::Entry;
     }
-    out.id = id;
-    if digest != first.digest {
-        return Ok(KeptEntry::Bad);
-    }
-    Ok(match trust.authority(&id, &scope, now) {
-        Authority::Refused(reason) => KeptEntry::Refused(reason),
-        Authority::Signer(key, weight) => {
-            match prepare(key, MANIFEST_DOMAIN, env.payload, &entry) {
-                Some((k, s)) => {
-                    *out = Prepared {
-                        id,
-                        key: Some(key),
-                        weight,
-                        k,
-                        s,
-                        r: *entry.r,
-                    };
-                    KeptEntry::Ready
+    let refused = if digest != c.digest {
+        SignatureError::BadSignature(id)
+    } else {
+        match trust.authority(&id, &scope, now) {
+            Authority::Refused(reason) => reason,
+            Authority::Signer(key, weight) => {
+                match prepare(key, MANIFEST_DOMAIN, env.payload, &entry) {
+                    Some((k, s)) => {
+                        c.id = id;
+                        c.key = Some(key);
+                        c.key_weight = weight;
+                        c.k = k;
+                        c.s = s;
+                        c.r = *entry.r;
+                        return Next::Equation;
+                    }
+                    None => SignatureError::BadSignature(id),
                 }
-                None => KeptEntry::Bad,
             }
         }
-    })
+    };
+    c.problem.get_or_insert(refused);
+    Next::Entry
 }
 
 /// Which rules apply after the signatures.
