@@ -216,15 +216,26 @@ fn check_once<F: NorFlash, const R: usize, const D: usize>(
     slot: Slot,
     expected: Option<&Pending>,
 ) -> Result<Checked, UpdateError<F::Error>> {
-    let f = match read_checked_footer(flash, layout, trust, slot, expected)? {
-        Footer::Marked(f) => return Ok(Ok(f)),
-        Footer::Unmarked(f) => f,
-        Footer::Refused(s) => return Ok(Err((s, [0; 32]))),
+    // The footer is read into `f` in place (no copies of it through results).
+    let mut f = Pending {
+        sequence: 0,
+        version: Version::new(0, 0, 0),
+        security_version: 0,
+        image_size: 0,
+        image_digest: [0; 32],
     };
+    match read_checked_footer(flash, layout, trust, slot, expected, &mut f)? {
+        Footer::Marked => return Ok(Ok(f)),
+        Footer::Unmarked => {}
+        Footer::Refused(s) => return Ok(Err((s, [0; 32]))),
+    }
     if let Err(s) = check_signed(flash, layout, trust, slot, &f)? {
         return Ok(Err((s, [0; 32])));
     }
-    check_image(flash, layout, trust, slot, f)
+    match check_image(flash, layout, trust, slot, &f)? {
+        Ok(()) => Ok(Ok(f)),
+        Err(e) => Ok(Err(e)),
+    }
 }
 
 /// The image digest part of [`check_once`] (and the marker write), in a frame of its own.
@@ -234,8 +245,8 @@ fn check_image<F: NorFlash, const R: usize, const D: usize>(
     layout: &Layout,
     trust: &BootTrust<'_, R, D>,
     slot: Slot,
-    f: Pending,
-) -> Result<Checked, UpdateError<F::Error>> {
+    f: &Pending,
+) -> Result<Result<(), (SlotStatus, Seen)>, UpdateError<F::Error>> {
     let digest = read_digest(flash, layout.slot_offset(slot), f.image_size)?;
     if digest != f.image_digest {
         return Ok(Err((SlotStatus::DigestMismatch, digest)));
@@ -243,20 +254,22 @@ fn check_image<F: NorFlash, const R: usize, const D: usize>(
     if let VerifyMode::VerifyOnce { key } = trust.mode {
         write_marker(flash, layout, slot, key.as_ref())?;
     }
-    Ok(Ok(f))
+    Ok(Ok(()))
 }
 
-/// What the footer (and, in verify-once mode, the validated marker) of a slot says.
+/// What the footer (and, in verify-once mode, the validated marker) of a slot says; the
+/// footer itself is written into the caller's `Pending`.
 enum Footer {
     /// A footer with a valid marker: nothing more to check.
-    Marked(Pending),
+    Marked,
     /// A footer to check in full.
-    Unmarked(Pending),
+    Unmarked,
     /// No footer, or not the expected image.
     Refused(SlotStatus),
 }
 
-/// Reads `slot`'s footer, compares it with `expected`, and checks the marker (verify-once).
+/// Reads `slot`'s footer into `out`, compares it with `expected`, and checks the marker
+/// (verify-once).
 #[inline(never)]
 fn read_checked_footer<F: NorFlash, const R: usize, const D: usize>(
     flash: &mut F,
@@ -264,6 +277,7 @@ fn read_checked_footer<F: NorFlash, const R: usize, const D: usize>(
     trust: &BootTrust<'_, R, D>,
     slot: Slot,
     expected: Option<&Pending>,
+    out: &mut Pending,
 ) -> Result<Footer, UpdateError<F::Error>> {
     let (footer, footer_bytes) = trailer::read_footer(flash, layout, slot)?;
     let Some(f) = footer else {
@@ -272,14 +286,15 @@ fn read_checked_footer<F: NorFlash, const R: usize, const D: usize>(
     if expected.is_some_and(|e| *e != f) {
         return Ok(Footer::Refused(SlotStatus::WrongImage));
     }
+    *out = f;
     if let VerifyMode::VerifyOnce { key } = trust.mode {
         let marker: Record = trailer::read(flash, trailer::at(layout, slot, footer::MARKER_AT))?;
         let tag = marker_tag(flash, layout, slot, &footer_bytes, key.as_ref())?;
         if footer::decode_marker(&marker.0, key.is_some()) == Some(tag) {
-            return Ok(Footer::Marked(f));
+            return Ok(Footer::Marked);
         }
     }
-    Ok(Footer::Unmarked(f))
+    Ok(Footer::Unmarked)
 }
 
 /// Writes the validated marker of `slot` over its trailer as it reads now. A marker that
