@@ -169,10 +169,19 @@ pub fn check_slot<F: NorFlash, const R: usize, const D: usize>(
 ) -> Result<Result<Pending, SlotStatus>, UpdateError<F::Error>> {
     let mut last: Option<(SlotStatus, [u8; 32])> = None;
     let mut status = SlotStatus::NoFooter;
+    // Filled in place by each check: no copies of them through results.
+    let mut f = Pending {
+        sequence: 0,
+        version: Version::new(0, 0, 0),
+        security_version: 0,
+        image_size: 0,
+        image_digest: [0; 32],
+    };
+    let mut seen: Seen = [0; 32];
     for _ in 0..CHECKS {
-        let (s, seen) = match check_once(flash, layout, trust, slot, expected)? {
-            Ok(p) => return Ok(Ok(p)),
-            Err(e) => e,
+        let s = match check_once(flash, layout, trust, slot, expected, &mut f, &mut seen)? {
+            Ok(()) => return Ok(Ok(f)),
+            Err(s) => s,
         };
         let print = fingerprint(flash, layout, slot, &seen)?;
         if last == Some((s, print)) {
@@ -187,8 +196,6 @@ pub fn check_slot<F: NorFlash, const R: usize, const D: usize>(
 /// What one check saw of the image (its digest, when it got that far).
 type Seen = [u8; 32];
 
-/// One check's verdict: the image facts, or why not and what it saw.
-type Checked = Result<Pending, (SlotStatus, Seen)>;
 
 /// The bytes a failed check depended on: two failures over the same bytes are a stored fault.
 #[inline(never)]
@@ -206,7 +213,8 @@ fn fingerprint<F: NorFlash>(
     Ok(d.finalize())
 }
 
-/// One check of `slot`. Each part (footer and marker, signatures, image digest, marker write)
+/// One check of `slot`: the footer into `f`, what it saw of the image into `seen` (its digest,
+/// when it got that far). Each part (footer and marker, signatures, image digest, marker write)
 /// runs in a frame of its own, so the signature check has only this small frame above it.
 #[inline(never)]
 fn check_once<F: NorFlash, const R: usize, const D: usize>(
@@ -215,27 +223,19 @@ fn check_once<F: NorFlash, const R: usize, const D: usize>(
     trust: &BootTrust<'_, R, D>,
     slot: Slot,
     expected: Option<&Pending>,
-) -> Result<Checked, UpdateError<F::Error>> {
-    // The footer is read into `f` in place (no copies of it through results).
-    let mut f = Pending {
-        sequence: 0,
-        version: Version::new(0, 0, 0),
-        security_version: 0,
-        image_size: 0,
-        image_digest: [0; 32],
-    };
-    match read_checked_footer(flash, layout, trust, slot, expected, &mut f)? {
-        Footer::Marked => return Ok(Ok(f)),
+    f: &mut Pending,
+    seen: &mut Seen,
+) -> Result<Result<(), SlotStatus>, UpdateError<F::Error>> {
+    *seen = [0; 32];
+    match read_checked_footer(flash, layout, trust, slot, expected, f)? {
+        Footer::Marked => return Ok(Ok(())),
         Footer::Unmarked => {}
-        Footer::Refused(s) => return Ok(Err((s, [0; 32]))),
+        Footer::Refused(s) => return Ok(Err(s)),
     }
-    if let Err(s) = check_signed(flash, layout, trust, slot, &f)? {
-        return Ok(Err((s, [0; 32])));
+    if let Err(s) = check_signed(flash, layout, trust, slot, f)? {
+        return Ok(Err(s));
     }
-    match check_image(flash, layout, trust, slot, &f)? {
-        Ok(()) => Ok(Ok(f)),
-        Err(e) => Ok(Err(e)),
-    }
+    check_image(flash, layout, trust, slot, f, seen)
 }
 
 /// The image digest part of [`check_once`] (and the marker write), in a frame of its own.
@@ -246,10 +246,12 @@ fn check_image<F: NorFlash, const R: usize, const D: usize>(
     trust: &BootTrust<'_, R, D>,
     slot: Slot,
     f: &Pending,
-) -> Result<Result<(), (SlotStatus, Seen)>, UpdateError<F::Error>> {
+    seen: &mut Seen,
+) -> Result<Result<(), SlotStatus>, UpdateError<F::Error>> {
     let digest = read_digest(flash, layout.slot_offset(slot), f.image_size)?;
     if digest != f.image_digest {
-        return Ok(Err((SlotStatus::DigestMismatch, digest)));
+        *seen = digest;
+        return Ok(Err(SlotStatus::DigestMismatch));
     }
     if let VerifyMode::VerifyOnce { key } = trust.mode {
         write_marker(flash, layout, slot, key.as_ref())?;
