@@ -196,7 +196,6 @@ pub fn check_slot<F: NorFlash, const R: usize, const D: usize>(
 /// What one check saw of the image (its digest, when it got that far).
 type Seen = [u8; 32];
 
-
 /// The bytes a failed check depended on: two failures over the same bytes are a stored fault.
 #[inline(never)]
 fn fingerprint<F: NorFlash>(
@@ -415,23 +414,19 @@ fn check_kept<F: NorFlash, const R: usize, const D: usize>(
             slot_capacity: layout.max_image_size(),
             installed_version: Version::new(0, 0, 0),
         };
-        installed_facts(payload, &device)
+        // Only whether the kept envelope signs exactly the footer's image is kept.
+        installed_facts(payload, &device).map(|signed| signed == *f)
     };
     let mut area = KeptArea {
         flash,
         at: trailer::at(layout, slot, area_at(0)),
     };
-    let signed = match verify_kept(&mut area, store, trust.now, &policy)? {
-        Ok(signed) => signed,
-        Err(VerifyError::Envelope(_) | VerifyError::Manifest(_)) => {
-            return Ok(Err(SlotStatus::Unsigned));
-        }
-        Err(_) => return Ok(Err(SlotStatus::NotAuthorized)),
-    };
-    if signed != *f {
-        return Ok(Err(SlotStatus::WrongImage));
-    }
-    Ok(Ok(()))
+    Ok(match verify_kept(&mut area, store, trust.now, &policy)? {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(SlotStatus::WrongImage),
+        Err(VerifyError::Envelope(_) | VerifyError::Manifest(_)) => Err(SlotStatus::Unsigned),
+        Err(_) => Err(SlotStatus::NotAuthorized),
+    })
 }
 
 /// A slot's kept manifest envelope, read from its area on flash each time it is needed.

@@ -289,7 +289,10 @@ pub(crate) fn verify_installed<const R: usize, const D: usize>(
 /// The boot-time policy checks, reduced to the image facts the footer must match. Not
 /// inlined: the [`VerifiedManifest`] lives in this frame only.
 #[inline(never)]
-pub(crate) fn installed_facts(payload: &[u8], device: &DeviceContext) -> Result<Pending, VerifyError> {
+pub(crate) fn installed_facts(
+    payload: &[u8],
+    device: &DeviceContext,
+) -> Result<Pending, VerifyError> {
     check_policy(payload, device, Rules::Boot).map(|v| Pending::from_info(v.image()))
 }
 
@@ -302,27 +305,23 @@ pub(crate) trait KeptEnvelope {
     fn read_with<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> Result<T, Self::Error>;
 }
 
-/// What the bootloader's check of an installed image concludes: the signed image facts, or
-/// the check that failed (flash errors apart).
-pub(crate) type KeptVerdict = Result<Pending, VerifyError>;
-
 /// `verify_installed`'s checks and rules, with the envelope read from flash once per
 /// signature entry: each read decodes the envelope and prepares one entry (authority, strict
 /// checks, challenge), and the bytes are gone before that entry's equation runs, so the
 /// deepest point (the double-base multiplication) has neither the envelope nor the decoding
 /// frames above it. The first read also runs `policy` over the payload (the boot-time rules,
-/// [`installed_facts`]; its verdict is reported after the signatures, as `verify_installed`
-/// does) and takes the SHA-256 of the payload; an entry counts only if its read saw that same
+/// [`installed_facts`], and what the caller concludes from the facts; its verdict is reported
+/// after the signatures, as `verify_installed` does) and takes the SHA-256 of the payload; an entry counts only if its read saw that same
 /// payload, so a transient read error cannot pair a signature with other bytes than the ones
 /// the facts come from.
-pub(crate) fn verify_kept<K: KeptEnvelope, P, const R: usize, const D: usize>(
+pub(crate) fn verify_kept<K: KeptEnvelope, T, P, const R: usize, const D: usize>(
     kept: &mut K,
     trust: &TrustStore<R, D>,
     now: u64,
     policy: &P,
-) -> Result<KeptVerdict, K::Error>
+) -> Result<Result<T, VerifyError>, K::Error>
 where
-    P: Fn(&[u8]) -> KeptVerdict,
+    P: Fn(&[u8]) -> Result<T, VerifyError>,
 {
     // All of the check's state in one place, filled in place by each read: nothing but this
     // struct (and the equation's frame) is above the multiplication.
@@ -351,8 +350,7 @@ where
         }
         let Some(key) = c.key.take() else { continue };
         if !equation_holds(key, &c.k, &c.s, &c.r) {
-            c.problem
-                .get_or_insert(SignatureError::BadSignature(c.id));
+            c.problem.get_or_insert(SignatureError::BadSignature(c.id));
             continue;
         }
         if let Some(slot) = c.counted.get_mut(c.n_counted) {
@@ -374,7 +372,7 @@ where
 
 /// The state of [`verify_kept`]: the threshold rule's (as in `check_signatures_under`), what
 /// the first read decided, and the entry being checked.
-struct KeptCheck<'t> {
+struct KeptCheck<'t, T> {
     threshold: u8,
     weight: u8,
     n_counted: usize,
@@ -386,7 +384,7 @@ struct KeptCheck<'t> {
     digest: Sha256Digest,
     /// The policy verdict over that payload (`None` until the first read decoded it), or the
     /// decoding error of a read.
-    facts: Option<KeptVerdict>,
+    facts: Option<Result<T, VerifyError>>,
     /// The entry being checked: its key id, key and weight, and its prepared equation.
     id: KeyId,
     key: Option<&'t VerifyingKey>,
@@ -396,9 +394,9 @@ struct KeptCheck<'t> {
     r: [u8; 32],
 }
 
-impl KeptCheck<'_> {
+impl<T> KeptCheck<'_, T> {
     /// The verdict once the signatures are settled (or a read failed to decode).
-    fn take_facts(&mut self) -> KeptVerdict {
+    fn take_facts(&mut self) -> Result<T, VerifyError> {
         self.facts
             .take()
             .unwrap_or(Err(VerifyError::Envelope(EnvelopeError::Malformed)))
@@ -421,16 +419,16 @@ enum Next {
 /// `None`) also runs `policy` and takes the payload digest. A decoding error is reported as
 /// [`verify_with`] reports it.
 #[inline(never)]
-fn kept_entry<'t, P, const R: usize, const D: usize>(
+fn kept_entry<'t, T, P, const R: usize, const D: usize>(
     bytes: &[u8],
     index: usize,
-    c: &mut KeptCheck<'t>,
+    c: &mut KeptCheck<'t, T>,
     policy: &P,
     trust: &'t TrustStore<R, D>,
     now: u64,
 ) -> Next
 where
-    P: Fn(&[u8]) -> KeptVerdict,
+    P: Fn(&[u8]) -> Result<T, VerifyError>,
 {
     let decoded = EnvelopeView::decode(bytes)
         .map_err(VerifyError::from)
@@ -451,7 +449,10 @@ where
         return Next::End;
     };
     let id = entry.key_id;
-    if c.counted.get(..c.n_counted).is_some_and(|s| s.contains(&id)) {
+    if c.counted
+        .get(..c.n_counted)
+        .is_some_and(|s| s.contains(&id))
+    {
         return Next::Entry;
     }
     let refused = if digest != c.digest {
