@@ -893,4 +893,185 @@ mod tests {
         );
         assert!(!agree(&weak, MANIFEST_DOMAIN, b"anything", &sig));
     }
+
+    /// A kept envelope in memory; flips one payload byte on the read numbered `flip_on`.
+    struct Mem<'a> {
+        bytes: &'a [u8],
+        reads: usize,
+        flip_on: Option<usize>,
+    }
+
+    impl KeptEnvelope for Mem<'_> {
+        type Error = core::convert::Infallible;
+        fn read_with<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> Result<T, Self::Error> {
+            let mut b = self.bytes.to_vec();
+            if self.flip_on == Some(self.reads) {
+                // Inside the payload (after the version byte and the length varint).
+                b[10] ^= 0x01;
+            }
+            self.reads += 1;
+            Ok(f(&b))
+        }
+    }
+
+    fn kept_key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn kept_device() -> DeviceContext {
+        DeviceContext {
+            vendor_id: ProductId::from_text("v"),
+            class_id: ProductId::from_text("c"),
+            last_sequence: 0,
+            security_floor: 0,
+            now: 1000,
+            slot_capacity: 1 << 20,
+            installed_version: Version::new(0, 0, 0),
+        }
+    }
+
+    /// An envelope over a manifest for `vendor`, with one entry per `(signer, valid)`.
+    fn kept_envelope(vendor: &str, entries: &[(u8, bool)]) -> std::vec::Vec<u8> {
+        let m = Manifest {
+            format_version: crate::manifest::MANIFEST_FORMAT_VERSION,
+            sequence: 7,
+            vendor_id: ProductId::from_text(vendor),
+            class_id: ProductId::from_text("c"),
+            version: Version::new(1, 2, 3),
+            security_version: 4,
+            image_size: 100,
+            image_digest: [9; 32],
+            encryption: None,
+            expires_at: None,
+            min_installed_version: None,
+            release_notes: heapless::String::new(),
+            delta: None,
+        };
+        let payload = m.to_vec().unwrap();
+        let msg = [MANIFEST_DOMAIN, &payload].concat();
+        let mut signatures = heapless::Vec::new();
+        for &(seed, valid) in entries {
+            let key = kept_key(seed);
+            let mut sig = key.sign(&msg).to_bytes();
+            if !valid {
+                sig[5] ^= 0x10;
+            }
+            signatures
+                .push(crate::envelope::SignatureEntry {
+                    key_id: KeyId::of(&key.verifying_key()),
+                    signature: crate::envelope::SignatureBytes::from_array(&sig),
+                })
+                .unwrap();
+        }
+        crate::envelope::Envelope {
+            format_version: crate::envelope::ENVELOPE_FORMAT_VERSION,
+            payload: &payload,
+            signatures,
+        }
+        .to_vec()
+        .unwrap()
+    }
+
+    fn kept_verdict(
+        bytes: &[u8],
+        store: &TrustStore<3, 1>,
+        flip_on: Option<usize>,
+    ) -> Result<Pending, VerifyError> {
+        let device = kept_device();
+        let mut mem = Mem {
+            bytes,
+            reads: 0,
+            flip_on,
+        };
+        let policy = |payload: &[u8]| installed_facts(payload, &device);
+        let Ok(v) = verify_kept(&mut mem, store, device.now, &policy);
+        v
+    }
+
+    fn id(seed: u8) -> KeyId {
+        KeyId::of(&kept_key(seed).verifying_key())
+    }
+
+    #[test]
+    fn verify_kept_agrees_with_verify_installed() {
+        let roots = [1u8, 2, 3].map(|s| kept_key(s).verifying_key().to_bytes());
+        let two_of_three = TrustStore::<3, 1>::new(&roots, 2).unwrap();
+        let one = TrustStore::<3, 1>::new(&roots[..1], 1).unwrap();
+        let device = kept_device();
+        let cases: [(
+            &TrustStore<3, 1>,
+            std::vec::Vec<u8>,
+            Result<(), VerifyError>,
+        ); 8] = [
+            (&one, kept_envelope("v", &[(1, true)]), Ok(())),
+            (
+                &two_of_three,
+                kept_envelope("v", &[(1, true), (3, true)]),
+                Ok(()),
+            ),
+            // An invalid entry never shadows a valid one by the same key.
+            (
+                &two_of_three,
+                kept_envelope("v", &[(1, false), (1, true), (2, true)]),
+                Ok(()),
+            ),
+            (
+                &two_of_three,
+                kept_envelope("v", &[(1, true), (1, true)]),
+                Err(VerifyError::Signature(SignatureError::ThresholdNotMet {
+                    weight: 1,
+                    threshold: 2,
+                })),
+            ),
+            (
+                &two_of_three,
+                kept_envelope("v", &[(2, false), (3, true)]),
+                Err(VerifyError::Signature(SignatureError::BadSignature(id(2)))),
+            ),
+            (
+                &one,
+                kept_envelope("v", &[(9, true), (2, true)]),
+                Err(VerifyError::Signature(SignatureError::UntrustedKey(id(9)))),
+            ),
+            // The policy is reported after the signatures.
+            (
+                &one,
+                kept_envelope("other", &[(1, true)]),
+                Err(VerifyError::WrongVendor {
+                    found: ProductId::from_text("other"),
+                    expected: ProductId::from_text("v"),
+                }),
+            ),
+            (
+                &one,
+                std::vec![1, 0xFF],
+                Err(VerifyError::Envelope(EnvelopeError::Malformed)),
+            ),
+        ];
+        for (store, bytes, expected) in &cases {
+            let theirs = verify_installed(bytes, *store, &device);
+            let ours = kept_verdict(bytes, store, None);
+            assert_eq!(ours, theirs);
+            assert_eq!(ours.map(|_| ()), *expected);
+        }
+    }
+
+    #[test]
+    fn verify_kept_counts_no_signature_read_over_other_bytes() {
+        let roots = [1u8, 2, 3].map(|s| kept_key(s).verifying_key().to_bytes());
+        let two_of_three = TrustStore::<3, 1>::new(&roots, 2).unwrap();
+        let bytes = kept_envelope("v", &[(1, true), (2, true)]);
+        assert!(kept_verdict(&bytes, &two_of_three, None).is_ok());
+        // The second entry's read sees one flipped payload bit: it does not count.
+        assert_eq!(
+            kept_verdict(&bytes, &two_of_three, Some(1)),
+            Err(VerifyError::Signature(SignatureError::BadSignature(id(2))))
+        );
+        // The first read flipped: the policy facts and the digest come from bytes no
+        // signature covers, so no later entry counts either.
+        assert_eq!(
+            kept_verdict(&bytes, &two_of_three, Some(0)),
+            Err(VerifyError::Signature(SignatureError::BadSignature(id(1))))
+        );
+    }
 }
