@@ -323,7 +323,7 @@ fn write_marker<F: NorFlash>(
 ///
 /// The anchors are used as they are unless the slot keeps delegation records; only then is a
 /// copy of the store made (to apply them to), in a frame of its own. No area buffer is live
-/// while another is read, and only the manifest's is live while its signature is checked.
+/// while another is read, and none while a signature equation runs ([`check_kept`]).
 fn check_signed<F: NorFlash, const R: usize, const D: usize>(
     flash: &mut F,
     layout: &Layout,
