@@ -341,8 +341,8 @@ fn device(state: &State) -> DeviceContext {
     }
 }
 
-/// The application's side of the update, up to `activate`: verify, `begin`, stream,
-/// `finish`, `activate`, with the application's trust store, updater and receive buffer
+/// The application's side of the update, up to `activate`: verify, then [`install`]
+/// (`begin`, stream, `finish`, `activate`), with the application's trust store, updater and receive buffer
 /// (held by [`run`]).
 #[inline(never)]
 fn update(
@@ -358,7 +358,19 @@ fn update(
         verify(&ENVELOPE, trust, &device)
     })?;
     let verified = verified.as_ref().map_err(|e| Failure::new("verify", e))?;
+    install(clock, updater, verified, rx, figures)
+}
 
+/// `begin`, stream, `finish`, `activate` of the verified update. A frame of its own: the
+/// results of these steps are not in [`update`]'s frame, which sits above the `verify` call.
+#[inline(never)]
+fn install(
+    clock: &InstrClock,
+    updater: &mut Updater<RamNorFlash>,
+    verified: &VerifiedManifest,
+    rx: &mut [u8; SEGMENT_SIZE + TAG_LEN],
+    figures: &mut UpdateFigures,
+) -> Result<(), Failure> {
     let offset = step(clock, &mut figures.begin, || updater.begin(verified))?;
     if offset.map_err(failed("begin"))? != 0 {
         return Err(Failure::new(
