@@ -514,11 +514,13 @@ pub fn decide<F: NorFlash, C: MonotonicCounter, const R: usize, const D: usize>(
     trust: &BootTrust<'_, R, D>,
     counter: &mut C,
 ) -> Result<Decision, UpdateError<F::Error>> {
-    // Borrowed in place, not moved out of the result: the state is on the stack once.
-    let mut recovered = recovered(flash, layout, trust, counter)?;
-    let (journal, state, rebuilt) = match &mut recovered {
-        Ok((journal, state, rebuilt)) => (journal, &*state, *rebuilt),
-        Err(none) => return Ok(*none),
+    // Borrowed in place, not moved out of the result (no `?` on it either, which moves the
+    // value out): the state is on the stack once.
+    let mut recovered = recovered(flash, layout, trust, counter);
+    let (journal, state, rebuilt) = match recovered {
+        Ok(Ok((ref mut journal, ref state, rebuilt))) => (journal, state, rebuilt),
+        Ok(Err(none)) => return Ok(none),
+        Err(e) => return Err(e),
     };
     let mut b = Boot {
         layout,
