@@ -346,9 +346,11 @@ fn keeps_delegations<F: NorFlash>(
     slot: Slot,
 ) -> Result<bool, UpdateError<F::Error>> {
     for i in 1..=KEPT_DELEGATIONS {
-        let area: Aligned<ENVELOPE_AREA> =
-            trailer::read(flash, trailer::at(layout, slot, area_at(i)))?;
-        if footer::area_envelope(&area.0).is_some() {
+        let mut area = KeptArea {
+            flash: &mut *flash,
+            at: trailer::at(layout, slot, area_at(i)),
+        };
+        if area.read_with(|env| !env.is_empty())? {
             return Ok(true);
         }
     }
@@ -380,12 +382,17 @@ fn apply_kept<F: NorFlash, const R: usize, const D: usize>(
     i: usize,
     store: &mut TrustStore<R, D>,
 ) -> Result<(), UpdateError<F::Error>> {
-    let area: Aligned<ENVELOPE_AREA> = trailer::read(flash, trailer::at(layout, slot, area_at(i)))?;
-    if let Some(env) = footer::area_envelope(&area.0) {
-        // A record the anchors already hold (or a stale one) changes nothing.
-        let _ = store.apply_delegation(env);
-    }
-    Ok(())
+    // Read in place (no copy of the area through a result).
+    let mut area = KeptArea {
+        flash,
+        at: trailer::at(layout, slot, area_at(i)),
+    };
+    area.read_with(|env| {
+        if !env.is_empty() {
+            // A record the anchors already hold (or a stale one) changes nothing.
+            let _ = store.apply_delegation(env);
+        }
+    })
 }
 
 /// The kept manifest envelope of `slot` verifies against `store` and signs the footer's image.
