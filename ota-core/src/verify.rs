@@ -313,9 +313,9 @@ pub(crate) trait KeptEnvelope {
 /// deepest point (the double-base multiplication) has neither the envelope nor the decoding
 /// frames above it. The first read also runs `policy` over the payload (the boot-time rules,
 /// [`installed_facts`], and what the caller concludes from the facts; its verdict is reported
-/// after the signatures, as `verify_installed` does) and takes the SHA-256 of the payload; an entry counts only if its read saw that same
-/// payload, so a transient read error cannot pair a signature with other bytes than the ones
-/// the facts come from.
+/// after the signatures, as `verify_installed` does) and takes the SHA-256 of the payload; an
+/// entry counts only if its read saw that same payload, so a transient read error cannot pair a
+/// signature with other bytes than the ones the facts come from.
 pub(crate) fn verify_kept<K: KeptEnvelope, T, P, const R: usize, const D: usize>(
     kept: &mut K,
     trust: &TrustStore<R, D>,
