@@ -152,9 +152,9 @@ impl UpdateFigures {
 }
 
 /// Times `f` and paints the stack around it, into `out`. Always inlined: its own locals (the
-/// paint, the result) are the caller's, like the bare baselines' (see [`crate::baseline`]). The caller's frame must already hold
-/// `f`'s captures. Returns `f`'s result as it is (no tuple around it, so a large result is not
-/// copied through this frame).
+/// paint, the result) are the caller's, like the bare baselines' (see [`crate::baseline`]).
+/// The caller's frame must already hold `f`'s captures. Returns `f`'s result as it is (no
+/// tuple around it, so a large result is not copied through this frame).
 #[inline(always)]
 fn step<R>(clock: &InstrClock, out: &mut Step, f: impl FnOnce() -> R) -> Result<R, Failure> {
     let paint = Paint::new();
@@ -342,8 +342,8 @@ fn device(state: &State) -> DeviceContext {
 }
 
 /// The application's side of the update, up to `activate`: verify, then [`install`]
-/// (`begin`, stream, `finish`, `activate`), with the application's trust store, updater and receive buffer
-/// (held by [`run`]).
+/// (`begin`, stream, `finish`, `activate`), with the application's trust store, updater and
+/// receive buffer (held by [`run`]).
 #[inline(never)]
 fn update(
     clock: &InstrClock,
