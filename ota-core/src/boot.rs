@@ -55,7 +55,7 @@ use crate::state::{Event, Pending, Phase, State};
 use crate::trailer::{self, area_at, confirms};
 use crate::trust::TrustStore;
 use crate::update_error::UpdateError;
-use crate::verify::{DeviceContext, VerifyError, verify_installed};
+use crate::verify::{DeviceContext, KeptEnvelope, VerifyError, installed_facts, verify_kept};
 use embedded_storage::nor_flash::NorFlash;
 use serde::{Deserialize, Serialize};
 
@@ -169,10 +169,19 @@ pub fn check_slot<F: NorFlash, const R: usize, const D: usize>(
 ) -> Result<Result<Pending, SlotStatus>, UpdateError<F::Error>> {
     let mut last: Option<(SlotStatus, [u8; 32])> = None;
     let mut status = SlotStatus::NoFooter;
+    // Filled in place by each check: no copies of them through results.
+    let mut f = Pending {
+        sequence: 0,
+        version: Version::new(0, 0, 0),
+        security_version: 0,
+        image_size: 0,
+        image_digest: [0; 32],
+    };
+    let mut seen: Seen = [0; 32];
     for _ in 0..CHECKS {
-        let (s, seen) = match check_once(flash, layout, trust, slot, expected)? {
-            Ok(p) => return Ok(Ok(p)),
-            Err(e) => e,
+        let s = match check_once(flash, layout, trust, slot, expected, &mut f, &mut seen)? {
+            Ok(()) => return Ok(Ok(f)),
+            Err(s) => s,
         };
         let print = fingerprint(flash, layout, slot, &seen)?;
         if last == Some((s, print)) {
@@ -186,9 +195,6 @@ pub fn check_slot<F: NorFlash, const R: usize, const D: usize>(
 
 /// What one check saw of the image (its digest, when it got that far).
 type Seen = [u8; 32];
-
-/// One check's verdict: the image facts, or why not and what it saw.
-type Checked = Result<Pending, (SlotStatus, Seen)>;
 
 /// The bytes a failed check depended on: two failures over the same bytes are a stored fault.
 #[inline(never)]
@@ -206,7 +212,8 @@ fn fingerprint<F: NorFlash>(
     Ok(d.finalize())
 }
 
-/// One check of `slot`. Each part (footer and marker, signatures, image digest, marker write)
+/// One check of `slot`: the footer into `f`, what it saw of the image into `seen` (its digest,
+/// when it got that far). Each part (footer and marker, signatures, image digest, marker write)
 /// runs in a frame of its own, so the signature check has only this small frame above it.
 #[inline(never)]
 fn check_once<F: NorFlash, const R: usize, const D: usize>(
@@ -215,36 +222,55 @@ fn check_once<F: NorFlash, const R: usize, const D: usize>(
     trust: &BootTrust<'_, R, D>,
     slot: Slot,
     expected: Option<&Pending>,
-) -> Result<Checked, UpdateError<F::Error>> {
-    let f = match read_checked_footer(flash, layout, trust, slot, expected)? {
-        Footer::Marked(f) => return Ok(Ok(f)),
-        Footer::Unmarked(f) => f,
-        Footer::Refused(s) => return Ok(Err((s, [0; 32]))),
-    };
-    if let Err(s) = check_signed(flash, layout, trust, slot, &f)? {
-        return Ok(Err((s, [0; 32])));
+    f: &mut Pending,
+    seen: &mut Seen,
+) -> Result<Result<(), SlotStatus>, UpdateError<F::Error>> {
+    *seen = [0; 32];
+    match read_checked_footer(flash, layout, trust, slot, expected, f)? {
+        Footer::Marked => return Ok(Ok(())),
+        Footer::Unmarked => {}
+        Footer::Refused(s) => return Ok(Err(s)),
     }
+    if let Err(s) = check_signed(flash, layout, trust, slot, f)? {
+        return Ok(Err(s));
+    }
+    check_image(flash, layout, trust, slot, f, seen)
+}
+
+/// The image digest part of [`check_once`] (and the marker write), in a frame of its own.
+#[inline(never)]
+fn check_image<F: NorFlash, const R: usize, const D: usize>(
+    flash: &mut F,
+    layout: &Layout,
+    trust: &BootTrust<'_, R, D>,
+    slot: Slot,
+    f: &Pending,
+    seen: &mut Seen,
+) -> Result<Result<(), SlotStatus>, UpdateError<F::Error>> {
     let digest = read_digest(flash, layout.slot_offset(slot), f.image_size)?;
     if digest != f.image_digest {
-        return Ok(Err((SlotStatus::DigestMismatch, digest)));
+        *seen = digest;
+        return Ok(Err(SlotStatus::DigestMismatch));
     }
     if let VerifyMode::VerifyOnce { key } = trust.mode {
         write_marker(flash, layout, slot, key.as_ref())?;
     }
-    Ok(Ok(f))
+    Ok(Ok(()))
 }
 
-/// What the footer (and, in verify-once mode, the validated marker) of a slot says.
+/// What the footer (and, in verify-once mode, the validated marker) of a slot says; the
+/// footer itself is written into the caller's `Pending`.
 enum Footer {
     /// A footer with a valid marker: nothing more to check.
-    Marked(Pending),
+    Marked,
     /// A footer to check in full.
-    Unmarked(Pending),
+    Unmarked,
     /// No footer, or not the expected image.
     Refused(SlotStatus),
 }
 
-/// Reads `slot`'s footer, compares it with `expected`, and checks the marker (verify-once).
+/// Reads `slot`'s footer into `out`, compares it with `expected`, and checks the marker
+/// (verify-once).
 #[inline(never)]
 fn read_checked_footer<F: NorFlash, const R: usize, const D: usize>(
     flash: &mut F,
@@ -252,6 +278,7 @@ fn read_checked_footer<F: NorFlash, const R: usize, const D: usize>(
     trust: &BootTrust<'_, R, D>,
     slot: Slot,
     expected: Option<&Pending>,
+    out: &mut Pending,
 ) -> Result<Footer, UpdateError<F::Error>> {
     let (footer, footer_bytes) = trailer::read_footer(flash, layout, slot)?;
     let Some(f) = footer else {
@@ -260,14 +287,15 @@ fn read_checked_footer<F: NorFlash, const R: usize, const D: usize>(
     if expected.is_some_and(|e| *e != f) {
         return Ok(Footer::Refused(SlotStatus::WrongImage));
     }
+    *out = f;
     if let VerifyMode::VerifyOnce { key } = trust.mode {
         let marker: Record = trailer::read(flash, trailer::at(layout, slot, footer::MARKER_AT))?;
         let tag = marker_tag(flash, layout, slot, &footer_bytes, key.as_ref())?;
         if footer::decode_marker(&marker.0, key.is_some()) == Some(tag) {
-            return Ok(Footer::Marked(f));
+            return Ok(Footer::Marked);
         }
     }
-    Ok(Footer::Unmarked(f))
+    Ok(Footer::Unmarked)
 }
 
 /// Writes the validated marker of `slot` over its trailer as it reads now. A marker that
@@ -295,7 +323,7 @@ fn write_marker<F: NorFlash>(
 ///
 /// The anchors are used as they are unless the slot keeps delegation records; only then is a
 /// copy of the store made (to apply them to), in a frame of its own. No area buffer is live
-/// while another is read, and only the manifest's is live while its signature is checked.
+/// while another is read, and none while a signature equation runs ([`check_kept`]).
 fn check_signed<F: NorFlash, const R: usize, const D: usize>(
     flash: &mut F,
     layout: &Layout,
@@ -318,9 +346,11 @@ fn keeps_delegations<F: NorFlash>(
     slot: Slot,
 ) -> Result<bool, UpdateError<F::Error>> {
     for i in 1..=KEPT_DELEGATIONS {
-        let area: Aligned<ENVELOPE_AREA> =
-            trailer::read(flash, trailer::at(layout, slot, area_at(i)))?;
-        if footer::area_envelope(&area.0).is_some() {
+        let mut area = KeptArea {
+            flash: &mut *flash,
+            at: trailer::at(layout, slot, area_at(i)),
+        };
+        if area.read_with(|env| !env.is_empty())? {
             return Ok(true);
         }
     }
@@ -352,15 +382,23 @@ fn apply_kept<F: NorFlash, const R: usize, const D: usize>(
     i: usize,
     store: &mut TrustStore<R, D>,
 ) -> Result<(), UpdateError<F::Error>> {
-    let area: Aligned<ENVELOPE_AREA> = trailer::read(flash, trailer::at(layout, slot, area_at(i)))?;
-    if let Some(env) = footer::area_envelope(&area.0) {
-        // A record the anchors already hold (or a stale one) changes nothing.
-        let _ = store.apply_delegation(env);
-    }
-    Ok(())
+    // Read in place (no copy of the area through a result).
+    let mut area = KeptArea {
+        flash,
+        at: trailer::at(layout, slot, area_at(i)),
+    };
+    area.read_with(|env| {
+        if !env.is_empty() {
+            // A record the anchors already hold (or a stale one) changes nothing.
+            let _ = store.apply_delegation(env);
+        }
+    })
 }
 
 /// The kept manifest envelope of `slot` verifies against `store` and signs the footer's image.
+///
+/// The envelope area is read once per signature entry ([`verify_kept`]): no copy of it is on
+/// the stack while a signature equation runs.
 #[inline(never)]
 fn check_kept<F: NorFlash, const R: usize, const D: usize>(
     flash: &mut F,
@@ -370,32 +408,53 @@ fn check_kept<F: NorFlash, const R: usize, const D: usize>(
     slot: Slot,
     f: &Pending,
 ) -> Result<Result<(), SlotStatus>, UpdateError<F::Error>> {
-    let area: Aligned<ENVELOPE_AREA> = trailer::read(flash, trailer::at(layout, slot, area_at(0)))?;
-    let Some(env) = footer::area_envelope(&area.0) else {
-        return Ok(Err(SlotStatus::Unsigned));
-    };
     // Only the signature chain, the product binding, the slot size and the encryption
-    // parameters decide here (see `verify_installed`).
-    let device = DeviceContext {
-        vendor_id: trust.vendor_id,
-        class_id: trust.class_id,
-        last_sequence: 0,
-        security_floor: 0,
-        now: trust.now,
-        slot_capacity: layout.max_image_size(),
-        installed_version: Version::new(0, 0, 0),
+    // parameters decide here (see `installed_facts`). The device context is made where the
+    // policy runs, not held across the signature checks.
+    let policy = |payload: &[u8]| {
+        let device = DeviceContext {
+            vendor_id: trust.vendor_id,
+            class_id: trust.class_id,
+            last_sequence: 0,
+            security_floor: 0,
+            now: trust.now,
+            slot_capacity: layout.max_image_size(),
+            installed_version: Version::new(0, 0, 0),
+        };
+        // Only whether the kept envelope signs exactly the footer's image is kept.
+        installed_facts(payload, &device).map(|signed| signed == *f)
     };
-    let signed = match verify_installed(env, store, &device) {
-        Ok(signed) => signed,
-        Err(VerifyError::Envelope(_) | VerifyError::Manifest(_)) => {
-            return Ok(Err(SlotStatus::Unsigned));
-        }
-        Err(_) => return Ok(Err(SlotStatus::NotAuthorized)),
+    let mut area = KeptArea {
+        flash,
+        at: trailer::at(layout, slot, area_at(0)),
     };
-    if signed != *f {
-        return Ok(Err(SlotStatus::WrongImage));
+    Ok(match verify_kept(&mut area, store, trust.now, &policy)? {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(SlotStatus::WrongImage),
+        Err(VerifyError::Envelope(_) | VerifyError::Manifest(_)) => Err(SlotStatus::Unsigned),
+        Err(_) => Err(SlotStatus::NotAuthorized),
+    })
+}
+
+/// A slot's kept manifest envelope, read from its area on flash each time it is needed.
+struct KeptArea<'f, F> {
+    flash: &'f mut F,
+    at: u32,
+}
+
+impl<F: NorFlash> KeptEnvelope for KeptArea<'_, F> {
+    type Error = UpdateError<F::Error>;
+
+    /// Reads the area into this frame (a plain blocking read, no copy) and runs `f` over the
+    /// envelope it holds (empty if its length is implausible: it then fails to decode).
+    #[inline(never)]
+    fn read_with<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> Result<T, Self::Error> {
+        let mut area = Aligned([0u8; ENVELOPE_AREA]);
+        self.flash
+            .read(self.at, &mut area.0)
+            .map_err(UpdateError::flash)?;
+        Ok(f(footer::area_envelope(&area.0).unwrap_or(&[])))
     }
-    Ok(Ok(()))
 }
 
 const MARKER_DOMAIN: &[u8] = b"fleet-ops/ota/validated/v1\0";
@@ -462,11 +521,13 @@ pub fn decide<F: NorFlash, C: MonotonicCounter, const R: usize, const D: usize>(
     trust: &BootTrust<'_, R, D>,
     counter: &mut C,
 ) -> Result<Decision, UpdateError<F::Error>> {
-    // Borrowed in place, not moved out of the result: the state is on the stack once.
-    let mut recovered = recovered(flash, layout, trust, counter)?;
-    let (journal, state, rebuilt) = match &mut recovered {
-        Ok((journal, state, rebuilt)) => (journal, &*state, *rebuilt),
-        Err(none) => return Ok(*none),
+    // Borrowed in place, not moved out of the result (no `?` on it either, which moves the
+    // value out): the state is on the stack once.
+    let mut recovered = recovered(flash, layout, trust, counter);
+    let (journal, state, rebuilt) = match recovered {
+        Ok(Ok((ref mut journal, ref state, rebuilt))) => (journal, state, rebuilt),
+        Ok(Err(none)) => return Ok(none),
+        Err(e) => return Err(e),
     };
     let mut b = Boot {
         layout,

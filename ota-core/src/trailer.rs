@@ -13,13 +13,16 @@ use crate::state::{Pending, Phase, State};
 use crate::update_error::UpdateError;
 use embedded_storage::nor_flash::NorFlash;
 
-/// Reads `N` bytes at `at`.
+/// Reads `N` bytes at `at`. A plain blocking read (what [`read_in`] does over [`Blocking`]):
+/// `read_in`'s future would hold a second `N`-byte copy on the caller's stack.
 #[inline(never)]
 pub(crate) fn read<F: NorFlash, const N: usize>(
     flash: &mut F,
     at: u32,
 ) -> Result<Aligned<N>, UpdateError<F::Error>> {
-    block_on(read_in(&mut Blocking(flash), at))
+    let mut b = Aligned([0u8; N]);
+    flash.read(at, &mut b.0).map_err(UpdateError::flash)?;
+    Ok(b)
 }
 
 /// [`read`] over any [`Medium`].

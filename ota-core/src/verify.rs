@@ -27,7 +27,9 @@
 //! Nothing here allocates, and nothing is copied: the signature check hashes the domain and
 //! the received manifest bytes in place (no assembled message buffer), and the decoded
 //! manifest is not held while a signature is checked, so `verify` adds little to the stack of
-//! the bare `verify_strict` it runs (figures in `BENCHMARKS.md`).
+//! the bare `verify_strict` it runs (figures in `BENCHMARKS.md`). The bootloader runs the same
+//! checks over a kept envelope it reads from flash once per signature entry, so not even the
+//! envelope is on the stack while a signature equation runs.
 
 use crate::digest::{ImageDigest, Sha256Digest};
 use crate::envelope::{EntryRef, EnvelopeError, EnvelopeView, MANIFEST_DOMAIN, MAX_SIGNATURES};
@@ -273,7 +275,9 @@ pub fn verify_manifest<const R: usize, const D: usize>(
 /// The bootloader's check of an installed image's kept envelope: decoding, signatures and
 /// threshold, product binding, slot size, encryption parameters; returns the signed image
 /// facts. The replay, floor, expiry and minimum-version rules were applied at install and do
-/// not stop an installed image from booting.
+/// not stop an installed image from booting. The bootloader runs the same checks as
+/// [`verify_kept`] (over flash); this in-memory form is their reference in the tests.
+#[cfg(test)]
 pub(crate) fn verify_installed<const R: usize, const D: usize>(
     envelope: &[u8],
     trust: &TrustStore<R, D>,
@@ -287,8 +291,195 @@ pub(crate) fn verify_installed<const R: usize, const D: usize>(
 /// The boot-time policy checks, reduced to the image facts the footer must match. Not
 /// inlined: the [`VerifiedManifest`] lives in this frame only.
 #[inline(never)]
-fn installed_facts(payload: &[u8], device: &DeviceContext) -> Result<Pending, VerifyError> {
+pub(crate) fn installed_facts(
+    payload: &[u8],
+    device: &DeviceContext,
+) -> Result<Pending, VerifyError> {
     check_policy(payload, device, Rules::Boot).map(|v| Pending::from_info(v.image()))
+}
+
+/// A kept envelope the bootloader reads from flash, as often as [`verify_kept`] needs it.
+pub(crate) trait KeptEnvelope {
+    /// The flash driver's error.
+    type Error;
+    /// Reads the envelope and runs `f` over its bytes (empty if none is kept). The bytes live
+    /// only while `f` runs.
+    fn read_with<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> Result<T, Self::Error>;
+}
+
+/// `verify_installed`'s checks and rules, with the envelope read from flash once per
+/// signature entry: each read decodes the envelope and prepares one entry (authority, strict
+/// checks, challenge), and the bytes are gone before that entry's equation runs, so the
+/// deepest point (the double-base multiplication) has neither the envelope nor the decoding
+/// frames above it. The first read also runs `policy` over the payload (the boot-time rules,
+/// [`installed_facts`], and what the caller concludes from the facts; its verdict is reported
+/// after the signatures, as `verify_installed` does) and takes the SHA-256 of the payload; an
+/// entry counts only if its read saw that same payload, so a transient read error cannot pair a
+/// signature with other bytes than the ones the facts come from.
+pub(crate) fn verify_kept<K: KeptEnvelope, T, P, const R: usize, const D: usize>(
+    kept: &mut K,
+    trust: &TrustStore<R, D>,
+    now: u64,
+    policy: &P,
+) -> Result<Result<T, VerifyError>, K::Error>
+where
+    P: Fn(&[u8]) -> Result<T, VerifyError>,
+{
+    // All of the check's state in one place, filled in place by each read: nothing but this
+    // struct (and the equation's frame) is above the multiplication.
+    let mut c = KeptCheck {
+        threshold: trust.threshold(),
+        weight: 0,
+        n_counted: 0,
+        counted: [KeyId([0; 8]); MAX_SIGNATURES],
+        problem: None,
+        digest: [0; 32],
+        facts: None,
+        id: KeyId([0; 8]),
+        key: None,
+        key_weight: 0,
+        k: Scalar::ZERO,
+        s: Scalar::ZERO,
+        r: [0; 32],
+    };
+    for index in 0..MAX_SIGNATURES {
+        let c_ref = &mut c;
+        match kept.read_with(|bytes| kept_entry(bytes, index, c_ref, policy, trust, now))? {
+            Next::End => break,
+            Next::Entry => continue,
+            Next::Failed => return Ok(c.take_facts()),
+            Next::Equation => {}
+        }
+        let Some(key) = c.key.take() else { continue };
+        if !equation_holds(key, &c.k, &c.s, &c.r) {
+            c.problem.get_or_insert(SignatureError::BadSignature(c.id));
+            continue;
+        }
+        if let Some(slot) = c.counted.get_mut(c.n_counted) {
+            *slot = c.id;
+            c.n_counted += 1;
+        }
+        c.weight = c.weight.saturating_add(c.key_weight);
+        if c.weight >= c.threshold {
+            return Ok(c.take_facts());
+        }
+    }
+    Ok(Err(VerifyError::Signature(c.problem.unwrap_or(
+        SignatureError::ThresholdNotMet {
+            weight: c.weight,
+            threshold: c.threshold,
+        },
+    ))))
+}
+
+/// The state of [`verify_kept`]: the threshold rule's (as in `check_signatures_under`), what
+/// the first read decided, and the entry being checked.
+struct KeptCheck<'t, T> {
+    threshold: u8,
+    weight: u8,
+    n_counted: usize,
+    /// Ids whose signature already counted.
+    counted: [KeyId; MAX_SIGNATURES],
+    /// The first reason an entry did not count.
+    problem: Option<SignatureError>,
+    /// SHA-256 of the payload the first read saw.
+    digest: Sha256Digest,
+    /// The policy verdict over that payload (`None` until the first read decoded it), or the
+    /// decoding error of a read.
+    facts: Option<Result<T, VerifyError>>,
+    /// The entry being checked: its key id, key and weight, and its prepared equation.
+    id: KeyId,
+    key: Option<&'t VerifyingKey>,
+    key_weight: u8,
+    k: Scalar,
+    s: Scalar,
+    r: [u8; 32],
+}
+
+impl<T> KeptCheck<'_, T> {
+    /// The verdict once the signatures are settled (or a read failed to decode).
+    fn take_facts(&mut self) -> Result<T, VerifyError> {
+        self.facts
+            .take()
+            .unwrap_or(Err(VerifyError::Envelope(EnvelopeError::Malformed)))
+    }
+}
+
+/// What [`verify_kept`] does after one read.
+enum Next {
+    /// The envelope has no entry at this index.
+    End,
+    /// The entry was settled in the read (already counted, refused, or failed a strict check).
+    Entry,
+    /// The read did not decode; the error is in [`KeptCheck::facts`].
+    Failed,
+    /// The entry's equation is ready in [`KeptCheck`].
+    Equation,
+}
+
+/// Decodes `bytes` and prepares entry `index` into `c`; the first read (`c.facts` still
+/// `None`) also runs `policy` and takes the payload digest. A decoding error is reported as
+/// [`verify_with`] reports it.
+#[inline(never)]
+fn kept_entry<'t, T, P, const R: usize, const D: usize>(
+    bytes: &[u8],
+    index: usize,
+    c: &mut KeptCheck<'t, T>,
+    policy: &P,
+    trust: &'t TrustStore<R, D>,
+    now: u64,
+) -> Next
+where
+    P: Fn(&[u8]) -> Result<T, VerifyError>,
+{
+    let decoded = EnvelopeView::decode(bytes)
+        .map_err(VerifyError::from)
+        .and_then(|env| Ok((env, SignerScope::of_manifest(env.payload)?)));
+    let (env, scope) = match decoded {
+        Ok(d) => d,
+        Err(e) => {
+            c.facts = Some(Err(e));
+            return Next::Failed;
+        }
+    };
+    let digest = ImageDigest::of(env.payload);
+    if c.facts.is_none() {
+        c.digest = digest;
+        c.facts = Some(policy(env.payload));
+    }
+    let Some(entry) = env.entries().nth(index) else {
+        return Next::End;
+    };
+    let id = entry.key_id;
+    if c.counted
+        .get(..c.n_counted)
+        .is_some_and(|s| s.contains(&id))
+    {
+        return Next::Entry;
+    }
+    let refused = if digest != c.digest {
+        SignatureError::BadSignature(id)
+    } else {
+        match trust.authority(&id, &scope, now) {
+            Authority::Refused(reason) => reason,
+            Authority::Signer(key, weight) => {
+                match prepare(key, MANIFEST_DOMAIN, env.payload, &entry) {
+                    Some((k, s)) => {
+                        c.id = id;
+                        c.key = Some(key);
+                        c.key_weight = weight;
+                        c.k = k;
+                        c.s = s;
+                        c.r = *entry.r;
+                        return Next::Equation;
+                    }
+                    None => SignatureError::BadSignature(id),
+                }
+            }
+        }
+    };
+    c.problem.get_or_insert(refused);
+    Next::Entry
 }
 
 /// Which rules apply after the signatures.
@@ -473,16 +664,36 @@ pub(crate) fn strict_verify(
     payload: &[u8],
     entry: &EntryRef<'_>,
 ) -> bool {
-    let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(*entry.s)) else {
-        return false;
-    };
-    if !r_is_strict(entry.r) || key.is_weak() {
-        return false;
+    match prepare(key, domain, payload, entry) {
+        Some((k, s)) => equation_holds(key, &k, &s, entry.r),
+        None => false,
     }
-    let k = challenge(entry.r, key, domain, payload);
+}
+
+/// Everything [`strict_verify`] checks before its equation: `s` canonical, `R` strict, the
+/// key not weak; then the challenge `k`. Returns `(k, s)`, or `None` if a check failed. Not
+/// inlined: its intermediates are gone when the equation runs.
+#[inline(never)]
+fn prepare(
+    key: &VerifyingKey,
+    domain: &[u8],
+    payload: &[u8],
+    entry: &EntryRef<'_>,
+) -> Option<(Scalar, Scalar)> {
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(*entry.s))?;
+    if !r_is_strict(entry.r) || key.is_weak() {
+        return None;
+    }
+    Some((challenge(entry.r, key, domain, payload), s))
+}
+
+/// The verification equation of [`strict_verify`]: `[k](-A) + [s]B == R`, compared in
+/// compressed form. Only `-A` and the result are in this frame.
+#[inline(never)]
+fn equation_holds(key: &VerifyingKey, k: &Scalar, s: &Scalar, r: &[u8; 32]) -> bool {
     let minus_a = -key.to_edwards();
-    EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &minus_a, &s).compress()
-        == CompressedEdwardsY(*entry.r)
+    EdwardsPoint::vartime_double_scalar_mul_basepoint(k, &minus_a, s).compress()
+        == CompressedEdwardsY(*r)
 }
 
 /// `R` decompresses to a curve point that is not of small order (as `verify_strict` demands).
@@ -683,5 +894,186 @@ mod tests {
             "the forgery must be one that only the strict checks stop"
         );
         assert!(!agree(&weak, MANIFEST_DOMAIN, b"anything", &sig));
+    }
+
+    /// A kept envelope in memory; flips one payload byte on the read numbered `flip_on`.
+    struct Mem<'a> {
+        bytes: &'a [u8],
+        reads: usize,
+        flip_on: Option<usize>,
+    }
+
+    impl KeptEnvelope for Mem<'_> {
+        type Error = core::convert::Infallible;
+        fn read_with<T>(&mut self, f: impl FnOnce(&[u8]) -> T) -> Result<T, Self::Error> {
+            let mut b = self.bytes.to_vec();
+            if self.flip_on == Some(self.reads) {
+                // Inside the payload (after the version byte and the length varint).
+                b[10] ^= 0x01;
+            }
+            self.reads += 1;
+            Ok(f(&b))
+        }
+    }
+
+    fn kept_key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn kept_device() -> DeviceContext {
+        DeviceContext {
+            vendor_id: ProductId::from_text("v"),
+            class_id: ProductId::from_text("c"),
+            last_sequence: 0,
+            security_floor: 0,
+            now: 1000,
+            slot_capacity: 1 << 20,
+            installed_version: Version::new(0, 0, 0),
+        }
+    }
+
+    /// An envelope over a manifest for `vendor`, with one entry per `(signer, valid)`.
+    fn kept_envelope(vendor: &str, entries: &[(u8, bool)]) -> std::vec::Vec<u8> {
+        let m = Manifest {
+            format_version: crate::manifest::MANIFEST_FORMAT_VERSION,
+            sequence: 7,
+            vendor_id: ProductId::from_text(vendor),
+            class_id: ProductId::from_text("c"),
+            version: Version::new(1, 2, 3),
+            security_version: 4,
+            image_size: 100,
+            image_digest: [9; 32],
+            encryption: None,
+            expires_at: None,
+            min_installed_version: None,
+            release_notes: heapless::String::new(),
+            delta: None,
+        };
+        let payload = m.to_vec().unwrap();
+        let msg = [MANIFEST_DOMAIN, &payload].concat();
+        let mut signatures = heapless::Vec::new();
+        for &(seed, valid) in entries {
+            let key = kept_key(seed);
+            let mut sig = key.sign(&msg).to_bytes();
+            if !valid {
+                sig[5] ^= 0x10;
+            }
+            signatures
+                .push(crate::envelope::SignatureEntry {
+                    key_id: KeyId::of(&key.verifying_key()),
+                    signature: crate::envelope::SignatureBytes::from_array(&sig),
+                })
+                .unwrap();
+        }
+        crate::envelope::Envelope {
+            format_version: crate::envelope::ENVELOPE_FORMAT_VERSION,
+            payload: &payload,
+            signatures,
+        }
+        .to_vec()
+        .unwrap()
+    }
+
+    fn kept_verdict(
+        bytes: &[u8],
+        store: &TrustStore<3, 1>,
+        flip_on: Option<usize>,
+    ) -> Result<Pending, VerifyError> {
+        let device = kept_device();
+        let mut mem = Mem {
+            bytes,
+            reads: 0,
+            flip_on,
+        };
+        let policy = |payload: &[u8]| installed_facts(payload, &device);
+        let Ok(v) = verify_kept(&mut mem, store, device.now, &policy);
+        v
+    }
+
+    fn id(seed: u8) -> KeyId {
+        KeyId::of(&kept_key(seed).verifying_key())
+    }
+
+    #[test]
+    fn verify_kept_agrees_with_verify_installed() {
+        let roots = [1u8, 2, 3].map(|s| kept_key(s).verifying_key().to_bytes());
+        let two_of_three = TrustStore::<3, 1>::new(&roots, 2).unwrap();
+        let one = TrustStore::<3, 1>::new(&roots[..1], 1).unwrap();
+        let device = kept_device();
+        let cases: [(
+            &TrustStore<3, 1>,
+            std::vec::Vec<u8>,
+            Result<(), VerifyError>,
+        ); 8] = [
+            (&one, kept_envelope("v", &[(1, true)]), Ok(())),
+            (
+                &two_of_three,
+                kept_envelope("v", &[(1, true), (3, true)]),
+                Ok(()),
+            ),
+            // An invalid entry never shadows a valid one by the same key.
+            (
+                &two_of_three,
+                kept_envelope("v", &[(1, false), (1, true), (2, true)]),
+                Ok(()),
+            ),
+            (
+                &two_of_three,
+                kept_envelope("v", &[(1, true), (1, true)]),
+                Err(VerifyError::Signature(SignatureError::ThresholdNotMet {
+                    weight: 1,
+                    threshold: 2,
+                })),
+            ),
+            (
+                &two_of_three,
+                kept_envelope("v", &[(2, false), (3, true)]),
+                Err(VerifyError::Signature(SignatureError::BadSignature(id(2)))),
+            ),
+            (
+                &one,
+                kept_envelope("v", &[(9, true), (2, true)]),
+                Err(VerifyError::Signature(SignatureError::UntrustedKey(id(9)))),
+            ),
+            // The policy is reported after the signatures.
+            (
+                &one,
+                kept_envelope("other", &[(1, true)]),
+                Err(VerifyError::WrongVendor {
+                    found: ProductId::from_text("other"),
+                    expected: ProductId::from_text("v"),
+                }),
+            ),
+            (
+                &one,
+                std::vec![1, 0xFF],
+                Err(VerifyError::Envelope(EnvelopeError::Malformed)),
+            ),
+        ];
+        for (store, bytes, expected) in &cases {
+            let theirs = verify_installed(bytes, *store, &device);
+            let ours = kept_verdict(bytes, store, None);
+            assert_eq!(ours, theirs);
+            assert_eq!(ours.map(|_| ()), *expected);
+        }
+    }
+
+    #[test]
+    fn verify_kept_counts_no_signature_read_over_other_bytes() {
+        let roots = [1u8, 2, 3].map(|s| kept_key(s).verifying_key().to_bytes());
+        let two_of_three = TrustStore::<3, 1>::new(&roots, 2).unwrap();
+        let bytes = kept_envelope("v", &[(1, true), (2, true)]);
+        assert!(kept_verdict(&bytes, &two_of_three, None).is_ok());
+        // The second entry's read sees one flipped payload bit: it does not count.
+        assert_eq!(
+            kept_verdict(&bytes, &two_of_three, Some(1)),
+            Err(VerifyError::Signature(SignatureError::BadSignature(id(2))))
+        );
+        // The first read flipped: the policy facts and the digest come from bytes no
+        // signature covers, so no later entry counts either.
+        assert_eq!(
+            kept_verdict(&bytes, &two_of_three, Some(0)),
+            Err(VerifyError::Signature(SignatureError::BadSignature(id(1))))
+        );
     }
 }

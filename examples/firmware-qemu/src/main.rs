@@ -19,7 +19,8 @@
 //! - `recover_instr`: `Updater::open` after the reset, i.e. journal recovery;
 //! - `boot_instr`: the bootloader's `decide` of a 256 KiB confirmed image: journal recovery,
 //!   the kept envelope's signature against the bootloader's root key, SHA-256 of the image;
-//! - `stack_bytes`: deepest stack of the update path below its entry;
+//! - `stack_bytes`: deepest stack of the update path below its entry (the application's
+//!   long-lived trust store, updater and receive buffer are held by the caller, printed apart);
 //! - `flash_bytes`, `ram_bytes`: see [`size`].
 #![no_std]
 #![no_main]
@@ -171,7 +172,7 @@ fn run() -> Result<(), Failure> {
         up.wear.writes
     );
     hprintln!(
-        "stack: update path high-water {} bytes below its entry ({} bare verify_strict's {}), {} from the top (firmware frames {}); bootloader decide {} below its entry; deepest from the top per step: verify {} (the call itself {}), begin {}, decrypt {}, write {}, finish {}, activate {}, decide {}, recover {}, confirm {}, decide {}",
+        "stack: update path high-water {} bytes below its entry ({} bare verify_strict's {}), {} from the top (firmware frames {}, with the application's trust store, updater and receive buffer, {} bytes); bootloader decide {} below its entry; deepest from the top per step: verify {} (the call itself {}), begin {}, decrypt {}, write {}, finish {}, activate {}, decide {}, recover {}, confirm {}, decide {}",
         up.stack_bytes(),
         Ratio(
             up.stack_bytes() as u64,
@@ -180,6 +181,7 @@ fn run() -> Result<(), Failure> {
         bare.verify_strict_stack_bytes,
         up.max_stack(),
         up.base_stack,
+        up.app_state,
         up.decide_factory.stack.saturating_sub(up.base_stack),
         up.verify.stack,
         up.verify.own_stack(),

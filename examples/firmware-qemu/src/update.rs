@@ -5,11 +5,11 @@
 //!    verifies the envelope against its own root key and the image digest, and boots it (this
 //!    is `boot_instr`). It is measured again in verify-once mode (first boot: full check and a
 //!    keyed marker; next boot: the marker only).
-//! 2. **Application** ([`install`]): recover the state from the journal, verify the signed
+//! 2. **Application** ([`update`]): recover the state from the journal, verify the signed
 //!    envelope, `begin`, stream the segmented AES-GCM image (decrypt in place, write to the
 //!    inactive slot), `finish` (SHA-256 of what reads back from flash), `activate`.
-//! 3. **Reset**: [`install`] returns only the flash driver; every other piece of state (trust
-//!    store, verified manifest, decryptor, updater) is gone, as after a reboot.
+//! 3. **Reset**: only the flash driver is taken back from the updater; every other piece of
+//!    state (trust store, verified manifest, decryptor, updater) is gone, as after a reboot.
 //! 4. **Bootloader**: [`decide`] recovers the journal, re-verifies the trial image, spends an
 //!    attempt and boots it.
 //! 5. **New application**: recover the journal, `confirm`; one more reset and [`decide`] must
@@ -115,6 +115,9 @@ pub struct UpdateFigures {
     pub decide_confirmed: Step,
     /// Flash wear of the update (from `begin` to `confirm`).
     pub wear: Wear,
+    /// Bytes of the application's long-lived objects the update path works with (trust store,
+    /// updater, segment receive buffer), held by the caller and not part of `stack_bytes`.
+    pub app_state: usize,
     /// The driver alone reading the new image back in [`READ_BACK_BLOCK`]-byte blocks (as
     /// `finish` and `decide` do), without hashing: the part of the digest steps that is flash I/O.
     pub driver_read: Step,
@@ -148,9 +151,11 @@ impl UpdateFigures {
     }
 }
 
-/// Times `f` and paints the stack around it, into `out`. The caller's frame must already hold
-/// `f`'s captures. Returns `f`'s result as it is (no tuple around it, so a large result is not
-/// copied through this frame).
+/// Times `f` and paints the stack around it, into `out`. Always inlined: its own locals (the
+/// paint, the result) are the caller's, like the bare baselines' (see [`crate::baseline`]).
+/// The caller's frame must already hold `f`'s captures. Returns `f`'s result as it is (no
+/// tuple around it, so a large result is not copied through this frame).
+#[inline(always)]
 fn step<R>(clock: &InstrClock, out: &mut Step, f: impl FnOnce() -> R) -> Result<R, Failure> {
     let paint = Paint::new();
     let (r, instr) = clock.measure(f);
@@ -201,8 +206,23 @@ pub fn run(clock: &InstrClock, mut nor: RamNorFlash) -> Result<UpdateFigures, Fa
     })?;
 
     let wear_before = nor.wear();
-    // The application runs the update; only the flash survives the reset that follows.
-    let mut nor = install(clock, nor, &mut figures)?;
+    // The application runs the update; only the flash survives the reset that follows. Its
+    // long-lived objects (trust store, updater, receive buffer) are held here, as an
+    // application's main holds them for its lifetime: the figures count what the update
+    // path's calls use below them (see `UpdateFigures::app_state`).
+    let app_trust = TrustStore::<1, 2>::new(&[ROOT_KEY], 1);
+    let app_trust = app_trust
+        .as_ref()
+        .map_err(|e| Failure::new("trust store", e))?;
+    let mut rx = [0u8; SEGMENT_SIZE + TAG_LEN];
+    let mut opened = Updater::open_running(nor, LAYOUT, Slot::A);
+    let updater = opened.as_mut().map_err(|e| Failure::new("recover", &*e))?;
+    figures.app_state = core::mem::size_of_val(app_trust)
+        + core::mem::size_of_val(updater)
+        + core::mem::size_of_val(&rx);
+    update(clock, app_trust, updater, &mut rx, &mut figures)?;
+    // Reset: everything but the flash driver is dropped.
+    let mut nor = opened.map(Updater::into_inner).map_err(failed("recover"))?;
 
     // Bootloader after the reset.
     let decision = step(clock, &mut figures.decide_trial, || {
@@ -321,31 +341,15 @@ fn device(state: &State) -> DeviceContext {
     }
 }
 
-/// The application's side of the update, up to `activate`. Returns only the flash driver:
-/// everything else is dropped, as at a reset.
-#[inline(never)]
-fn install(
-    clock: &InstrClock,
-    nor: RamNorFlash,
-    figures: &mut UpdateFigures,
-) -> Result<RamNorFlash, Failure> {
-    // Borrowed where they were made rather than moved out of their `Result`s: each large
-    // object is on the stack once (this frame counts towards the update path's stack).
-    let trust = TrustStore::<1, 2>::new(&[ROOT_KEY], 1);
-    let trust = trust.as_ref().map_err(|e| Failure::new("trust store", e))?;
-    let mut opened = Updater::open_running(nor, LAYOUT, Slot::A);
-    let updater = opened.as_mut().map_err(|e| Failure::new("recover", &*e))?;
-    update(clock, trust, updater, figures)?;
-    opened.map(Updater::into_inner).map_err(failed("recover"))
-}
-
-/// Verify, `begin`, stream, `finish`, `activate`, with the application's trust store and
-/// updater (made by [`install`]).
+/// The application's side of the update, up to `activate`: verify, then [`install`]
+/// (`begin`, stream, `finish`, `activate`), with the application's trust store, updater and
+/// receive buffer (held by [`run`]).
 #[inline(never)]
 fn update(
     clock: &InstrClock,
     trust: &TrustStore<1, 2>,
     updater: &mut Updater<RamNorFlash>,
+    rx: &mut [u8; SEGMENT_SIZE + TAG_LEN],
     figures: &mut UpdateFigures,
 ) -> Result<(), Failure> {
     let device = device(updater.state());
@@ -354,7 +358,19 @@ fn update(
         verify(&ENVELOPE, trust, &device)
     })?;
     let verified = verified.as_ref().map_err(|e| Failure::new("verify", e))?;
+    install(clock, updater, verified, rx, figures)
+}
 
+/// `begin`, stream, `finish`, `activate` of the verified update. A frame of its own: the
+/// results of these steps are not in [`update`]'s frame, which sits above the `verify` call.
+#[inline(never)]
+fn install(
+    clock: &InstrClock,
+    updater: &mut Updater<RamNorFlash>,
+    verified: &VerifiedManifest,
+    rx: &mut [u8; SEGMENT_SIZE + TAG_LEN],
+    figures: &mut UpdateFigures,
+) -> Result<(), Failure> {
     let offset = step(clock, &mut figures.begin, || updater.begin(verified))?;
     if offset.map_err(failed("begin"))? != 0 {
         return Err(Failure::new(
@@ -363,7 +379,7 @@ fn update(
         ));
     }
 
-    stream(clock, updater, verified, figures)?;
+    stream(clock, updater, verified, rx, figures)?;
 
     let finished = step(clock, &mut figures.finish, || {
         updater.finish(&ENVELOPE, &[])
@@ -374,18 +390,18 @@ fn update(
     activated.map_err(failed("activate"))
 }
 
-/// Receives the image one segment at a time (here: copies it out of the embedded payload),
-/// decrypts each in place and writes its plaintext into the inactive slot.
+/// Receives the image one segment at a time into `buf` (here: copies it out of the embedded
+/// payload), decrypts each in place and writes its plaintext into the inactive slot.
 #[inline(never)]
 fn stream(
     clock: &InstrClock,
     updater: &mut Updater<RamNorFlash>,
     verified: &VerifiedManifest,
+    buf: &mut [u8; SEGMENT_SIZE + TAG_LEN],
     figures: &mut UpdateFigures,
 ) -> Result<(), Failure> {
     let mut decryptor =
         SegmentDecryptor::for_manifest(&IMAGE_KEY, verified).map_err(failed("decrypt setup"))?;
-    let mut buf = [0u8; SEGMENT_SIZE + TAG_LEN];
     let mut received = 0usize;
     while let Some(len) = decryptor.next_segment_len() {
         let wire = IMAGE
