@@ -160,6 +160,8 @@ mod medium;
 pub mod multi;
 pub mod report;
 pub mod segment;
+#[cfg(any(test, feature = "small-sha512"))]
+mod sha512;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod sign;

@@ -38,6 +38,7 @@ use crate::trust::{Authority, KeyId, TrustStore};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use ed25519_dalek::VerifyingKey;
+#[cfg(not(feature = "small-sha512"))]
 use sha2::{Digest as _, Sha512};
 
 /// What the device knows about itself when an update arrives.
@@ -498,6 +499,10 @@ fn r_is_strict(r: &[u8; 32]) -> bool {
 /// Not inlined: the SHA-512 state lives in this frame only.
 #[inline(never)]
 fn challenge(r: &[u8; 32], key: &VerifyingKey, domain: &[u8], payload: &[u8]) -> Scalar {
+    // `small-sha512`: ota-core's rolled SHA-512 (26 KB smaller than sha2's unrolled one).
+    #[cfg(feature = "small-sha512")]
+    let mut h = crate::sha512::Sha512::new();
+    #[cfg(not(feature = "small-sha512"))]
     let mut h = Sha512::new();
     h.update(r);
     h.update(key.as_bytes());
