@@ -762,6 +762,25 @@ fn no_bootable(slot: Slot, mine: SlotStatus, other: SlotStatus) -> Decision {
     }
 }
 
+/// Gives up the trial that [`decide`] chose but the bootloader cannot start (say, its vector
+/// table does not fit the slot): records the revert ([`Event::Rejected`]) in the journal, as
+/// the application's `Updater::reject` would, without linking the updater into the
+/// bootloader. The next [`decide`] boots the confirmed image. Returns `false` (and changes
+/// nothing) when the journal holds no trial to give up.
+pub fn reject_trial<F: NorFlash>(
+    flash: &mut F,
+    layout: &Layout,
+) -> Result<bool, UpdateError<F::Error>> {
+    let (mut journal, state, _) = trailer::recover(flash, layout)?;
+    match state {
+        Some(s) if matches!(s.phase, Phase::Activated { .. } | Phase::Trial { .. }) => {
+            journal.append(flash, &s.revert(Event::Rejected))?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Factory provisioning: `image` has been programmed at the start of `slot` (the rest of the
 /// slot erased); `envelope` is the signed manifest it was released with and `delegations` the
 /// delegation envelopes that manifest's signer depends on (at most two). This checks the image
