@@ -603,7 +603,6 @@ mod tests {
         use crate::sim::{SimConfig, SimFlash, Tear};
         use crate::swap::progress::{self, Ident, SwapStep};
         use proptest::prelude::*;
-        use std::vec::Vec;
 
         /// 3 sectors of 8 record slots: the ring wraps every 24 appends.
         type Flash = SimFlash<4, 1024>;

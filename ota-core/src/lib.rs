@@ -141,6 +141,8 @@ extern crate std;
 extern crate alloc;
 
 pub mod boot;
+#[cfg(any(test, feature = "small-manifest"))]
+mod boot_manifest;
 mod canonical;
 pub mod counter;
 #[cfg(feature = "defmt")]

@@ -288,8 +288,45 @@ pub(crate) fn verify_installed<const R: usize, const D: usize>(
 /// The boot-time policy checks, reduced to the image facts the footer must match. Not
 /// inlined: the [`VerifiedManifest`] lives in this frame only.
 #[inline(never)]
+#[cfg(not(feature = "small-manifest"))]
 fn installed_facts(payload: &[u8], device: &DeviceContext) -> Result<Pending, VerifyError> {
     check_policy(payload, device, Rules::Boot).map(|v| Pending::from_info(v.image()))
+}
+
+/// [`installed_facts`] through the boot's own manifest reader (`small-manifest`): the same
+/// boot rules as [`check_policy`] with [`Rules::Boot`], in the same order.
+#[cfg(feature = "small-manifest")]
+#[inline(never)]
+fn installed_facts(payload: &[u8], device: &DeviceContext) -> Result<Pending, VerifyError> {
+    let m = crate::boot_manifest::BootFacts::decode(payload)?;
+    if m.vendor_id != device.vendor_id {
+        return Err(VerifyError::WrongVendor {
+            found: m.vendor_id,
+            expected: device.vendor_id,
+        });
+    }
+    if m.class_id != device.class_id {
+        return Err(VerifyError::WrongHardware {
+            found: m.class_id,
+            expected: device.class_id,
+        });
+    }
+    if m.image_size > device.slot_capacity {
+        return Err(VerifyError::TooLargeForSlot {
+            image_size: m.image_size,
+            slot_capacity: device.slot_capacity,
+        });
+    }
+    if let Some(enc) = &m.encryption {
+        check_encryption(enc, m.payload_size).map_err(VerifyError::Encryption)?;
+    }
+    Ok(Pending {
+        sequence: m.sequence,
+        version: m.version,
+        security_version: m.security_version,
+        image_size: m.image_size,
+        image_digest: m.image_digest,
+    })
 }
 
 /// Which rules apply after the signatures.
@@ -318,6 +355,11 @@ impl SignerScope {
     /// manifest lives in this frame only.
     #[inline(never)]
     fn of_manifest(payload: &[u8]) -> Result<Self, ManifestDecodeError> {
+        // `small-manifest`: the boot's own reader, which accepts exactly what
+        // `Manifest::decode` accepts.
+        #[cfg(feature = "small-manifest")]
+        let m = crate::boot_manifest::BootFacts::decode(payload)?;
+        #[cfg(not(feature = "small-manifest"))]
         let m = Manifest::decode(payload)?;
         Ok(Self {
             vendor_id: m.vendor_id,

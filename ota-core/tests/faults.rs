@@ -650,7 +650,10 @@ fn a_delegated_signer_boots_with_its_kept_delegation_and_not_without() {
     .with_freshness(ota_core::trust::FreshnessPolicy::NotRequired);
     let small_trust = BootTrust {
         store: &small,
-        ..trust
+        vendor_id: trust.vendor_id,
+        class_id: trust.class_id,
+        now: trust.now,
+        mode: VerifyMode::EveryBoot,
     };
     let by_root = ota_core::sign::sign_manifest(&manifest, &[&root]).unwrap();
     for (env, expected) in [(&env, Err(SlotStatus::NotAuthorized)), (&by_root, Ok(()))] {
