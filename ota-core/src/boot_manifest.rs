@@ -1,5 +1,5 @@
-//! The bootloader's manifest reader (the `small-manifest` feature): the signed facts a boot
-//! check needs, read straight from the canonical postcard bytes.
+//! The bootloader's manifest and envelope readers (the `small-manifest` feature): the signed
+//! facts a boot check needs, read straight from the canonical postcard bytes.
 //!
 //! [`Manifest::decode`](crate::manifest::Manifest::decode) goes through serde and postcard and
 //! then re-encodes the value to prove the input was its one canonical encoding; in a bootloader
@@ -8,9 +8,14 @@
 //! are 0 or 1, the release notes are at most [`MAX_RELEASE_NOTES`] bytes of UTF-8, nothing
 //! may follow the last field. It accepts exactly the byte strings `Manifest::decode` accepts
 //! (a property test checks this on encoded manifests of every shape and on altered,
-//! truncated and extended ones) and returns the facts of the same manifest.
+//! truncated and extended ones) and returns the facts of the same manifest. The envelope
+//! around it is read the same way ([`envelope_parts`], checked against `Envelope::decode`).
 
 use crate::digest::Sha256Digest;
+use crate::envelope::{
+    ENTRY_LEN, ENVELOPE_FORMAT_VERSION, EnvelopeError, MAX_ENVELOPE_LEN, MAX_PAYLOAD_LEN,
+    MAX_SIGNATURES,
+};
 use crate::manifest::{
     DELTA_MANIFEST_FORMAT_VERSION, EncryptionInfo, MANIFEST_FORMAT_VERSION, MAX_RELEASE_NOTES,
     ManifestDecodeError, NONCE_PREFIX_LEN, ProductId, Version,
@@ -56,6 +61,36 @@ impl BootFacts {
         }
         Ok(facts)
     }
+}
+
+/// The signed bytes and the signature entries of a canonical envelope, read without serde:
+/// what [`crate::envelope::EnvelopeView::decode`] returns with `small-manifest`. The same
+/// checks as `Envelope::decode` (size limit, format byte, minimal varints, at most
+/// [`MAX_SIGNATURES`] entries, nothing after them, the payload limit).
+pub(crate) fn envelope_parts(bytes: &[u8]) -> Result<(&[u8], &[u8]), EnvelopeError> {
+    if bytes.len() > MAX_ENVELOPE_LEN {
+        return Err(EnvelopeError::TooLarge { len: bytes.len() });
+    }
+    let found = bytes.first().copied().unwrap_or(0);
+    if found != ENVELOPE_FORMAT_VERSION {
+        return Err(EnvelopeError::UnsupportedVersion { found });
+    }
+    let mut r = Reader(bytes.get(1..).unwrap_or(&[]));
+    let len = r.varint(u64::from(u32::MAX)).ok_or(EnvelopeError::Malformed)? as usize;
+    let (payload, rest) = r.0.split_at_checked(len).ok_or(EnvelopeError::Malformed)?;
+    r.0 = rest;
+    let count = r.varint(MAX_SIGNATURES as u64).ok_or(EnvelopeError::Malformed)? as usize;
+    let (entries, rest) = r
+        .0
+        .split_at_checked(count * ENTRY_LEN)
+        .ok_or(EnvelopeError::Malformed)?;
+    if !rest.is_empty() {
+        return Err(EnvelopeError::TrailingBytes(rest.len()));
+    }
+    if payload.len() > MAX_PAYLOAD_LEN {
+        return Err(EnvelopeError::PayloadTooLarge { len: payload.len() });
+    }
+    Ok((payload, entries))
 }
 
 /// The bytes not read yet.
@@ -308,6 +343,75 @@ mod tests {
             let mut b = std::vec![format];
             b.extend(rest);
             agree(&b);
+        }
+    }
+
+    /// Both envelope readers on `bytes`: the same verdict, and the same ranges when they
+    /// accept.
+    fn envelopes_agree(bytes: &[u8]) -> bool {
+        let full = crate::envelope::Envelope::decode(bytes).map(|e| {
+            let start = bytes.len() - e.signatures.len() * ENTRY_LEN;
+            (e.payload, &bytes[start..])
+        });
+        let small = envelope_parts(bytes);
+        match (&full, &small) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{bytes:02x?}"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("Envelope::decode {full:?}, envelope_parts {small:?} on {bytes:02x?}"),
+        }
+        full.is_ok()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Encoded envelopes (any payload up to past the limit, 0 to 5 signatures) read the
+        /// same; so does every alteration of them.
+        #[test]
+        fn envelopes_read_as_envelope_decode_reads(
+            payload in prop::collection::vec(any::<u8>(), 0..340),
+            sigs in prop::collection::vec((any::<[u8; 8]>(), any::<u8>()), 0..6),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            // Encoded by hand, so envelopes the encoder refuses (5 signatures, a payload past
+            // the limit) are tried too.
+            let mut b = std::vec![ENVELOPE_FORMAT_VERSION];
+            let varint = |mut v: usize, out: &mut Vec<u8>| loop {
+                let low = (v & 0x7F) as u8;
+                v >>= 7;
+                if v == 0 {
+                    out.push(low);
+                    break;
+                }
+                out.push(low | 0x80);
+            };
+            varint(payload.len(), &mut b);
+            b.extend_from_slice(&payload);
+            varint(sigs.len(), &mut b);
+            for (id, fill) in &sigs {
+                b.extend_from_slice(id);
+                b.extend_from_slice(&[*fill; 64]);
+            }
+            let ok = envelopes_agree(&b);
+            prop_assert_eq!(ok, sigs.len() <= MAX_SIGNATURES && payload.len() <= MAX_PAYLOAD_LEN);
+            let i = at.index(b.len());
+            let mut changed = b.clone();
+            changed[i] = byte;
+            envelopes_agree(&changed);
+            let mut inserted = b.clone();
+            inserted.insert(i, byte);
+            envelopes_agree(&inserted);
+            envelopes_agree(&b[..cut.index(b.len())]);
+            let mut longer = b.clone();
+            longer.push(byte);
+            prop_assert!(!envelopes_agree(&longer));
+            // An over-long payload length.
+            let mut overlong = std::vec![ENVELOPE_FORMAT_VERSION, 0x80 | (payload.len() as u8 & 0x7F)];
+            overlong.push((payload.len() >> 7) as u8);
+            overlong.extend_from_slice(&b[1 + if payload.len() < 128 { 1 } else { 2 }..]);
+            envelopes_agree(&overlong);
         }
     }
 

@@ -335,6 +335,7 @@ enum Rules {
     /// All of them (an update arriving).
     Install,
     /// Product, slot size and encryption only (an image already installed).
+    #[cfg_attr(feature = "small-manifest", allow(dead_code))]
     Boot,
 }
 
