@@ -76,14 +76,17 @@ pub(crate) fn envelope_parts(bytes: &[u8]) -> Result<(&[u8], &[u8]), EnvelopeErr
         return Err(EnvelopeError::UnsupportedVersion { found });
     }
     let mut r = Reader(bytes.get(1..).unwrap_or(&[]));
-    let len = r.varint(u64::from(u32::MAX)).ok_or(EnvelopeError::Malformed)? as usize;
+    let len = r
+        .varint(u64::from(u32::MAX))
+        .ok_or(EnvelopeError::Malformed)? as usize;
     let (payload, rest) = r.0.split_at_checked(len).ok_or(EnvelopeError::Malformed)?;
     r.0 = rest;
-    let count = r.varint(MAX_SIGNATURES as u64).ok_or(EnvelopeError::Malformed)? as usize;
-    let (entries, rest) = r
-        .0
-        .split_at_checked(count * ENTRY_LEN)
-        .ok_or(EnvelopeError::Malformed)?;
+    let count = r
+        .varint(MAX_SIGNATURES as u64)
+        .ok_or(EnvelopeError::Malformed)? as usize;
+    let (entries, rest) =
+        r.0.split_at_checked(count * ENTRY_LEN)
+            .ok_or(EnvelopeError::Malformed)?;
     if !rest.is_empty() {
         return Err(EnvelopeError::TrailingBytes(rest.len()));
     }
@@ -238,14 +241,18 @@ mod tests {
     }
 
     fn version() -> impl Strategy<Value = Version> {
-        (any::<u16>(), any::<u16>(), any::<u16>(), any::<Option<u32>>()).prop_map(
-            |(major, minor, patch, build)| Version {
+        (
+            any::<u16>(),
+            any::<u16>(),
+            any::<u16>(),
+            any::<Option<u32>>(),
+        )
+            .prop_map(|(major, minor, patch, build)| Version {
                 major,
                 minor,
                 patch,
                 build,
-            },
-        )
+            })
     }
 
     /// Small and large values, so varints of every width occur.
@@ -258,15 +265,13 @@ mod tests {
     }
 
     fn manifest() -> impl Strategy<Value = Manifest> {
-        let enc = prop::option::of(
-            (any::<[u8; 8]>(), any::<[u8; 7]>(), wide_u32()).prop_map(|(key_id, nonce_prefix, segment_size)| {
-                EncryptionInfo {
-                    key_id,
-                    nonce_prefix,
-                    segment_size,
-                }
-            }),
-        );
+        let enc = prop::option::of((any::<[u8; 8]>(), any::<[u8; 7]>(), wide_u32()).prop_map(
+            |(key_id, nonce_prefix, segment_size)| EncryptionInfo {
+                key_id,
+                nonce_prefix,
+                segment_size,
+            },
+        ));
         let delta = prop::option::of((wide_u32(), any::<[u8; 32]>(), wide_u32()).prop_map(
             |(base_size, base_digest, patch_size)| DeltaInfo {
                 base_size,
@@ -277,31 +282,42 @@ mod tests {
         (
             (wide_u64(), any::<[u8; 16]>(), any::<[u8; 16]>(), version()),
             (wide_u32(), wide_u32(), any::<[u8; 32]>(), enc),
-            (prop::option::of(wide_u64()), prop::option::of(version()), "\\PC{0,40}", delta),
+            (
+                prop::option::of(wide_u64()),
+                prop::option::of(version()),
+                "\\PC{0,40}",
+                delta,
+            ),
         )
-            .prop_map(|((sequence, v, c, version), (security_version, image_size, image_digest, encryption), (expires_at, min_installed_version, notes, delta))| {
-                let mut release_notes = heapless::String::new();
-                for ch in notes.chars() {
-                    if release_notes.push(ch).is_err() {
-                        break;
+            .prop_map(
+                |(
+                    (sequence, v, c, version),
+                    (security_version, image_size, image_digest, encryption),
+                    (expires_at, min_installed_version, notes, delta),
+                )| {
+                    let mut release_notes = heapless::String::new();
+                    for ch in notes.chars() {
+                        if release_notes.push(ch).is_err() {
+                            break;
+                        }
                     }
-                }
-                Manifest {
-                    format_version: if delta.is_some() { 2 } else { 1 },
-                    sequence,
-                    vendor_id: ProductId(v),
-                    class_id: ProductId(c),
-                    version,
-                    security_version,
-                    image_size,
-                    image_digest,
-                    encryption,
-                    expires_at,
-                    min_installed_version,
-                    release_notes,
-                    delta,
-                }
-            })
+                    Manifest {
+                        format_version: if delta.is_some() { 2 } else { 1 },
+                        sequence,
+                        vendor_id: ProductId(v),
+                        class_id: ProductId(c),
+                        version,
+                        security_version,
+                        image_size,
+                        image_digest,
+                        encryption,
+                        expires_at,
+                        min_installed_version,
+                        release_notes,
+                        delta,
+                    }
+                },
+            )
     }
 
     fn encode(m: &Manifest) -> Vec<u8> {
@@ -445,8 +461,12 @@ mod tests {
         };
         assert!(!agree(&with_sequence(&[0x85, 0x00])));
         assert!(!agree(&with_sequence(&[0x85, 0x80, 0x00])));
-        assert!(agree(&with_sequence(&[0xFF; 9].iter().copied().chain([0x01]).collect::<Vec<_>>())));
-        assert!(!agree(&with_sequence(&[0xFF; 9].iter().copied().chain([0x02]).collect::<Vec<_>>())));
+        assert!(agree(&with_sequence(
+            &[0xFF; 9].iter().copied().chain([0x01]).collect::<Vec<_>>()
+        )));
+        assert!(!agree(&with_sequence(
+            &[0xFF; 9].iter().copied().chain([0x02]).collect::<Vec<_>>()
+        )));
         assert!(!agree(&with_sequence(&[0xFF; 10])));
         // The version's major (u16) at byte 34: 65535 fits, 65536 does not.
         let with_major = |major: &[u8]| {

@@ -677,7 +677,9 @@ mod tests {
                         for _ in 0..count {
                             n += 1;
                             let rec = step(n);
-                            if j.append_record(&mut f, |seq| progress::encode(seq, &rec)).is_err() {
+                            if j.append_record(&mut f, |seq| progress::encode(seq, &rec))
+                                .is_err()
+                            {
                                 break;
                             }
                         }
