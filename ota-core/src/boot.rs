@@ -43,6 +43,15 @@
 //! [`VerifyMode::VerifyOnce`] does the full check once per installed image, then writes a
 //! validated marker into the trailer and on later boots checks only the marker (hashed, or keyed
 //! with a device secret). The threat model of each is on the [`crate::format`] page.
+//!
+//! # Size features
+//!
+//! A bootloader that only ever verifies in full can drop the marker code with the
+//! `boot-every-boot` feature: [`VerifyMode::VerifyOnce`] then checks exactly as
+//! [`VerifyMode::EveryBoot`] (no marker is read or written), so the feature can only make a
+//! boot check more, never less. Anchors with no room for delegates (`TrustStore<R, 0>`, for
+//! releases the roots sign themselves) need no feature: kept delegation records cannot change
+//! their verdict, so they are not read and the code that applies them is not linked.
 
 use crate::counter::MonotonicCounter;
 use crate::digest::ImageDigest;
@@ -252,10 +261,23 @@ fn check_image<F: NorFlash, const R: usize, const D: usize>(
         *seen = digest;
         return Ok(Err(SlotStatus::DigestMismatch));
     }
-    if let VerifyMode::VerifyOnce { key } = trust.mode {
+    if let Some(key) = marker_key(trust) {
         write_marker(flash, layout, slot, key.as_ref())?;
     }
     Ok(Ok(()))
+}
+
+/// The validated marker's key (`Some(None)` for a hashed marker) when `trust` asks for
+/// verify-once mode, `None` for a full check. With the `boot-every-boot` feature always
+/// `None`: every check is a full one and the marker code is not linked.
+#[inline(always)]
+fn marker_key<const R: usize, const D: usize>(
+    trust: &BootTrust<'_, R, D>,
+) -> Option<Option<[u8; 32]>> {
+    match trust.mode {
+        VerifyMode::VerifyOnce { key } if cfg!(not(feature = "boot-every-boot")) => Some(key),
+        _ => None,
+    }
 }
 
 /// What the footer (and, in verify-once mode, the validated marker) of a slot says; the
@@ -288,7 +310,7 @@ fn read_checked_footer<F: NorFlash, const R: usize, const D: usize>(
         return Ok(Footer::Refused(SlotStatus::WrongImage));
     }
     *out = f;
-    if let VerifyMode::VerifyOnce { key } = trust.mode {
+    if let Some(key) = marker_key(trust) {
         let marker: Record = trailer::read(flash, trailer::at(layout, slot, footer::MARKER_AT))?;
         let tag = marker_tag(flash, layout, slot, &footer_bytes, key.as_ref())?;
         if footer::decode_marker(&marker.0, key.is_some()) == Some(tag) {
@@ -321,9 +343,10 @@ fn write_marker<F: NorFlash>(
 
 /// The kept envelope verifies against the anchors and signs exactly the footer's image.
 ///
-/// The anchors are used as they are unless the slot keeps delegation records; only then is a
-/// copy of the store made (to apply them to), in a frame of its own. No area buffer is live
-/// while another is read, and none while a signature equation runs ([`check_kept`]).
+/// The anchors are used as they are unless the slot keeps delegation records and the store has
+/// room for delegates; only then is a copy of the store made (to apply them to), in a frame
+/// of its own. No area buffer is live while another is read, and none while a signature
+/// equation runs ([`check_kept`]).
 fn check_signed<F: NorFlash, const R: usize, const D: usize>(
     flash: &mut F,
     layout: &Layout,
@@ -331,7 +354,10 @@ fn check_signed<F: NorFlash, const R: usize, const D: usize>(
     slot: Slot,
     f: &Pending,
 ) -> Result<Result<(), SlotStatus>, UpdateError<F::Error>> {
-    if keeps_delegations(flash, layout, slot)? {
+    // A store with no room for delegates (`D == 0`) ends up with none after applying any
+    // record (a delegation does not fit, a revocation has nothing to remove), so the kept
+    // records cannot change the verdict: they are not read, and that code is not linked.
+    if D > 0 && keeps_delegations(flash, layout, slot)? {
         check_delegated(flash, layout, trust, slot, f)
     } else {
         check_kept(flash, layout, trust, trust.store, slot, f)
@@ -794,6 +820,25 @@ fn no_bootable(slot: Slot, mine: SlotStatus, other: SlotStatus) -> Decision {
     match slot {
         Slot::A => Decision::NoBootableImage { a: mine, b: other },
         Slot::B => Decision::NoBootableImage { a: other, b: mine },
+    }
+}
+
+/// Gives up the trial that [`decide`] chose but the bootloader cannot start (say, its vector
+/// table does not fit the slot): records the revert ([`Event::Rejected`]) in the journal, as
+/// the application's `Updater::reject` would, without linking the updater into the
+/// bootloader. The next [`decide`] boots the confirmed image. Returns `false` (and changes
+/// nothing) when the journal holds no trial to give up.
+pub fn reject_trial<F: NorFlash>(
+    flash: &mut F,
+    layout: &Layout,
+) -> Result<bool, UpdateError<F::Error>> {
+    let (mut journal, state, _) = trailer::recover(flash, layout)?;
+    match state {
+        Some(s) if matches!(s.phase, Phase::Activated { .. } | Phase::Trial { .. }) => {
+            journal.append(flash, &s.revert(Event::Rejected))?;
+            Ok(true)
+        }
+        _ => Ok(false),
     }
 }
 

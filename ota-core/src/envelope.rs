@@ -179,6 +179,19 @@ impl<'a> EnvelopeView<'a> {
     /// Not inlined: the decoded [`Envelope`] lives in this frame only.
     #[inline(never)]
     pub(crate) fn decode(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
+        // `small-manifest`: the same rules without serde (`boot_manifest::envelope_parts`).
+        #[cfg(feature = "small-manifest")]
+        {
+            let (payload, entries) = crate::boot_manifest::envelope_parts(bytes)?;
+            Ok(Self { payload, entries })
+        }
+        #[cfg(not(feature = "small-manifest"))]
+        Self::decode_with_serde(bytes)
+    }
+
+    /// [`EnvelopeView::decode`] through [`Envelope::decode`].
+    #[cfg(not(feature = "small-manifest"))]
+    fn decode_with_serde(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
         let env = Envelope::decode(bytes)?;
         let start = env
             .signatures

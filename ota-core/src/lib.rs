@@ -141,6 +141,8 @@ extern crate std;
 extern crate alloc;
 
 pub mod boot;
+#[cfg(any(test, feature = "small-manifest"))]
+mod boot_manifest;
 mod canonical;
 pub mod counter;
 #[cfg(feature = "defmt")]
@@ -160,6 +162,8 @@ mod medium;
 pub mod multi;
 pub mod report;
 pub mod segment;
+#[cfg(any(test, feature = "small-sha512"))]
+mod sha512;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod sign;

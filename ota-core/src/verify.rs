@@ -40,6 +40,7 @@ use crate::trust::{Authority, KeyId, TrustStore};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use ed25519_dalek::VerifyingKey;
+#[cfg(not(feature = "small-sha512"))]
 use sha2::{Digest as _, Sha512};
 
 /// What the device knows about itself when an update arrives.
@@ -291,11 +292,51 @@ pub(crate) fn verify_installed<const R: usize, const D: usize>(
 /// The boot-time policy checks, reduced to the image facts the footer must match. Not
 /// inlined: the [`VerifiedManifest`] lives in this frame only.
 #[inline(never)]
+#[cfg(not(feature = "small-manifest"))]
 pub(crate) fn installed_facts(
     payload: &[u8],
     device: &DeviceContext,
 ) -> Result<Pending, VerifyError> {
     check_policy(payload, device, Rules::Boot).map(|v| Pending::from_info(v.image()))
+}
+
+/// [`installed_facts`] through the boot's own manifest reader (`small-manifest`): the same
+/// boot rules as [`check_policy`] with [`Rules::Boot`], in the same order.
+#[cfg(feature = "small-manifest")]
+#[inline(never)]
+pub(crate) fn installed_facts(
+    payload: &[u8],
+    device: &DeviceContext,
+) -> Result<Pending, VerifyError> {
+    let m = crate::boot_manifest::BootFacts::decode(payload)?;
+    if m.vendor_id != device.vendor_id {
+        return Err(VerifyError::WrongVendor {
+            found: m.vendor_id,
+            expected: device.vendor_id,
+        });
+    }
+    if m.class_id != device.class_id {
+        return Err(VerifyError::WrongHardware {
+            found: m.class_id,
+            expected: device.class_id,
+        });
+    }
+    if m.image_size > device.slot_capacity {
+        return Err(VerifyError::TooLargeForSlot {
+            image_size: m.image_size,
+            slot_capacity: device.slot_capacity,
+        });
+    }
+    if let Some(enc) = &m.encryption {
+        check_encryption(enc, m.payload_size).map_err(VerifyError::Encryption)?;
+    }
+    Ok(Pending {
+        sequence: m.sequence,
+        version: m.version,
+        security_version: m.security_version,
+        image_size: m.image_size,
+        image_digest: m.image_digest,
+    })
 }
 
 /// A kept envelope the bootloader reads from flash, as often as [`verify_kept`] needs it.
@@ -488,6 +529,7 @@ enum Rules {
     /// All of them (an update arriving).
     Install,
     /// Product, slot size and encryption only (an image already installed).
+    #[cfg_attr(feature = "small-manifest", allow(dead_code))]
     Boot,
 }
 
@@ -508,6 +550,11 @@ impl SignerScope {
     /// manifest lives in this frame only.
     #[inline(never)]
     fn of_manifest(payload: &[u8]) -> Result<Self, ManifestDecodeError> {
+        // `small-manifest`: the boot's own reader, which accepts exactly what
+        // `Manifest::decode` accepts.
+        #[cfg(feature = "small-manifest")]
+        let m = crate::boot_manifest::BootFacts::decode(payload)?;
+        #[cfg(not(feature = "small-manifest"))]
         let m = Manifest::decode(payload)?;
         Ok(Self {
             vendor_id: m.vendor_id,
@@ -709,6 +756,10 @@ fn r_is_strict(r: &[u8; 32]) -> bool {
 /// Not inlined: the SHA-512 state lives in this frame only.
 #[inline(never)]
 fn challenge(r: &[u8; 32], key: &VerifyingKey, domain: &[u8], payload: &[u8]) -> Scalar {
+    // `small-sha512`: ota-core's rolled SHA-512 (26 KB smaller than sha2's unrolled one).
+    #[cfg(feature = "small-sha512")]
+    let mut h = crate::sha512::Sha512::new();
+    #[cfg(not(feature = "small-sha512"))]
     let mut h = Sha512::new();
     h.update(r);
     h.update(key.as_bytes());

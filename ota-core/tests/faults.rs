@@ -637,9 +637,40 @@ fn a_delegated_signer_boots_with_its_kept_delegation_and_not_without() {
             assert_eq!(got, Err(SlotStatus::NotAuthorized));
         }
     }
+    // Anchors with no room for delegates (`TrustStore::<1, 0>`, the example bootloader's):
+    // the kept grant cannot make the delegate a signer (the check skips reading it), while a
+    // root-signed release next to the same grant boots.
+    let small = ota_core::trust::TrustStore::<1, 0>::for_product(
+        &[root.verifying_key().to_bytes()],
+        1,
+        ota_core::sim::release::vendor(),
+        ota_core::sim::release::class(),
+    )
+    .unwrap()
+    .with_freshness(ota_core::trust::FreshnessPolicy::NotRequired);
+    let small_trust = BootTrust {
+        store: &small,
+        vendor_id: trust.vendor_id,
+        class_id: trust.class_id,
+        now: trust.now,
+        mode: VerifyMode::EveryBoot,
+    };
+    let by_root = ota_core::sign::sign_manifest(&manifest, &[&root]).unwrap();
+    for (env, expected) in [(&env, Err(SlotStatus::NotAuthorized)), (&by_root, Ok(()))] {
+        let l = layout(0xFF);
+        let mut f = F::for_layout(&l, SimConfig::default());
+        f.program(l.slot_a, &image).unwrap();
+        provision(&mut f, &l, Slot::A, env, &[&grant]).unwrap();
+        let got = ota_core::boot::check_slot(&mut f, &l, &small_trust, Slot::A, None).unwrap();
+        assert_eq!(got.map(|_| ()), expected);
+    }
 }
 
 #[test]
+#[cfg_attr(
+    feature = "boot-every-boot",
+    ignore = "boot-every-boot checks in full whatever the mode"
+)]
 fn verify_once_checks_the_marker_instead_of_the_image_and_a_forged_marker_falls_back() {
     for key in [None, Some([7u8; 32])] {
         let mut d = Dev::new(SimConfig::default());
@@ -685,6 +716,30 @@ fn verify_once_checks_the_marker_instead_of_the_image_and_a_forged_marker_falls_
     t2.mode = VerifyMode::VerifyOnce { key: Some([2; 32]) };
     assert!(matches!(
         decide(&mut d.f, &d.l, &t2, &mut NoCounter).unwrap(),
+        Decision::NoBootableImage { .. }
+    ));
+}
+
+/// With `boot-every-boot`, verify-once mode checks in full: the same number of reads at every
+/// boot, no marker written, and an image changed after the first boot is caught.
+#[test]
+#[cfg(feature = "boot-every-boot")]
+fn boot_every_boot_checks_verify_once_slots_in_full() {
+    let mut d = Dev::new(SimConfig::default());
+    let store = d.store.clone();
+    let mut trust = d.signer.boot_trust(&store);
+    trust.mode = VerifyMode::VerifyOnce { key: None };
+    let mut reads = || {
+        let before = d.f.wear().reads;
+        let r = ota_core::boot::check_slot(&mut d.f, &d.l, &trust, Slot::A, None).unwrap();
+        assert!(r.is_ok(), "{r:?}");
+        d.f.wear().reads - before
+    };
+    let (first, second) = (reads(), reads());
+    assert_eq!(first, second, "no marker shortens the second check");
+    d.f.flip_stored(d.l.slot_a as usize + 3, 2);
+    assert!(matches!(
+        decide(&mut d.f, &d.l, &trust, &mut NoCounter).unwrap(),
         Decision::NoBootableImage { .. }
     ));
 }

@@ -82,6 +82,16 @@ pub fn decide<F: NorFlash, C: MonotonicCounter, const R: usize, const D: usize>(
     })
 }
 
+/// [`crate::boot::reject_trial`] in swap mode: records that the trial in the primary slot is
+/// given up; the next [`decide`] copies the parked image back and boots it.
+pub fn reject_trial<F: NorFlash>(
+    flash: &mut F,
+    layout: &SwapLayout,
+) -> Result<bool, UpdateError<F::Error>> {
+    layout.validate(F::READ_SIZE, F::WRITE_SIZE, F::ERASE_SIZE, flash.capacity())?;
+    crate::boot::reject_trial(flash, &layout.slots(F::ERASE_SIZE as u32))
+}
+
 /// Factory provisioning in swap mode: `image` has been programmed at the start of the primary
 /// slot. Writes its trailer and the first state record as [`crate::boot::provision`] does for
 /// slot A, and erases the swap progress journal.

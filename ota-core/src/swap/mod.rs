@@ -118,7 +118,7 @@ mod plan;
 pub(crate) mod progress;
 mod updater;
 
-pub use boot::{decide, provision};
+pub use boot::{decide, provision, reject_trial};
 pub use layout::SwapLayout;
 pub use pair::{FlashPair, PairError};
 pub use progress::{Ident, SwapStep};

@@ -267,11 +267,16 @@ pub(crate) struct ProgressLog {
 
 impl ProgressLog {
     /// Reads the progress journal; an empty one is `Settled` with no known image.
+    ///
+    /// An install leaves two records per unit, so after an update most record slots hold a
+    /// valid record: each sector is read from its end and only up to its last valid record
+    /// ([`Journal::open_newest_records`]), which finds the same newest record as reading and
+    /// checking every slot.
     pub(crate) fn open<F: NorFlash>(
         flash: &mut F,
         layout: &SwapLayout,
     ) -> Result<Self, UpdateError<F::Error>> {
-        let (journal, step) = Journal::open_records(flash, layout.progress(), decode)?;
+        let (journal, step) = Journal::open_newest_records(flash, layout.progress(), decode)?;
         Ok(Self {
             journal,
             step: step.unwrap_or(SwapStep::Settled {

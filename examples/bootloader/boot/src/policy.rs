@@ -62,15 +62,19 @@ pub fn decide(flash: &mut FedFlash<Flash>) -> Result<Decision, UpdateError<Flash
 }
 
 /// Gives up on the trial image that [`decide`] chose but that cannot be started (its vector
-/// table does not fit the slot): the next decision boots the confirmed image (in swap mode,
-/// after copying the parked image back).
+/// table does not fit the slot): the journal records the revert, and the next decision boots
+/// the confirmed image (in swap mode, after copying the parked image back). `ota-core`'s
+/// boot-side `reject_trial` writes the same record as the application's `Updater::reject`,
+/// without linking the updater (and its report bookkeeping) into the bootloader.
 pub fn reject_trial(flash: &mut FedFlash<Flash>) -> Result<(), UpdateError<FlashError>> {
+    // The same flash type as `decide`'s, so the journal code it shares is linked once.
+    let mut flash = flash;
     #[cfg(not(feature = "swap"))]
     {
-        ota_core::slots::Updater::open(flash, board::slots::LAYOUT)?.reject()
+        ota_core::boot::reject_trial(&mut flash, &board::slots::LAYOUT).map(|_| ())
     }
     #[cfg(feature = "swap")]
     {
-        ota_core::swap::SwapUpdater::open(flash, board::slots::SWAP_LAYOUT)?.reject()
+        ota_core::swap::reject_trial(&mut flash, &board::slots::SWAP_LAYOUT).map(|_| ())
     }
 }
