@@ -173,10 +173,7 @@ fn a_confirmed_swap_runs_the_new_image_from_the_primary_slot() {
     assert_eq!(up.state().security_floor(), 2);
     assert_eq!(up.state().confirmed(), Slot::A);
     assert_eq!(up.swap_step(), SwapStep::Settled { primary: new });
-    assert_eq!(
-        decide(&mut f).unwrap(),
-        booted(2, BootReason::Confirmed)
-    );
+    assert_eq!(decide(&mut f).unwrap(), booted(2, BootReason::Confirmed));
 }
 
 #[test]
@@ -272,10 +269,7 @@ fn a_failed_trial_is_reverted_to_the_old_image() {
     let mut f = staged();
     assert_eq!(decide(&mut f).unwrap(), trial(1, 2));
     assert_eq!(decide(&mut f).unwrap(), trial(0, 2));
-    assert_eq!(
-        decide(&mut f).unwrap(),
-        reverted(Event::AttemptsExhausted)
-    );
+    assert_eq!(decide(&mut f).unwrap(), reverted(Event::AttemptsExhausted));
     assert_eq!(primary(&f, 5000), &old_image()[..]);
     assert!(step(&mut f).is_settled());
     // Rejected by the application: reverted at the next boot.
@@ -290,10 +284,7 @@ fn a_failed_trial_is_reverted_to_the_old_image() {
         )),
         "the parked image is the only copy of the old one until the revert"
     );
-    assert_eq!(
-        decide(&mut f).unwrap(),
-        reverted(Event::Rejected)
-    );
+    assert_eq!(decide(&mut f).unwrap(), reverted(Event::Rejected));
     assert_eq!(primary(&f, 5000), &old_image()[..]);
     // A trial image corrupted in the primary slot is reverted too.
     let mut f = staged();
@@ -366,10 +357,7 @@ fn the_floor_never_goes_down() {
     assert_eq!(up.state().phase(), Phase::Idle);
     // The floor survives the loss of the state journal (the confirm record keeps it).
     f.erase(0, 2 * E as u32).unwrap();
-    assert_eq!(
-        decide(&mut f).unwrap(),
-        booted(2, BootReason::StateRebuilt)
-    );
+    assert_eq!(decide(&mut f).unwrap(), booted(2, BootReason::StateRebuilt));
     assert_eq!(
         SwapUpdater::open(&mut f, layout())
             .unwrap()
@@ -556,11 +544,7 @@ fn trial_then_revert(f: &mut Flash, attempts_left: u8, why: &str) {
         .unwrap()
         .reject()
         .unwrap();
-    assert_eq!(
-        decide(f).unwrap(),
-        reverted(Event::Rejected),
-        "{why}"
-    );
+    assert_eq!(decide(f).unwrap(), reverted(Event::Rejected), "{why}");
     assert_eq!(primary(f, 5000), &old_image()[..], "{why}");
     assert!(step(f).is_settled(), "{why}");
 }
