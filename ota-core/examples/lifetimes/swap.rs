@@ -20,7 +20,7 @@
 //! 4. a version the application rejected never boots again (the revert brought the old image
 //!    back), unless the stored flip hit an image or a trailer.
 
-use super::{Counter, Rng, Totals, is_cut, random_tear};
+use super::{Counter, Rng, Totals, is_cut, random_sim, random_tear};
 use embedded_storage::nor_flash::NorFlash;
 use ota_core::boot::{BootReason, Decision, check_slot};
 use ota_core::counter::SimCounter;
@@ -61,27 +61,7 @@ struct Device<const W: usize> {
 
 impl<const W: usize> Device<W> {
     fn new(rng: &mut Rng) -> Self {
-        let sim = match rng.below(4) {
-            0 => SimConfig::default(),
-            1 => SimConfig {
-                erased: 0x00,
-                ..SimConfig::default()
-            },
-            2 => SimConfig {
-                ecc_write_once: true,
-                ..SimConfig::default()
-            },
-            _ => SimConfig {
-                and_writes: true,
-                ..SimConfig::default()
-            },
-        };
-        let sim = SimConfig {
-            seed: rng.next(),
-            check_alignment: true,
-            read_flip_one_in: None,
-            ..sim
-        };
+        let sim = random_sim(rng);
         let l = SwapLayout {
             journal_offset: 0,
             journal_sectors: 2,
