@@ -28,7 +28,7 @@ use ota_core::layout::{RECORD_SIZE, Slot, TRAILER_SIZE};
 use ota_core::manifest::Version;
 use ota_core::sim::proof::test_image;
 use ota_core::sim::release::{SimSigner, SimStore, class, vendor};
-use ota_core::sim::{SimConfig, SimError, SimFlash};
+use ota_core::sim::{SimError, SimFlash};
 use ota_core::state::Phase;
 use ota_core::swap::{self, SwapLayout, SwapUpdater};
 use ota_core::update_error::UpdateError;
