@@ -49,6 +49,22 @@ fn sign_with(d: &Path, key: &str, extra: &[&str]) -> Output {
     tool(d, &args)
 }
 
+/// `ota-tool diff` from `fw.bin` to `fw2.bin` into `fw2.patch`.
+fn diff_fw2(d: &Path) -> Output {
+    tool(
+        d,
+        &[
+            "diff",
+            "--from",
+            "fw.bin",
+            "--to",
+            "fw2.bin",
+            "--out",
+            "fw2.patch",
+        ],
+    )
+}
+
 /// The `sign` arguments of the delta tests: `fw2.bin` as a delta (`fw2.patch`) from `base`
 /// (with `None`, no `--delta-from`), version 1.1.0, sequence 4.
 fn delta_sign(base: Option<&str>) -> Vec<&str> {
@@ -343,18 +359,7 @@ fn diff_makes_a_patch_the_device_applier_accepts() {
     new[4_000..4_008].copy_from_slice(b"v2 fixes");
     new.extend_from_slice(b"new tail");
     std::fs::write(d.join("fw2.bin"), &new).unwrap();
-    let o = tool(
-        &d,
-        &[
-            "diff",
-            "--from",
-            "fw.bin",
-            "--to",
-            "fw2.bin",
-            "--out",
-            "fw2.patch",
-        ],
-    );
+    let o = diff_fw2(&d);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).starts_with("patch "), "{}", text(&o));
     let patch = std::fs::read(d.join("fw2.patch")).unwrap();
@@ -402,18 +407,7 @@ fn sign_delta_from_signs_a_delta_manifest_that_verify_applies_to_the_base() {
             .status
             .success()
     );
-    let o = tool(
-        &d,
-        &[
-            "diff",
-            "--from",
-            "fw.bin",
-            "--to",
-            "fw2.bin",
-            "--out",
-            "fw2.patch",
-        ],
-    );
+    let o = diff_fw2(&d);
     assert!(o.status.success(), "{}", text(&o));
     let sign = |extra: &[&str]| {
         let mut args = delta_sign(Some("fw.bin"));
