@@ -142,24 +142,8 @@ type Boot = Result<Decision, UpdateError<SimError>>;
 
 impl<const W: usize> Device<W> {
     fn new(rng: &mut Rng) -> Self {
-        let sim = match rng.below(4) {
-            0 => SimConfig::default(),
-            1 => SimConfig {
-                erased: 0x00,
-                ..SimConfig::default()
-            },
-            2 => SimConfig {
-                ecc_write_once: true,
-                ..SimConfig::default()
-            },
-            _ => SimConfig {
-                and_writes: true,
-                ..SimConfig::default()
-            },
-        };
+        let sim = random_sim(rng);
         let sim = SimConfig {
-            seed: rng.next(),
-            check_alignment: true,
             read_flip_one_in: Some(1500 + rng.below(3000) as u32),
             ..sim
         };
@@ -516,6 +500,32 @@ impl<const W: usize> Device<W> {
 
 fn is_cut(e: &UpdateError<SimError>) -> bool {
     matches!(e, UpdateError::Flash(SimError::PowerLoss))
+}
+
+/// A random simulated part: erased value, ECC or an AND-ing driver (or none of these), its own
+/// noise seed, aligned write buffers required, no read flips yet.
+fn random_sim(rng: &mut Rng) -> SimConfig {
+    let quirk = match rng.below(4) {
+        0 => SimConfig::default(),
+        1 => SimConfig {
+            erased: 0x00,
+            ..SimConfig::default()
+        },
+        2 => SimConfig {
+            ecc_write_once: true,
+            ..SimConfig::default()
+        },
+        _ => SimConfig {
+            and_writes: true,
+            ..SimConfig::default()
+        },
+    };
+    SimConfig {
+        seed: rng.next(),
+        check_alignment: true,
+        read_flip_one_in: None,
+        ..quirk
+    }
 }
 
 fn random_tear(rng: &mut Rng) -> Tear {

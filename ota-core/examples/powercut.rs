@@ -114,6 +114,22 @@ struct Totals {
     failed_configs: u32,
 }
 
+impl Totals {
+    /// Counts one configuration's proof (after its line is printed): prints its failures; it
+    /// failed unless it tried cut points and recovered at every one.
+    fn count(&mut self, cut_points: u64, recovered: u64, bricked: u64, failures: &[String]) {
+        for f in failures {
+            println!("    FAILED {f}");
+        }
+        if cut_points == 0 || recovered != cut_points {
+            self.failed_configs += 1;
+        }
+        self.cut_points += cut_points;
+        self.recovered += recovered;
+        self.bricked += bricked;
+    }
+}
+
 fn proof_config(sector: u32, sim: SimConfig, scenario: Scenario) -> ProofConfig {
     let (slot_sectors, old, new, chunk) = if sector <= 4096 {
         (4, 5_000, 11_000, 1_000)
@@ -144,15 +160,7 @@ fn run_proofs<const W: usize, const E: usize>(totals: &mut Totals) {
                 r.recovered,
                 r.bricked
             );
-            for f in &r.failures {
-                println!("    FAILED {f}");
-            }
-            if r.cut_points == 0 || r.recovered != r.cut_points {
-                totals.failed_configs += 1;
-            }
-            totals.cut_points += r.cut_points;
-            totals.recovered += r.recovered;
-            totals.bricked += r.bricked;
+            totals.count(r.cut_points, r.recovered, r.bricked, &r.failures);
         }
     }
 }
@@ -332,15 +340,7 @@ mod swap_mode {
                     "swap: {name:<34}, {quirk:<14}, {scenario:<12?}: cut points {:>5}, recovered {:>5}, bricked {}",
                     r.cut_points, r.recovered, r.bricked
                 );
-                for f in &r.failures {
-                    println!("    FAILED {f}");
-                }
-                if r.cut_points == 0 || r.recovered != r.cut_points {
-                    totals.failed_configs += 1;
-                }
-                totals.cut_points += r.cut_points;
-                totals.recovered += r.recovered;
-                totals.bricked += r.bricked;
+                totals.count(r.cut_points, r.recovered, r.bricked, &r.failures);
             }
         }
     }

@@ -85,6 +85,60 @@ fn verified(envelope: &[u8]) -> VerifiedManifest {
     verify(envelope, &signer().store(), &context()).unwrap()
 }
 
+/// The delta of [`pair`] signed as release 2: base, result, patch, release, verified manifest.
+fn signed_delta() -> (
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    release::SimRelease,
+    VerifiedManifest,
+) {
+    let (old, new) = pair();
+    let p = patch(&old, &new);
+    let rel = signer().delta_release(&old, &new, &p, 2, 2);
+    let m = verified(&rel.envelope);
+    (old, new, p, rel, m)
+}
+
+/// `p` (from `old` to `new`) sealed under `key` in `segment`-byte segments and signed as
+/// delta release 2 by a root of its own: the payload, the envelope and the verified manifest.
+fn sealed_delta(
+    old: &[u8],
+    new: &[u8],
+    p: &[u8],
+    key: &[u8; 32],
+    segment: u32,
+) -> (Vec<u8>, Vec<u8>, VerifiedManifest) {
+    use ota_core::manifest::{DELTA_MANIFEST_FORMAT_VERSION, Manifest};
+    use ota_core::segment::seal_image;
+    let root = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let mut manifest = Manifest {
+        format_version: DELTA_MANIFEST_FORMAT_VERSION,
+        sequence: 2,
+        vendor_id: release::vendor(),
+        class_id: release::class(),
+        version: Version::new(2, 0, 0),
+        security_version: 2,
+        image_size: new.len() as u32,
+        image_digest: ImageDigest::of(new),
+        encryption: None,
+        expires_at: None,
+        min_installed_version: None,
+        release_notes: heapless::String::new(),
+        delta: Some(DeltaInfo {
+            base_size: old.len() as u32,
+            base_digest: ImageDigest::of(old),
+            patch_size: p.len() as u32,
+        }),
+    };
+    let payload = seal_image(key, segment, &mut manifest, p).unwrap();
+    let envelope = ota_core::sign::sign_manifest(&manifest, &[&root]).unwrap();
+    let store =
+        ota_core::trust::TrustStore::<1, 1>::new(&[root.verifying_key().to_bytes()], 1).unwrap();
+    let m = verify(&envelope, &store, &context()).unwrap();
+    (payload, envelope, m)
+}
+
 fn slot(f: &Flash, s: Slot, len: usize) -> Vec<u8> {
     let at = layout().slot_offset(s) as usize;
     f.contents()[at..at + len].to_vec()
@@ -121,11 +175,8 @@ fn decide(f: &mut Flash) -> Decision {
 
 #[test]
 fn a_delta_installs_reads_back_and_boots_as_a_verified_trial() {
-    let (old, new) = pair();
-    let p = patch(&old, &new);
+    let (old, new, p, rel, m) = signed_delta();
     assert!(p.len() < new.len() / 4, "patch {} bytes", p.len());
-    let rel = signer().delta_release(&old, &new, &p, 2, 2);
-    let m = verified(&rel.envelope);
     assert_eq!(
         m.delta(),
         Some(&DeltaInfo {
@@ -192,10 +243,7 @@ fn a_patch_for_another_base_is_refused_before_anything_is_erased() {
 
 #[test]
 fn a_confirmed_image_whose_bytes_are_not_its_footer_is_refused_before_anything_is_erased() {
-    let (old, new) = pair();
-    let p = patch(&old, &new);
-    let rel = signer().delta_release(&old, &new, &p, 2, 2);
-    let m = verified(&rel.envelope);
+    let (old, _, p, rel, m) = signed_delta();
     let mut f = device(&old);
     let at = layout().slot_a as usize + 12_345;
     let rotten = f.contents()[at] ^ 0x10;
@@ -250,10 +298,7 @@ fn mismatched_headers_full_manifests_and_trial_images_are_refused_before_anythin
 
 #[test]
 fn more_patch_bytes_than_signed_are_refused() {
-    let (old, new) = pair();
-    let p = patch(&old, &new);
-    let rel = signer().delta_release(&old, &new, &p, 2, 2);
-    let m = verified(&rel.envelope);
+    let (old, _, p, _, m) = signed_delta();
     let mut f = device(&old);
     let mut up = Updater::open_running(&mut f, layout(), Slot::A).unwrap();
     let mut d = DeltaInstall::begin(&mut up, &m, &PatchHeader::parse(&p).unwrap()).unwrap();
@@ -267,36 +312,11 @@ fn more_patch_bytes_than_signed_are_refused() {
 
 #[test]
 fn an_encrypted_patch_resumes_at_the_segment_holding_its_checkpoint() {
-    use ota_core::manifest::{DELTA_MANIFEST_FORMAT_VERSION, Manifest};
-    use ota_core::segment::{SegmentDecryptor, seal_image};
+    use ota_core::segment::SegmentDecryptor;
     let (old, new) = pair();
     let p = patch(&old, &new);
-    let root = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
     let key = [0x24u8; 32];
-    let mut manifest = Manifest {
-        format_version: DELTA_MANIFEST_FORMAT_VERSION,
-        sequence: 2,
-        vendor_id: release::vendor(),
-        class_id: release::class(),
-        version: Version::new(2, 0, 0),
-        security_version: 2,
-        image_size: new.len() as u32,
-        image_digest: ImageDigest::of(&new),
-        encryption: None,
-        expires_at: None,
-        min_installed_version: None,
-        release_notes: heapless::String::new(),
-        delta: Some(DeltaInfo {
-            base_size: old.len() as u32,
-            base_digest: ImageDigest::of(&old),
-            patch_size: p.len() as u32,
-        }),
-    };
-    let payload = seal_image(&key, 100, &mut manifest, &p).unwrap();
-    let envelope = ota_core::sign::sign_manifest(&manifest, &[&root]).unwrap();
-    let store =
-        ota_core::trust::TrustStore::<1, 1>::new(&[root.verifying_key().to_bytes()], 1).unwrap();
-    let m = verify(&envelope, &store, &context()).unwrap();
+    let (payload, envelope, m) = sealed_delta(&old, &new, &p, &key, 100);
     let header = PatchHeader::parse(&p).unwrap();
     // One boot's download from patch offset `from` (the segment holding it, minus the bytes
     // before it), stopping after `segments` segments.
@@ -334,37 +354,13 @@ fn an_encrypted_patch_resumes_at_the_segment_holding_its_checkpoint() {
 
 #[test]
 fn an_encrypted_patch_installs() {
-    use ota_core::manifest::{DELTA_MANIFEST_FORMAT_VERSION, Manifest, ProductId};
-    use ota_core::segment::{SegmentDecryptor, seal_image};
+    use ota_core::manifest::ProductId;
+    use ota_core::segment::SegmentDecryptor;
     let (old, new) = pair();
     let p = patch(&old, &new);
-    let root = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
     let key = [0x42u8; 32];
-    let mut manifest = Manifest {
-        format_version: DELTA_MANIFEST_FORMAT_VERSION,
-        sequence: 2,
-        vendor_id: release::vendor(),
-        class_id: release::class(),
-        version: Version::new(2, 0, 0),
-        security_version: 2,
-        image_size: new.len() as u32,
-        image_digest: ImageDigest::of(&new),
-        encryption: None,
-        expires_at: None,
-        min_installed_version: None,
-        release_notes: heapless::String::new(),
-        delta: Some(DeltaInfo {
-            base_size: old.len() as u32,
-            base_digest: ImageDigest::of(&old),
-            patch_size: p.len() as u32,
-        }),
-    };
     let _ = ProductId::from_text("unused");
-    let payload = seal_image(&key, 1024, &mut manifest, &p).unwrap();
-    let envelope = ota_core::sign::sign_manifest(&manifest, &[&root]).unwrap();
-    let store =
-        ota_core::trust::TrustStore::<1, 1>::new(&[root.verifying_key().to_bytes()], 1).unwrap();
-    let m = verify(&envelope, &store, &context()).unwrap();
+    let (payload, envelope, m) = sealed_delta(&old, &new, &p, &key, 1024);
     assert_eq!(m.payload_size(), p.len() as u32);
     let mut f = device(&old);
     let mut up = Updater::open_running(&mut f, layout(), Slot::A).unwrap();
@@ -391,10 +387,7 @@ fn an_encrypted_patch_installs() {
 
 #[test]
 fn a_cut_mid_apply_resumes_from_a_checkpoint_not_from_the_start() {
-    let (old, new) = pair();
-    let p = patch(&old, &new);
-    let rel = signer().delta_release(&old, &new, &p, 2, 2);
-    let m = verified(&rel.envelope);
+    let (old, new, p, rel, m) = signed_delta();
     let mut f = device(&old);
     let start = f.ops();
     let mut clean = f.clone();
@@ -427,10 +420,7 @@ fn a_cut_mid_apply_resumes_from_a_checkpoint_not_from_the_start() {
 
 #[test]
 fn different_bytes_after_a_resume_never_install_a_mixed_result() {
-    let (old, new) = pair();
-    let p = patch(&old, &new);
-    let rel = signer().delta_release(&old, &new, &p, 2, 2);
-    let m = verified(&rel.envelope);
+    let (old, new, p, rel, m) = signed_delta();
     // What a server sends after the resume point when it serves another build under the
     // same name: a patch of the same base to another result.
     let mut third = new.clone();

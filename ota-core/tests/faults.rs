@@ -32,6 +32,32 @@ fn layout(erased: u8) -> Layout {
     }
 }
 
+/// The device context of an application on a factory device (sequence 1, security version 1,
+/// version 1.0.0) with layout `l`.
+fn factory_context(l: &Layout) -> DeviceContext {
+    DeviceContext {
+        vendor_id: ota_core::sim::release::vendor(),
+        class_id: ota_core::sim::release::class(),
+        last_sequence: 1,
+        security_floor: 1,
+        now: 1_800_000_000,
+        slot_capacity: l.max_image_size(),
+        installed_version: Version::new(1, 0, 0),
+    }
+}
+
+/// Factory programming: `old` into slot A, provisioned as release 1 (security version 1)
+/// signed by `signer`.
+fn factory<const R: usize>(
+    f: &mut SimFlash<8, 4096, R>,
+    l: &Layout,
+    signer: &SimSigner,
+    old: &[u8],
+) {
+    f.program(l.slot_a, old).unwrap();
+    provision(f, l, Slot::A, &signer.release(old, 1, 1).envelope, &[]).unwrap();
+}
+
 struct Dev {
     f: F,
     l: Layout,
@@ -51,15 +77,7 @@ impl Dev {
         let store = signer.store();
         let mut f = F::for_layout(&l, sim);
         let old = test_image(4000, 1);
-        f.program(l.slot_a, &old).unwrap();
-        provision(
-            &mut f,
-            &l,
-            Slot::A,
-            &signer.release(&old, 1, 1).envelope,
-            &[],
-        )
-        .unwrap();
+        factory(&mut f, &l, &signer, &old);
         Self {
             f,
             l,
@@ -103,6 +121,18 @@ impl Dev {
         up.write(&image[from..]).unwrap();
         up.finish(&rel.envelope, &[]).unwrap();
         up.activate().unwrap();
+    }
+
+    /// Installs a new image (5000 bytes, sequence 2, security version 2) from slot A, and the
+    /// next boot runs it as a trial from slot B.
+    fn install_new_and_boot_its_trial(&mut self) {
+        let new = test_image(5000, 2);
+        let rel = self.signer.release(&new, 2, 2);
+        self.install(Slot::A, &rel, &new);
+        assert_eq!(
+            self.boot(),
+            (Slot::B, BootReason::Trial { attempts_left: 1 })
+        );
     }
 
     /// A in use, B holding a new image (seq 2, security 2) activated for trial.
@@ -171,10 +201,7 @@ fn a_zero_filled_journal_on_ff_flash_does_not_wedge_decide_or_begin() {
     let mut d = Dev::new(SimConfig::default());
     d.wipe_journal(0x00);
     assert_eq!(d.boot(), (Slot::A, BootReason::StateRebuilt));
-    let new = test_image(5000, 2);
-    let rel = d.signer.release(&new, 2, 2);
-    d.install(Slot::A, &rel, &new);
-    assert_eq!(d.boot(), (Slot::B, BootReason::Trial { attempts_left: 1 }));
+    d.install_new_and_boot_its_trial();
 }
 
 #[test]
@@ -183,10 +210,7 @@ fn an_ff_programmed_journal_on_ecc_flash_does_not_wedge_decide_or_begin() {
     // Programmed with 0xFF: reads blank, but every ECC word refuses a second program.
     d.wipe_journal(0xFF);
     assert_eq!(d.boot(), (Slot::A, BootReason::StateRebuilt));
-    let new = test_image(5000, 2);
-    let rel = d.signer.release(&new, 2, 2);
-    d.install(Slot::A, &rel, &new);
-    assert_eq!(d.boot(), (Slot::B, BootReason::Trial { attempts_left: 1 }));
+    d.install_new_and_boot_its_trial();
 }
 
 #[test]
@@ -196,10 +220,7 @@ fn a_zero_filled_journal_on_zero_erased_flash_is_blank_and_usable() {
         ..SimConfig::default()
     });
     assert_eq!(d.boot(), (Slot::A, BootReason::Confirmed));
-    let new = test_image(5000, 2);
-    let rel = d.signer.release(&new, 2, 2);
-    d.install(Slot::A, &rel, &new);
-    assert_eq!(d.boot(), (Slot::B, BootReason::Trial { attempts_left: 1 }));
+    d.install_new_and_boot_its_trial();
 }
 
 #[test]
@@ -212,20 +233,7 @@ fn a_record_torn_inside_a_word_on_ecc_flash_does_not_wedge_anything() {
         d.f.cut_after(k, Tear::InWord);
         {
             let mut up = Updater::open_running(&mut d.f, d.l, Slot::A).unwrap();
-            let m = verify(
-                &rel.envelope,
-                &d.store,
-                &DeviceContext {
-                    vendor_id: ota_core::sim::release::vendor(),
-                    class_id: ota_core::sim::release::class(),
-                    last_sequence: 1,
-                    security_floor: 1,
-                    now: 1_800_000_000,
-                    slot_capacity: d.l.max_image_size(),
-                    installed_version: Version::new(1, 0, 0),
-                },
-            )
-            .unwrap();
+            let m = verify(&rel.envelope, &d.store, &factory_context(&d.l)).unwrap();
             let r = up.begin(&m).and_then(|_| up.write(&new));
             assert!(
                 matches!(r, Err(UpdateError::Flash(SimError::PowerLoss)) | Ok(())),
@@ -466,20 +474,7 @@ fn begin_refuses_to_erase_the_running_slot() {
     let mut d = Dev::new(SimConfig::default());
     let new = test_image(3000, 2);
     let rel = d.signer.release(&new, 2, 2);
-    let m = verify(
-        &rel.envelope,
-        &d.store,
-        &DeviceContext {
-            vendor_id: ota_core::sim::release::vendor(),
-            class_id: ota_core::sim::release::class(),
-            last_sequence: 1,
-            security_floor: 1,
-            now: 1_800_000_000,
-            slot_capacity: d.l.max_image_size(),
-            installed_version: Version::new(1, 0, 0),
-        },
-    )
-    .unwrap();
+    let m = verify(&rel.envelope, &d.store, &factory_context(&d.l)).unwrap();
     // The journal says A is confirmed, so the update goes to B; but the code runs from B.
     let before = d.f.contents().to_vec();
     let mut up = Updater::open_running(&mut d.f, d.l, Slot::B).unwrap();
@@ -750,20 +745,7 @@ fn finish_refuses_an_envelope_for_another_image() {
     let new = test_image(3000, 2);
     let rel = d.signer.release(&new, 2, 2);
     let other = d.signer.release(&test_image(3000, 9), 2, 2);
-    let m = verify(
-        &rel.envelope,
-        &d.store,
-        &DeviceContext {
-            vendor_id: ota_core::sim::release::vendor(),
-            class_id: ota_core::sim::release::class(),
-            last_sequence: 1,
-            security_floor: 1,
-            now: 1_800_000_000,
-            slot_capacity: d.l.max_image_size(),
-            installed_version: Version::new(1, 0, 0),
-        },
-    )
-    .unwrap();
+    let m = verify(&rel.envelope, &d.store, &factory_context(&d.l)).unwrap();
     let mut up = Updater::open_running(&mut d.f, d.l, Slot::A).unwrap();
     up.begin(&m).unwrap();
     up.write(&new).unwrap();
@@ -800,15 +782,7 @@ fn the_simulators_stricter_modes_run_a_whole_cycle() {
     let store = signer.store();
     let mut f = SimFlash::<8, 4096, 16>::for_layout(&l, SimConfig::default());
     let old = test_image(4000, 1);
-    f.program(l.slot_a, &old).unwrap();
-    provision(
-        &mut f,
-        &l,
-        Slot::A,
-        &signer.release(&old, 1, 1).envelope,
-        &[],
-    )
-    .unwrap();
+    factory(&mut f, &l, &signer, &old);
     assert!(matches!(
         decide(&mut f, &l, &signer.boot_trust(&store), &mut NoCounter).unwrap(),
         Decision::Boot {
@@ -842,32 +816,11 @@ fn write_fuzz_seeds() {
     let trust = signer.boot_trust(&store);
     let mut f = F::for_layout(&l, SimConfig::default());
     let old = test_image(1500, 1);
-    f.program(l.slot_a, &old).unwrap();
-    provision(
-        &mut f,
-        &l,
-        Slot::A,
-        &signer.release(&old, 1, 1).envelope,
-        &[],
-    )
-    .unwrap();
+    factory(&mut f, &l, &signer, &old);
     let mut seeds: Vec<(&str, Vec<u8>)> = vec![("provisioned", f.contents().to_vec())];
     let new = test_image(1200, 2);
     let rel = signer.release(&new, 2, 2);
-    let m = verify(
-        &rel.envelope,
-        &store,
-        &DeviceContext {
-            vendor_id: ota_core::sim::release::vendor(),
-            class_id: ota_core::sim::release::class(),
-            last_sequence: 1,
-            security_floor: 1,
-            now: 1_800_000_000,
-            slot_capacity: l.max_image_size(),
-            installed_version: Version::new(1, 0, 0),
-        },
-    )
-    .unwrap();
+    let m = verify(&rel.envelope, &store, &factory_context(&l)).unwrap();
     {
         let mut up = Updater::open_running(&mut f, l, Slot::A).unwrap();
         up.begin(&m).unwrap();

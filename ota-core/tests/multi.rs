@@ -102,6 +102,16 @@ impl Device {
         }
     }
 
+    /// A device with the sample transaction (every component to version 2) staged and
+    /// activated: the next boot is its trial.
+    fn activated() -> Self {
+        let mut d = Self::new();
+        let m = sample(&d.new_facts());
+        d.stage(&m).unwrap();
+        d.updater().activate().unwrap();
+        d
+    }
+
     fn new_facts(&self) -> [ImageFacts; 3] {
         core::array::from_fn(|i| facts(&self.new[i], 2))
     }
@@ -195,10 +205,7 @@ fn sample(new: &[ImageFacts; 3]) -> MultiManifest<3> {
 
 #[test]
 fn a_confirmed_transaction_runs_every_new_component() {
-    let mut d = Device::new();
-    let m = sample(&d.new_facts());
-    d.stage(&m).unwrap();
-    d.updater().activate().unwrap();
+    let mut d = Device::activated();
     let trial = d.decide();
     assert_eq!(trial.side, BootSide::Trial);
     assert_eq!(trial.reason, MultiBootReason::Trial { attempts_left: 1 });
@@ -221,10 +228,7 @@ fn a_confirmed_transaction_runs_every_new_component() {
 #[test]
 fn a_failed_trial_of_each_slot_component_reverts_every_component() {
     for (i, c) in [(0usize, APP), (1, DATA)] {
-        let mut d = Device::new();
-        let m = sample(&d.new_facts());
-        d.stage(&m).unwrap();
-        d.updater().activate().unwrap();
+        let mut d = Device::activated();
         // Bit rot in the staged image of this component (slot B) before the trial boot.
         let at = d.layout.handle_offset(i, ota_core::layout::Slot::B) + 17;
         d.main.sim_mut().flip_stored(at, 3);
@@ -246,10 +250,7 @@ fn a_failed_trial_of_each_slot_component_reverts_every_component() {
 
 #[test]
 fn a_failed_trial_of_the_coprocessor_reverts_every_component() {
-    let mut d = Device::new();
-    let m = sample(&d.new_facts());
-    d.stage(&m).unwrap();
-    d.updater().activate().unwrap();
+    let mut d = Device::activated();
     d.coproc.fail_trials = true;
     let boot = d.decide();
     assert_eq!(
@@ -261,10 +262,7 @@ fn a_failed_trial_of_the_coprocessor_reverts_every_component() {
 
 #[test]
 fn a_corrupt_coprocessor_staging_bank_is_refused_at_install_and_reverts_everything() {
-    let mut d = Device::new();
-    let m = sample(&d.new_facts());
-    d.stage(&m).unwrap();
-    d.updater().activate().unwrap();
+    let mut d = Device::activated();
     let at = d.coproc.staging_offset().unwrap() as usize + 5;
     d.coproc.flash_mut().sim_mut().flip_stored(at, 0);
     let boot = d.decide();
@@ -278,10 +276,7 @@ fn a_corrupt_coprocessor_staging_bank_is_refused_at_install_and_reverts_everythi
 #[test]
 fn a_self_test_failure_of_each_component_reverts_every_component() {
     for c in [APP, DATA, RADIO] {
-        let mut d = Device::new();
-        let m = sample(&d.new_facts());
-        d.stage(&m).unwrap();
-        d.updater().activate().unwrap();
+        let mut d = Device::activated();
         let trial = d.decide();
         d.assert_runs(&trial, true);
         let mut up = d.updater();
@@ -296,10 +291,7 @@ fn a_self_test_failure_of_each_component_reverts_every_component() {
 
 #[test]
 fn an_unconfirmed_trial_reverts_every_component_when_attempts_run_out() {
-    let mut d = Device::new();
-    let m = sample(&d.new_facts());
-    d.stage(&m).unwrap();
-    d.updater().activate().unwrap();
+    let mut d = Device::activated();
     for left in [1, 0] {
         let t = d.decide();
         assert_eq!(
@@ -533,10 +525,7 @@ fn a_power_cut_at_every_operation_never_runs_a_mix() {
 
 #[test]
 fn a_cut_between_a_confirm_record_and_its_hooks_finishes_the_confirm_at_boot() {
-    let mut d = Device::new();
-    let m = sample(&d.new_facts());
-    d.stage(&m).unwrap();
-    d.updater().activate().unwrap();
+    let mut d = Device::activated();
     d.decide();
     // The confirm record is one write; the co-processor's confirm record the next.
     d.rail.cut_after(1, Tear::Skip);

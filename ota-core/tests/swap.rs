@@ -113,15 +113,41 @@ fn new_release(seq: u64, major: u16) -> SimRelease {
 }
 
 fn trial(attempts_left: u8, major: u16) -> Decision {
-    Decision::Boot {
-        slot: Slot::A,
-        version: Version::new(major, 0, 0),
-        reason: BootReason::Trial { attempts_left },
-    }
+    booted(major, BootReason::Trial { attempts_left })
 }
 
 fn step(f: &mut Flash) -> SwapStep {
     SwapUpdater::open(&mut *f, layout()).unwrap().swap_step()
+}
+
+/// `decide`'s answer when it boots version `major` from the primary slot for `reason`.
+fn booted(major: u16, reason: BootReason) -> Decision {
+    Decision::Boot {
+        slot: Slot::A,
+        version: Version::new(major, 0, 0),
+        reason,
+    }
+}
+
+/// The old image (1.0.0) booted again after a revert for `why`.
+fn reverted(why: Event) -> Decision {
+    booted(1, BootReason::Reverted(why))
+}
+
+/// A device with the new image (sequence 2, version 2) downloaded and activated.
+fn staged() -> Flash {
+    let mut f = device();
+    stage(&mut f, &new_image(), &new_release(2, 2));
+    f
+}
+
+/// `f` after one uninterrupted boot, and the flash operations that boot took.
+fn booted_once(f: &Flash) -> (Flash, u64) {
+    let mut after = f.clone();
+    let start = after.ops();
+    decide(&mut after).unwrap();
+    let ops = after.ops() - start;
+    (after, ops)
 }
 
 #[test]
@@ -147,25 +173,13 @@ fn a_confirmed_swap_runs_the_new_image_from_the_primary_slot() {
     assert_eq!(up.state().security_floor(), 2);
     assert_eq!(up.state().confirmed(), Slot::A);
     assert_eq!(up.swap_step(), SwapStep::Settled { primary: new });
-    assert_eq!(
-        decide(&mut f).unwrap(),
-        Decision::Boot {
-            slot: Slot::A,
-            version: Version::new(2, 0, 0),
-            reason: BootReason::Confirmed
-        }
-    );
+    assert_eq!(decide(&mut f).unwrap(), booted(2, BootReason::Confirmed));
 }
 
 #[test]
 fn an_interrupted_swap_resumes_at_every_cut() {
-    let rel = new_release(2, 2);
-    let mut staged = device();
-    stage(&mut staged, &new_image(), &rel);
-    let mut golden = staged.clone();
-    let start = golden.ops();
-    decide(&mut golden).unwrap();
-    let ops = golden.ops() - start;
+    let staged = staged();
+    let (_, ops) = booted_once(&staged);
     assert!(ops > 8, "the install is {ops} operations");
     for k in 0..ops {
         for tear in Tear::ALL {
@@ -206,11 +220,7 @@ fn a_forged_staged_image_is_never_swapped_in_or_booted() {
     let writes = f.wear().bytes_written;
     assert_eq!(
         decide(&mut f).unwrap(),
-        Decision::Boot {
-            slot: Slot::A,
-            version: Version::new(1, 0, 0),
-            reason: BootReason::Reverted(Event::TrialDigestMismatch)
-        }
+        reverted(Event::TrialDigestMismatch)
     );
     assert_eq!(primary(&f, 5000), &old_image()[..]);
     assert!(
@@ -239,50 +249,31 @@ fn a_tampered_signature_or_image_is_never_swapped_in() {
     stage_by(&mut f, &new_image(), &rel, &signer(), &env);
     assert_eq!(
         decide(&mut f).unwrap(),
-        Decision::Boot {
-            slot: Slot::A,
-            version: Version::new(1, 0, 0),
-            reason: BootReason::Reverted(Event::TrialDigestMismatch)
-        }
+        reverted(Event::TrialDigestMismatch)
     );
     assert_eq!(primary(&f, 5000), &old_image()[..]);
     // Image bytes changed in the staging area after the download was checked.
-    let mut f = device();
-    stage(&mut f, &new_image(), &rel);
+    let mut f = staged();
     let at = layout().staging as usize + E + 300;
     f.flip_stored(at, 0);
     assert_eq!(
         decide(&mut f).unwrap(),
-        Decision::Boot {
-            slot: Slot::A,
-            version: Version::new(1, 0, 0),
-            reason: BootReason::Reverted(Event::TrialDigestMismatch)
-        }
+        reverted(Event::TrialDigestMismatch)
     );
     assert_eq!(primary(&f, 5000), &old_image()[..]);
 }
 
 #[test]
 fn a_failed_trial_is_reverted_to_the_old_image() {
-    let rel = new_release(2, 2);
     // Never confirmed: the attempts run out.
-    let mut f = device();
-    stage(&mut f, &new_image(), &rel);
+    let mut f = staged();
     assert_eq!(decide(&mut f).unwrap(), trial(1, 2));
     assert_eq!(decide(&mut f).unwrap(), trial(0, 2));
-    assert_eq!(
-        decide(&mut f).unwrap(),
-        Decision::Boot {
-            slot: Slot::A,
-            version: Version::new(1, 0, 0),
-            reason: BootReason::Reverted(Event::AttemptsExhausted)
-        }
-    );
+    assert_eq!(decide(&mut f).unwrap(), reverted(Event::AttemptsExhausted));
     assert_eq!(primary(&f, 5000), &old_image()[..]);
     assert!(step(&mut f).is_settled());
     // Rejected by the application: reverted at the next boot.
-    let mut f = device();
-    stage(&mut f, &new_image(), &rel);
+    let mut f = staged();
     assert_eq!(decide(&mut f).unwrap(), trial(1, 2));
     let mut up = SwapUpdater::open(&mut f, layout()).unwrap();
     up.reject().unwrap();
@@ -293,44 +284,27 @@ fn a_failed_trial_is_reverted_to_the_old_image() {
         )),
         "the parked image is the only copy of the old one until the revert"
     );
-    assert_eq!(
-        decide(&mut f).unwrap(),
-        Decision::Boot {
-            slot: Slot::A,
-            version: Version::new(1, 0, 0),
-            reason: BootReason::Reverted(Event::Rejected)
-        }
-    );
+    assert_eq!(decide(&mut f).unwrap(), reverted(Event::Rejected));
     assert_eq!(primary(&f, 5000), &old_image()[..]);
     // A trial image corrupted in the primary slot is reverted too.
-    let mut f = device();
-    stage(&mut f, &new_image(), &rel);
+    let mut f = staged();
     assert_eq!(decide(&mut f).unwrap(), trial(1, 2));
     f.flip_stored(layout().primary as usize + 4000, 3);
     assert_eq!(
         decide(&mut f).unwrap(),
-        Decision::Boot {
-            slot: Slot::A,
-            version: Version::new(1, 0, 0),
-            reason: BootReason::Reverted(Event::TrialDigestMismatch)
-        }
+        reverted(Event::TrialDigestMismatch)
     );
 }
 
 #[test]
 fn an_interrupted_revert_resumes() {
-    let rel = new_release(2, 2);
-    let mut staged = device();
-    stage(&mut staged, &new_image(), &rel);
+    let mut staged = staged();
     decide(&mut staged).unwrap();
     SwapUpdater::open(&mut staged, layout())
         .unwrap()
         .reject()
         .unwrap();
-    let mut golden = staged.clone();
-    let start = golden.ops();
-    decide(&mut golden).unwrap();
-    let ops = golden.ops() - start;
+    let (_, ops) = booted_once(&staged);
     for k in 0..ops {
         for tear in Tear::ALL {
             let mut f = staged.clone();
@@ -349,9 +323,7 @@ fn an_interrupted_revert_resumes() {
 
 #[test]
 fn the_floor_never_goes_down() {
-    let mut f = device();
-    let rel = new_release(2, 2);
-    stage(&mut f, &new_image(), &rel);
+    let mut f = staged();
     decide(&mut f).unwrap();
     SwapUpdater::open(&mut f, layout())
         .unwrap()
@@ -377,11 +349,7 @@ fn the_floor_never_goes_down() {
         .unwrap();
     assert_eq!(
         decide(&mut f).unwrap(),
-        Decision::Boot {
-            slot: Slot::A,
-            version: Version::new(2, 0, 0),
-            reason: BootReason::Reverted(Event::Rejected)
-        }
+        booted(2, BootReason::Reverted(Event::Rejected))
     );
     let up = SwapUpdater::open(&mut f, layout()).unwrap();
     assert_eq!(up.state().security_floor(), 2);
@@ -389,14 +357,7 @@ fn the_floor_never_goes_down() {
     assert_eq!(up.state().phase(), Phase::Idle);
     // The floor survives the loss of the state journal (the confirm record keeps it).
     f.erase(0, 2 * E as u32).unwrap();
-    assert_eq!(
-        decide(&mut f).unwrap(),
-        Decision::Boot {
-            slot: Slot::A,
-            version: Version::new(2, 0, 0),
-            reason: BootReason::StateRebuilt
-        }
-    );
+    assert_eq!(decide(&mut f).unwrap(), booted(2, BootReason::StateRebuilt));
     assert_eq!(
         SwapUpdater::open(&mut f, layout())
             .unwrap()
@@ -408,9 +369,7 @@ fn the_floor_never_goes_down() {
 
 #[test]
 fn one_transient_read_flip_during_the_install_changes_nothing() {
-    let rel = new_release(2, 2);
-    let mut staged = device();
-    stage(&mut staged, &new_image(), &rel);
+    let staged = staged();
     let mut golden = staged.clone();
     let reads0 = golden.wear().reads;
     decide(&mut golden).unwrap();
@@ -585,15 +544,7 @@ fn trial_then_revert(f: &mut Flash, attempts_left: u8, why: &str) {
         .unwrap()
         .reject()
         .unwrap();
-    assert_eq!(
-        decide(f).unwrap(),
-        Decision::Boot {
-            slot: Slot::A,
-            version: Version::new(1, 0, 0),
-            reason: BootReason::Reverted(Event::Rejected)
-        },
-        "{why}"
-    );
+    assert_eq!(decide(f).unwrap(), reverted(Event::Rejected), "{why}");
     assert_eq!(primary(f, 5000), &old_image()[..], "{why}");
     assert!(step(f).is_settled(), "{why}");
 }
@@ -604,13 +555,8 @@ fn trial_then_revert(f: &mut Flash, attempts_left: u8, why: &str) {
 /// revert; every boot resumes exactly and boots only a verified image.
 #[test]
 fn a_stored_flip_in_the_newest_progress_record_never_steps_the_swap_back() {
-    let rel = new_release(2, 2);
-    let mut staged = device();
-    stage(&mut staged, &new_image(), &rel);
-    let mut golden = staged.clone();
-    let start = golden.ops();
-    decide(&mut golden).unwrap();
-    let ops = golden.ops() - start;
+    let staged = staged();
+    let (golden, ops) = booted_once(&staged);
     // The cut points two operations into install steps 2 (a primary unit parked: its source,
     // P[1], is being overwritten) and 3 (a new unit brought in: its source, S[2], is being
     // overwritten), and, with one flipped bit each, every cut of the install.

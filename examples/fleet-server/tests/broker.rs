@@ -45,12 +45,7 @@ async fn a_flooding_client_is_held_to_its_budget_and_devices_keep_reporting() {
     let base = common::id_base();
     let ids: Vec<u64> = (1..=3).map(|i| base + i).collect();
     let devices: Vec<_> = ids.iter().map(|id| json!({"id": id})).collect();
-    let r = h
-        .operator
-        .post("/v1/devices", &json!({"devices": devices}))
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    common::register(&h, &devices).await;
 
     // The flood: one connection, spoofed ids, 40-byte garbage frames, as fast as it can.
     let stop = Arc::new(AtomicBool::new(false));

@@ -8,57 +8,7 @@ mod common;
 use std::io::Write as _;
 
 use fleet_server::device::DeviceConfig;
-use rollout_policy::plan::{Gate, GateKind, Plan, Stage, StageSize};
 use serde_json::json;
-
-fn plan() -> Plan {
-    let mut p = Plan::default_stable();
-    p.stages.clear();
-    for size in [StageSize::Devices(3), StageSize::Percent(10_000)] {
-        p.stages
-            .push(Stage {
-                size,
-                soak_secs: 1,
-                min_reported_bp: 6_000,
-                min_trials: 0,
-                manual_approval: false,
-                gates: rollout_policy::plan::GateSet::ALL,
-            })
-            .unwrap();
-    }
-    p.gates.clear();
-    p.gates
-        .push(Gate::enforce(
-            GateKind::FailureRatio { max_bp: 2_000 },
-            500,
-            1_000,
-        ))
-        .unwrap();
-    p.rate = None;
-    p
-}
-
-async fn release(h: &common::Harness, version: (u16, u16, u16)) -> i64 {
-    let seq = h
-        .operator
-        .post("/v1/sequences", &json!({}))
-        .await
-        .unwrap()
-        .json()["sequence"]
-        .as_u64()
-        .unwrap();
-    let image = vec![version.1 as u8; 2_000];
-    let r = h
-        .operator
-        .post(
-            "/v1/releases",
-            &common::release_body(&h.dir, version, seq, &image),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.json()["id"].as_i64().unwrap()
-}
 
 fn dump(name: &str, v: &serde_json::Value) {
     if let Ok(dir) = std::env::var("FLEET_DUMP_JSON") {
@@ -122,16 +72,9 @@ async fn pages_views_roles_and_gates() {
     let devices: Vec<serde_json::Value> = (0..8)
         .map(|i| json!({"id": base + i, "hardware": if i % 2 == 0 { "A" } else { "B" }, "region": "eu"}))
         .collect();
-    assert_eq!(
-        h.operator
-            .post("/v1/devices", &json!({"devices": devices}))
-            .await
-            .unwrap()
-            .status,
-        200
-    );
-    let r1 = release(&h, (1, 0, 0)).await;
-    let r2 = release(&h, (1, 1, 0)).await;
+    common::register(&h, &devices).await;
+    let (r1, _) = common::release(&h, (1, 0, 0), &[0; 2_000]).await;
+    let (r2, _) = common::release(&h, (1, 1, 0), &[1; 2_000]).await;
     // 1.1.0 fails its self-test everywhere: the first stage's devices reboot by watchdog and
     // roll back, which the field-failure view must see as fault reboots.
     let config = DeviceConfig {
@@ -159,7 +102,7 @@ async fn pages_views_roles_and_gates() {
         .operator
         .post(
             "/v1/rollouts",
-            &json!({"release_id": r2, "previous_release_id": r1, "plan": plan()}),
+            &json!({"release_id": r2, "previous_release_id": r1, "plan": common::two_stage_plan()}),
         )
         .await
         .unwrap();

@@ -30,12 +30,7 @@ async fn frames_are_committed_then_acked_and_stored_once() {
     let devices: Vec<serde_json::Value> = (1..=3)
         .map(|i| json!({"id": base + i, "hardware": "B"}))
         .collect();
-    let r = h
-        .operator
-        .post("/v1/devices", &json!({"devices": devices}))
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    common::register(&h, &devices).await;
     let committed = Arc::new(Mutex::new(Vec::new()));
     for id in (1..=3u64).map(|i| base + i) {
         let (mut dev, mut ev) = Device::connect(&h.broker, id, 7, DeviceConfig::default());

@@ -9,37 +9,16 @@ use core::time::Duration;
 use fleet_server::device::{DeviceConfig, Note};
 use fleet_server::rollout::{self, Change, Proposal, RolloutError};
 use fleet_server::wire::WireVersion;
-use rollout_policy::plan::{Gate, GateKind, Plan, Stage, StageSize};
+use rollout_policy::plan::{Gate, GateKind, Plan};
 use rollout_policy::state::Command;
 use serde_json::json;
 
+/// The common two-stage plan with a tripwire gate as well (any one fault fails it).
 fn plan() -> Plan {
-    let mut p = Plan::default_stable();
-    p.stages.clear();
-    for size in [StageSize::Devices(3), StageSize::Percent(10_000)] {
-        p.stages
-            .push(Stage {
-                size,
-                soak_secs: 1,
-                min_reported_bp: 6_000,
-                min_trials: 0,
-                manual_approval: false,
-                gates: rollout_policy::plan::GateSet::ALL,
-            })
-            .unwrap();
-    }
-    p.gates.clear();
-    p.gates
-        .push(Gate::enforce(
-            GateKind::FailureRatio { max_bp: 2_000 },
-            500,
-            1_000,
-        ))
-        .unwrap();
+    let mut p = common::two_stage_plan();
     p.gates
         .push(Gate::enforce(GateKind::Tripwire { max: 0 }, 1, 2))
         .unwrap();
-    p.rate = None;
     p
 }
 
@@ -49,22 +28,6 @@ fn v(major: u16, minor: u16, patch: u16) -> WireVersion {
         minor,
         patch,
     }
-}
-
-async fn release(h: &common::Harness, version: (u16, u16, u16), image: &[u8]) -> (i64, u64) {
-    let s = h.operator.post("/v1/sequences", &json!({})).await.unwrap();
-    assert_eq!(s.status, 201, "{}", s.body);
-    let seq = s.json()["sequence"].as_u64().unwrap();
-    let r = h
-        .operator
-        .post(
-            "/v1/releases",
-            &common::release_body(&h.dir, version, seq, image),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.status, 201, "{}", r.body);
-    (r.json()["id"].as_i64().unwrap(), seq)
 }
 
 async fn phase(h: &common::Harness, id: i64) -> String {
@@ -108,17 +71,10 @@ async fn a_good_release_completes_and_a_bad_one_aborts_into_a_rollback() {
         .iter()
         .map(|i| json!({"id": i, "hardware": "A"}))
         .collect();
-    assert_eq!(
-        h.operator
-            .post("/v1/devices", &json!({"devices": devices}))
-            .await
-            .unwrap()
-            .status,
-        200
-    );
-    let (r1, _) = release(&h, (1, 0, 0), &[1; 3000]).await;
-    let (r2, seq2) = release(&h, (1, 1, 0), &[2; 3000]).await;
-    let (r3, seq3) = release(&h, (1, 2, 0), &[3; 2000]).await;
+    common::register(&h, &devices).await;
+    let (r1, _) = common::release(&h, (1, 0, 0), &[1; 3000]).await;
+    let (r2, seq2) = common::release(&h, (1, 1, 0), &[2; 3000]).await;
+    let (r3, seq3) = common::release(&h, (1, 2, 0), &[3; 2000]).await;
     // A sequence already issued is refused.
     let dup = h
         .operator
@@ -333,14 +289,7 @@ async fn a_replayed_or_stale_decision_is_refused() {
     let base = common::id_base();
     let ids: Vec<u64> = (0..5).map(|i| base + i).collect();
     let devices: Vec<serde_json::Value> = ids.iter().map(|i| json!({"id": i})).collect();
-    assert_eq!(
-        h.operator
-            .post("/v1/devices", &json!({"devices": devices}))
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    common::register(&h, &devices).await;
     // Devices that checked in, so the first stage has some to open over.
     let config = DeviceConfig {
         trust: Some(common::trust(&h.dir)),
@@ -351,8 +300,8 @@ async fn a_replayed_or_stale_decision_is_refused() {
         .map(|&id| common::spawn_device(&h.broker, id, config.clone(), 200, 300))
         .collect();
     common::checked_in(&h, &ids).await;
-    let (r1, _) = release(&h, (1, 0, 0), &[1; 100]).await;
-    let (r2, _) = release(&h, (1, 1, 0), &[2; 100]).await;
+    let (r1, _) = common::release(&h, (1, 0, 0), &[1; 100]).await;
+    let (r2, _) = common::release(&h, (1, 1, 0), &[2; 100]).await;
     let r = h
         .operator
         .post(

@@ -124,12 +124,7 @@ async fn a_restart_replays_only_the_tail_and_matches_a_full_replay() {
         .iter()
         .map(|id| json!({"id": id, "hardware": "B", "lot": "L1", "region": "eu"}))
         .collect();
-    let r = h
-        .operator
-        .post("/v1/devices", &json!({"devices": devices}))
-        .await
-        .unwrap();
-    assert_eq!(r.status, 200, "{}", r.body);
+    common::register(&h, &devices).await;
     let sending = Arc::new(AtomicBool::new(true));
     run_devices(&h, &ids, &sending);
     let snapshots = || h.running.shared.metrics.snapshots.load(Relaxed);

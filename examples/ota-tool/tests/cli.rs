@@ -2,16 +2,11 @@
 //! line naming the check, encryption, delegation, and an OpenSSL-made key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::tool;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn tool(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ota-tool"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -39,17 +34,10 @@ fn rejected(dir: &Path, args: &[&str]) -> String {
 }
 
 fn workdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ota-tool-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(
-        d.join("fw.bin"),
-        (0..20_000u32)
-            .map(|i| (i * 13 % 256) as u8)
-            .collect::<Vec<_>>(),
+    common::workdir(
+        &format!("ota-tool-{name}"),
+        (0..20_000u32).map(|i| (i * 13 % 256) as u8),
     )
-    .unwrap();
-    d
 }
 
 const SIGN: &[&str] = &[

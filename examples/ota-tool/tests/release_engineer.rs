@@ -3,16 +3,11 @@
 //! file is, key ids printed one way, and `diff`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::tool;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn tool(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ota-tool"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
 
 fn text(o: &Output) -> String {
     format!(
@@ -23,17 +18,10 @@ fn text(o: &Output) -> String {
 }
 
 fn workdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ota-tool-re-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(
-        d.join("fw.bin"),
-        (0..9_000u32)
-            .map(|i| (i * 7 % 253) as u8)
-            .collect::<Vec<_>>(),
+    common::workdir(
+        &format!("ota-tool-re-{name}"),
+        (0..9_000u32).map(|i| (i * 7 % 253) as u8),
     )
-    .unwrap();
-    d
 }
 
 const SIGN: &[&str] = &[
@@ -59,6 +47,48 @@ fn sign_with(d: &Path, key: &str, extra: &[&str]) -> Output {
     args.extend_from_slice(&["--key", key]);
     args.extend_from_slice(extra);
     tool(d, &args)
+}
+
+/// `ota-tool diff` from `fw.bin` to `fw2.bin` into `fw2.patch`.
+fn diff_fw2(d: &Path) -> Output {
+    tool(
+        d,
+        &[
+            "diff",
+            "--from",
+            "fw.bin",
+            "--to",
+            "fw2.bin",
+            "--out",
+            "fw2.patch",
+        ],
+    )
+}
+
+/// The `sign` arguments of the delta tests: `fw2.bin` as a delta (`fw2.patch`) from `base`
+/// (with `None`, no `--delta-from`), version 1.1.0, sequence 4.
+fn delta_sign(base: Option<&str>) -> Vec<&str> {
+    let mut args = vec!["sign", "--key", "k/signing.pem", "--image", "fw2.bin"];
+    if let Some(base) = base {
+        args.extend_from_slice(&["--delta-from", base]);
+    }
+    args.extend_from_slice(&[
+        "--patch",
+        "fw2.patch",
+        "--version",
+        "1.1.0",
+        "--security-version",
+        "1",
+        "--sequence",
+        "4",
+        "--vendor",
+        "acme",
+        "--class",
+        "sensor-v2",
+        "--out",
+        "fw2.manifest",
+    ]);
+    args
 }
 
 #[cfg(unix)]
@@ -329,18 +359,7 @@ fn diff_makes_a_patch_the_device_applier_accepts() {
     new[4_000..4_008].copy_from_slice(b"v2 fixes");
     new.extend_from_slice(b"new tail");
     std::fs::write(d.join("fw2.bin"), &new).unwrap();
-    let o = tool(
-        &d,
-        &[
-            "diff",
-            "--from",
-            "fw.bin",
-            "--to",
-            "fw2.bin",
-            "--out",
-            "fw2.patch",
-        ],
-    );
+    let o = diff_fw2(&d);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).starts_with("patch "), "{}", text(&o));
     let patch = std::fs::read(d.join("fw2.patch")).unwrap();
@@ -388,43 +407,10 @@ fn sign_delta_from_signs_a_delta_manifest_that_verify_applies_to_the_base() {
             .status
             .success()
     );
-    let o = tool(
-        &d,
-        &[
-            "diff",
-            "--from",
-            "fw.bin",
-            "--to",
-            "fw2.bin",
-            "--out",
-            "fw2.patch",
-        ],
-    );
+    let o = diff_fw2(&d);
     assert!(o.status.success(), "{}", text(&o));
     let sign = |extra: &[&str]| {
-        let mut args = vec![
-            "sign",
-            "--key",
-            "k/signing.pem",
-            "--image",
-            "fw2.bin",
-            "--delta-from",
-            "fw.bin",
-            "--patch",
-            "fw2.patch",
-            "--version",
-            "1.1.0",
-            "--security-version",
-            "1",
-            "--sequence",
-            "4",
-            "--vendor",
-            "acme",
-            "--class",
-            "sensor-v2",
-            "--out",
-            "fw2.manifest",
-        ];
+        let mut args = delta_sign(Some("fw.bin"));
         args.extend_from_slice(extra);
         tool(&d, &args)
     };
@@ -500,30 +486,7 @@ fn sign_delta_from_signs_a_delta_manifest_that_verify_applies_to_the_base() {
     let mut other = old.clone();
     other[0] ^= 1;
     std::fs::write(d.join("other.bin"), &other).unwrap();
-    let mut args = vec![
-        "sign",
-        "--key",
-        "k/signing.pem",
-        "--image",
-        "fw2.bin",
-        "--delta-from",
-        "other.bin",
-        "--patch",
-        "fw2.patch",
-        "--version",
-        "1.1.0",
-        "--security-version",
-        "1",
-        "--sequence",
-        "4",
-        "--vendor",
-        "acme",
-        "--class",
-        "sensor-v2",
-        "--out",
-        "fw2.manifest",
-    ];
-    let o = tool(&d, &args);
+    let o = tool(&d, &delta_sign(Some("other.bin")));
     assert!(!o.status.success());
     assert!(
         text(&o).starts_with("ota-tool: delta: the patch is for a base of 9000 bytes"),
@@ -532,31 +495,7 @@ fn sign_delta_from_signs_a_delta_manifest_that_verify_applies_to_the_base() {
     );
     assert!(!d.join("fw2.manifest").exists());
     // --patch without --delta-from is a usage error.
-    args.truncate(5);
-    let o = tool(
-        &d,
-        &[
-            "sign",
-            "--key",
-            "k/signing.pem",
-            "--image",
-            "fw2.bin",
-            "--patch",
-            "fw2.patch",
-            "--version",
-            "1.1.0",
-            "--security-version",
-            "1",
-            "--sequence",
-            "4",
-            "--vendor",
-            "acme",
-            "--class",
-            "sensor-v2",
-            "--out",
-            "fw2.manifest",
-        ],
-    );
+    let o = tool(&d, &delta_sign(None));
     assert!(!o.status.success());
     assert!(text(&o).contains("--delta-from"), "{}", text(&o));
     std::fs::remove_dir_all(&d).unwrap();

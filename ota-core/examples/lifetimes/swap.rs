@@ -20,7 +20,7 @@
 //! 4. a version the application rejected never boots again (the revert brought the old image
 //!    back), unless the stored flip hit an image or a trailer.
 
-use super::{Counter, Rng, Totals, is_cut, random_tear};
+use super::{Counter, Rng, Totals, is_cut, random_sim, random_tear};
 use embedded_storage::nor_flash::NorFlash;
 use ota_core::boot::{BootReason, Decision, check_slot};
 use ota_core::counter::SimCounter;
@@ -28,7 +28,7 @@ use ota_core::layout::{RECORD_SIZE, Slot, TRAILER_SIZE};
 use ota_core::manifest::Version;
 use ota_core::sim::proof::test_image;
 use ota_core::sim::release::{SimSigner, SimStore, class, vendor};
-use ota_core::sim::{SimConfig, SimError, SimFlash};
+use ota_core::sim::{SimError, SimFlash};
 use ota_core::state::Phase;
 use ota_core::swap::{self, SwapLayout, SwapUpdater};
 use ota_core::update_error::UpdateError;
@@ -61,27 +61,7 @@ struct Device<const W: usize> {
 
 impl<const W: usize> Device<W> {
     fn new(rng: &mut Rng) -> Self {
-        let sim = match rng.below(4) {
-            0 => SimConfig::default(),
-            1 => SimConfig {
-                erased: 0x00,
-                ..SimConfig::default()
-            },
-            2 => SimConfig {
-                ecc_write_once: true,
-                ..SimConfig::default()
-            },
-            _ => SimConfig {
-                and_writes: true,
-                ..SimConfig::default()
-            },
-        };
-        let sim = SimConfig {
-            seed: rng.next(),
-            check_alignment: true,
-            read_flip_one_in: None,
-            ..sim
-        };
+        let sim = random_sim(rng);
         let l = SwapLayout {
             journal_offset: 0,
             journal_sectors: 2,

@@ -15,15 +15,7 @@ fn cuts<const W: usize>(quirks: &[(&'static str, SimConfig); 4], totals: &mut To
                 "async: write {W:>2} B, sector 4 KiB, {name:<14}, {scenario:<12?}: cut points {:>4}, recovered {:>4}, bricked {}",
                 r.cut_points, r.recovered, r.bricked
             );
-            for f in &r.failures {
-                println!("    FAILED {f}");
-            }
-            if r.cut_points == 0 || r.recovered != r.cut_points {
-                totals.failed_configs += 1;
-            }
-            totals.cut_points += r.cut_points;
-            totals.recovered += r.recovered;
-            totals.bricked += r.bricked;
+            totals.count(r.cut_points, r.recovered, r.bricked, &r.failures);
         }
     }
 }

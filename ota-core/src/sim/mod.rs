@@ -34,6 +34,7 @@
 #[cfg(feature = "async")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod asynch;
+mod cut;
 pub mod pair;
 pub mod proof;
 pub mod release;

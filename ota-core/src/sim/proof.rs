@@ -35,6 +35,7 @@
 
 #[cfg(feature = "async")]
 use super::asynch::{Canceller, PendingFlash};
+use super::cut::{Failure, Seen, Step, every_cut, is_power_loss};
 use super::release::{SimRelease, SimSigner, SimStore};
 use super::{SimConfig, SimError, SimFlash, Tear, Wear};
 use crate::boot::{BootReason, Decision, decide, provision};
@@ -156,55 +157,7 @@ impl Ctx {
     }
 }
 
-enum Step {
-    Reboot,
-    Done,
-}
-
-/// Outcome of one run.
-#[derive(Debug)]
-enum Failure {
-    Bricked(String),
-    Wrong(String),
-}
-
 type Flash<const W: usize, const E: usize> = SimFlash<W, E>;
-
-fn is_power_loss(e: &UpdateError<SimError>) -> bool {
-    matches!(e, UpdateError::Flash(SimError::PowerLoss))
-}
-
-/// Accepted sequence and security floor seen so far: they must never decrease.
-#[derive(Clone, Copy, Default)]
-struct Seen {
-    accepted: u64,
-    floor: u32,
-    record: u32,
-}
-
-impl Seen {
-    /// `record` is the journal's newest record number: a completed record never disappears.
-    fn observe(&mut self, s: &State, record: u32) -> Result<(), Failure> {
-        if s.accepted_sequence < self.accepted
-            || s.security_floor < self.floor
-            || record < self.record
-        {
-            return Err(Failure::Wrong(format!(
-                "state went backwards: accepted {} floor {} record {} after {} {} {}",
-                s.accepted_sequence,
-                s.security_floor,
-                record,
-                self.accepted,
-                self.floor,
-                self.record
-            )));
-        }
-        self.accepted = s.accepted_sequence;
-        self.floor = s.security_floor;
-        self.record = record;
-        Ok(())
-    }
-}
 
 fn provisioned<const W: usize, const E: usize>(
     cfg: &ProofConfig,
@@ -662,27 +615,21 @@ fn prove_with<const W: usize, const E: usize>(cfg: &ProofConfig, app: App) -> Pr
         reads: w.reads - start_wear.reads,
         read_flips: w.read_flips - start_wear.read_flips,
     };
-    for k in 0..report.cycle_ops {
-        for &tear in cfg.tears {
-            report.cut_points += 1;
+    let cuts = every_cut(
+        report.cycle_ops,
+        cfg.tears,
+        &mut report.failures,
+        |k, tear| {
             let mut f = base.clone();
-            match run_device(&mut f, &ctx, &[(k, tear)], &mut SimCounter::new(32), &mut {
+            run_device(&mut f, &ctx, &[(k, tear)], &mut SimCounter::new(32), &mut {
                 app
-            }) {
-                Ok(()) => report.recovered += 1,
-                Err(e) => {
-                    if matches!(e, Failure::Bricked(_)) {
-                        report.bricked += 1;
-                    }
-                    if report.failures.len() < 8 {
-                        report
-                            .failures
-                            .push(format!("cut at op {k} ({tear:?}): {e:?}"));
-                    }
-                }
-            }
-        }
-    }
+            })
+        },
+        |k, tear, e| format!("cut at op {k} ({tear:?}): {e:?}"),
+    );
+    report.cut_points = cuts.cut_points;
+    report.recovered = cuts.recovered;
+    report.bricked = cuts.bricked;
     report
 }
 

@@ -44,6 +44,7 @@
 //!   cycle and holds the scenario's final report (stage and reason; a cut may cost trial
 //!   boots), acknowledged.
 
+use super::cut::{Failure, every_cut, is_power_loss};
 use super::proof::{Scenario, test_image};
 use super::release::{SimRelease, SimSigner, SimStore};
 use super::{SimConfig, SimError, SimFlash, Tear};
@@ -142,10 +143,6 @@ struct Ctx {
 enum End {
     Cut,
     Done,
-}
-
-fn is_power_loss(e: &UpdateError<SimError>) -> bool {
-    matches!(e, UpdateError::Flash(SimError::PowerLoss))
 }
 
 fn context(cfg: &ReportProofConfig) -> Ctx {
@@ -454,30 +451,19 @@ pub fn prove_reports<const W: usize, const E: usize>(cfg: &ReportProofConfig) ->
             return report;
         }
     }
-    for j in 0..report.cycle_ops {
-        for &tear in cfg.tears {
-            report.cut_points += 1;
+    let cuts = every_cut(
+        report.cycle_ops,
+        cfg.tears,
+        &mut report.failures,
+        |j, tear| {
             let mut f = base.clone();
-            let r = check_cut(
-                &mut f,
-                &ctx,
-                j,
-                tear,
-                &q,
-                &last,
-                cfg.acks != AckPolicy::Never,
-            );
-            match r {
-                Ok(()) => report.held += 1,
-                Err(e) if report.failures.len() < 8 => {
-                    report
-                        .failures
-                        .push(format!("cut at op {j} ({tear:?}): {e}"));
-                }
-                Err(_) => {}
-            }
-        }
-    }
+            let acked = cfg.acks != AckPolicy::Never;
+            check_cut(&mut f, &ctx, j, tear, &q, &last, acked).map_err(Failure::Wrong)
+        },
+        |j, tear, e| format!("cut at op {j} ({tear:?}): {}", e.text()),
+    );
+    report.cut_points = cuts.cut_points;
+    report.held = cuts.recovered;
     report.sent = sent;
     report
 }

@@ -27,6 +27,7 @@
 //! assert_eq!(report.recovered, report.cut_points, "{:?}", report.failures);
 //! ```
 
+use super::cut::{Failure, Seen, Step, every_cut};
 use super::pair::SimPair;
 use super::proof::{Scenario, test_image};
 use super::release::{SimRelease, SimSigner, SimStore};
@@ -37,7 +38,7 @@ use crate::footer::Aligned;
 use crate::journal::Journal;
 use crate::layout::{RECORD_SIZE, Slot};
 use crate::manifest::{ImageInfo, VerifiedManifest};
-use crate::state::{Phase, State};
+use crate::state::Phase;
 use crate::swap::progress::{self, ProgressLog};
 use crate::swap::{self, Ident, PairError, SwapLayout, SwapStep, SwapUpdater};
 use crate::update_error::UpdateError;
@@ -243,26 +244,6 @@ fn context(cfg: &SwapProofConfig) -> Ctx {
     }
 }
 
-#[derive(Debug)]
-enum Failure {
-    Bricked(String),
-    Wrong(String),
-}
-
-impl Failure {
-    fn text(&self) -> &str {
-        match self {
-            Failure::Bricked(m) => m,
-            Failure::Wrong(m) => m,
-        }
-    }
-}
-
-enum Step {
-    Reboot,
-    Done,
-}
-
 /// Factory programming through the driver: `bytes` at `at`, the last word padded erased.
 fn program<F: NorFlash>(f: &mut F, erased: u8, at: u32, bytes: &[u8]) -> Result<(), F::Error> {
     let w = F::WRITE_SIZE.max(1);
@@ -315,39 +296,6 @@ fn provisioned<F: ProofFlash>(
         other => Err(format!(
             "fresh device did not boot the primary slot: {other:?}"
         )),
-    }
-}
-
-/// Accepted sequence, floor and record number seen so far: they never go backwards.
-#[derive(Clone, Copy, Default)]
-struct Seen {
-    accepted: u64,
-    floor: u32,
-    record: u32,
-}
-
-impl Seen {
-    fn observe(&mut self, s: &State, record: u32) -> Result<(), Failure> {
-        if s.accepted_sequence < self.accepted
-            || s.security_floor < self.floor
-            || record < self.record
-        {
-            return Err(Failure::Wrong(format!(
-                "state went backwards: accepted {} floor {} record {} after {} {} {}",
-                s.accepted_sequence,
-                s.security_floor,
-                record,
-                self.accepted,
-                self.floor,
-                self.record
-            )));
-        }
-        *self = Seen {
-            accepted: s.accepted_sequence,
-            floor: s.security_floor,
-            record,
-        };
-        Ok(())
     }
 }
 
@@ -546,25 +494,19 @@ pub fn prove_swap<F: ProofFlash>(cfg: &SwapProofConfig, make: impl Fn() -> F) ->
         return report;
     }
     report.cycle_ops = golden.ops() - start;
-    for k in 0..report.cycle_ops {
-        for &tear in cfg.tears {
-            report.cut_points += 1;
+    let cuts = every_cut(
+        report.cycle_ops,
+        cfg.tears,
+        &mut report.failures,
+        |k, tear| {
             let mut f = base.clone();
-            match run_device(&mut f, &ctx, Some((k, tear)), &mut SimCounter::new(32)) {
-                Ok(()) => report.recovered += 1,
-                Err(e) => {
-                    if matches!(e, Failure::Bricked(_)) {
-                        report.bricked += 1;
-                    }
-                    if report.failures.len() < 8 {
-                        report
-                            .failures
-                            .push(format!("cut at op {k} ({tear:?}): {}", e.text()));
-                    }
-                }
-            }
-        }
-    }
+            run_device(&mut f, &ctx, Some((k, tear)), &mut SimCounter::new(32))
+        },
+        |k, tear, e| format!("cut at op {k} ({tear:?}): {}", e.text()),
+    );
+    report.cut_points = cuts.cut_points;
+    report.recovered = cuts.recovered;
+    report.bricked = cuts.bricked;
     report
 }
 

@@ -235,3 +235,62 @@ pub fn trust(dir: &std::path::Path) -> [u8; 32] {
         .verifying_key()
         .to_bytes()
 }
+
+/// Registers `devices` (the `/v1/devices` body's list) as the operator: refused is a failure.
+pub async fn register(h: &Harness, devices: &[serde_json::Value]) {
+    let r = h
+        .operator
+        .post("/v1/devices", &serde_json::json!({ "devices": devices }))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// Issues a sequence from the allocator and publishes a release of `version` and `image`
+/// under it: the release id and its sequence.
+pub async fn release(h: &Harness, version: (u16, u16, u16), image: &[u8]) -> (i64, u64) {
+    let s = h
+        .operator
+        .post("/v1/sequences", &serde_json::json!({}))
+        .await
+        .unwrap();
+    assert_eq!(s.status, 201, "{}", s.body);
+    let seq = s.json()["sequence"].as_u64().unwrap();
+    let r = h
+        .operator
+        .post("/v1/releases", &release_body(&h.dir, version, seq, image))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    (r.json()["id"].as_i64().unwrap(), seq)
+}
+
+/// The rollout tests' plan: a stage of 3 devices, then the rest, each soaking 1 s and needing
+/// 60 % reported; one enforced failure-ratio gate (pause at 5 %, fail at 10 %); no rate limit.
+pub fn two_stage_plan() -> rollout_policy::plan::Plan {
+    use rollout_policy::plan::{Gate, GateKind, GateSet, Plan, Stage, StageSize};
+    let mut p = Plan::default_stable();
+    p.stages.clear();
+    for size in [StageSize::Devices(3), StageSize::Percent(10_000)] {
+        p.stages
+            .push(Stage {
+                size,
+                soak_secs: 1,
+                min_reported_bp: 6_000,
+                min_trials: 0,
+                manual_approval: false,
+                gates: GateSet::ALL,
+            })
+            .unwrap();
+    }
+    p.gates.clear();
+    p.gates
+        .push(Gate::enforce(
+            GateKind::FailureRatio { max_bp: 2_000 },
+            500,
+            1_000,
+        ))
+        .unwrap();
+    p.rate = None;
+    p
+}
